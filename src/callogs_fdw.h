@@ -1,0 +1,254 @@
+/*-------------------------------------------------------------------------
+ *
+ * callogs_fdw.h
+ *		  Shared declarations of the foreign data wrapper for the Call Logs
+ *		  REST API.
+ *
+ * The extension is split by responsibility, as postgres_fdw is:
+ *
+ *	callogs_fdw.c	FDW callbacks (planning, execution, ANALYZE, IMPORT)
+ *	option.c		option validator and the merged option set of a table
+ *	deparse.c		which WHERE clauses become API query parameters
+ *	scan.c			the page walker: request streams, paging, concurrency
+ *	http.c			the libcurl transport: retries, rate limit, cancel
+ *	convert.c		JSON value to Datum conversion
+ *	jsonpage.c		backend-independent JSON page decoding (fuzzed alone)
+ *
+ * IDENTIFICATION
+ *		  src/callogs_fdw.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CALLOGS_FDW_H
+#define CALLOGS_FDW_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "utils/relcache.h"
+#include "utils/timestamp.h"
+
+#include "jsonpage.h"
+
+/* Limits that bound what a hostile server can make us do. */
+#define CALLOGS_MAX_PAGE_SIZE		1000
+#define CALLOGS_MAX_FANOUT			16	/* request streams per scan */
+#define CALLOGS_MAX_JSON_DEPTH		64
+#define CALLOGS_MAX_URL_LEN			4096
+#define CALLOGS_MAX_CONCURRENCY		32
+#define CALLOGS_ERR_VALUE_LEN		60	/* shortened values in messages */
+#define CALLOGS_DEFAULT_URL "https://unpod.dev/api/v2/platform/call-logs/"
+
+/* The documented filter values; anything else is never sent. */
+#define CALLOGS_NUM_CALL_TYPES		2
+#define CALLOGS_NUM_CALL_STATUSES	3
+extern const char *const callogs_call_types[];
+extern const char *const callogs_call_statuses[];
+
+typedef enum CallogsDateFormat
+{
+	CALLOGS_DATE_FORMAT_DATE,	/* YYYY-MM-DD, widened to a superset */
+	CALLOGS_DATE_FORMAT_TIMESTAMP	/* exact ISO 8601 in UTC */
+} CallogsDateFormat;
+
+/*
+ * The merged options of one foreign table, its server and the user mapping
+ * of the user the scan runs as.  Table options override server options.
+ */
+typedef struct CallogsOptions
+{
+	Oid			serverid;
+	Oid			userid;			/* user whose mapping is used */
+	char	   *server_name;
+	char	   *table_name;		/* NULL outside a table context */
+	char	   *url;
+	char	   *org_handle;		/* NULL if not set anywhere */
+	char	   *token;			/* NULL if the user mapping has none */
+	bool		has_user_mapping;
+	int			page_size;
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	int			max_retries;
+	int			retry_max_wait_ms;
+	double		max_requests_per_second;	/* 0 = unlimited */
+	int64		max_response_bytes;
+	int			concurrency;
+	bool		pushdown;
+	bool		use_remote_estimate;
+	bool		ssl_verify;
+	char	   *ca_file;
+	bool		restrict_hosts;	/* server owner may not reach loopback */
+	char	   *date_column;	/* "" disables date pushdown */
+	CallogsDateFormat date_format;
+	double		estimated_rows;	/* -1 when unset */
+	int			analyze_max_pages;
+} CallogsOptions;
+
+/* in option.c */
+extern void callogs_get_options(Oid foreigntableid, Oid userid,
+								CallogsOptions *opts);
+extern void callogs_get_server_options(Oid serverid, Oid userid,
+									   CallogsOptions *opts);
+extern void callogs_check_usable(const CallogsOptions *opts);
+extern bool callogs_url_is_loopback(const char *url);
+extern bool callogs_allow_insecure_url;
+
+/*
+ * A column of the foreign table: which JSON key feeds it and how its value
+ * is converted.
+ */
+typedef enum CallogsConvKind
+{
+	CALLOGS_CONV_TEXT,			/* text, or varchar without typmod */
+	CALLOGS_CONV_INT2,
+	CALLOGS_CONV_INT4,
+	CALLOGS_CONV_INT8,
+	CALLOGS_CONV_BOOL,
+	CALLOGS_CONV_TIMESTAMPTZ,
+	CALLOGS_CONV_TIMESTAMP,
+	CALLOGS_CONV_INTERVAL,
+	CALLOGS_CONV_JSON,			/* json or jsonb: the serialized value */
+	CALLOGS_CONV_GENERIC		/* the type's input function on the text */
+} CallogsConvKind;
+
+typedef struct CallogsColumn
+{
+	AttrNumber	attnum;
+	char	   *attname;
+	char	   *field;			/* JSON key */
+	Oid			typid;
+	int32		typmod;
+	CallogsConvKind kind;
+	FmgrInfo	infunc;
+	Oid			typioparam;
+} CallogsColumn;
+
+/* in convert.c */
+extern CallogsColumn *callogs_build_columns(Relation rel, List *attnums,
+											int *ncolumns);
+extern void callogs_convert_row(cl_json_object *obj, CallogsColumn *columns,
+								int ncolumns, const char *relname,
+								Datum *values, bool *nulls);
+extern char *callogs_shorten(const char *s, size_t len);
+
+/*
+ * Pushdown.  A pushed condition is a (kind, op, expression) triple; the
+ * expressions live in the plan's fdw_exprs so that the executor can
+ * evaluate Params and stable expressions at run time.
+ */
+typedef enum CallogsCondKind
+{
+	CALLOGS_COND_CALL_TYPE,
+	CALLOGS_COND_CALL_STATUS,
+	CALLOGS_COND_DATE
+} CallogsCondKind;
+
+typedef enum CallogsCondOp
+{
+	CALLOGS_OP_EQ,				/* scalar = */
+	CALLOGS_OP_ANY,				/* = ANY(array) */
+	CALLOGS_OP_LT,
+	CALLOGS_OP_LE,
+	CALLOGS_OP_GT,
+	CALLOGS_OP_GE
+} CallogsCondOp;
+
+typedef struct CallogsCond
+{
+	CallogsCondKind kind;
+	CallogsCondOp op;
+	Expr	   *expr;			/* the value side */
+} CallogsCond;
+
+/* The filters of one scan once the condition values are known. */
+typedef struct CallogsFilter
+{
+	bool		empty;			/* contradiction: send no request */
+	int			ntypes;			/* 0 = no call_type filter */
+	const char *types[CALLOGS_NUM_CALL_TYPES];
+	int			nstatuses;		/* 0 = no call_status filter */
+	const char *statuses[CALLOGS_NUM_CALL_STATUSES];
+	bool		has_lower;
+	TimestampTz lower;			/* UTC instant, already widened */
+	bool		lower_inclusive;
+	bool		has_upper;
+	TimestampTz upper;
+	bool		upper_inclusive;
+	bool		upper_pinned;	/* upper set to the scan's start time */
+} CallogsFilter;
+
+/* in deparse.c */
+extern void callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
+										const CallogsOptions *opts,
+										List **cond_codes,
+										List **cond_exprs,
+										bool *all_exact);
+extern void callogs_compute_filter(List *conds, List *values,
+								   const CallogsOptions *opts,
+								   Oid date_typid, CallogsFilter *filter);
+extern int	callogs_filter_nstreams(const CallogsFilter *filter);
+extern void callogs_stream_query(const CallogsFilter *filter,
+								 const CallogsOptions *opts, int stream,
+								 StringInfo buf);
+extern void callogs_append_param(StringInfo buf, const char *name,
+								 const char *value);
+extern void callogs_format_instant(TimestampTz t, CallogsDateFormat fmt,
+								   bool round_up, StringInfo buf);
+extern Oid	callogs_date_column_type(Relation rel, const CallogsOptions *opts,
+									 AttrNumber *attnum);
+
+/* in http.c */
+typedef struct CallogsFetcher CallogsFetcher;
+typedef struct CallogsRequest CallogsRequest;
+
+typedef struct CallogsStats
+{
+	int64		requests;		/* HTTP requests sent, retries included */
+	int64		retries;
+	int64		pages;			/* pages decoded */
+	int64		rows;			/* rows received */
+	int64		bytes;			/* body bytes received (decoded) */
+	int64		errors;
+	double		wait_ms;		/* time spent waiting on the API */
+} CallogsStats;
+
+extern CallogsStats callogs_session_stats;
+extern bool callogs_log_requests;
+
+extern void callogs_http_init(void);
+extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,
+											  const CallogsOptions *opts,
+											  CallogsStats *stats);
+extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
+											  const char *url, int stream,
+											  int page, bool may_be_past_end);
+extern cl_json_object *callogs_request_wait(CallogsRequest *req);
+extern bool callogs_request_ready(CallogsRequest *req);
+extern void callogs_request_release(CallogsRequest *req);
+extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
+extern void callogs_http_wait_any(long timeout_ms);
+extern int	callogs_request_stream(CallogsRequest *req);
+extern int	callogs_request_page(CallogsRequest *req);
+extern bool callogs_same_origin(const char *base_url, const char *url);
+extern const char *callogs_url_path(const char *url, StringInfo buf);
+
+/* in scan.c */
+typedef struct CallogsScan CallogsScan;
+
+extern CallogsScan *callogs_scan_create(MemoryContext cxt,
+										const CallogsOptions *opts,
+										const CallogsFilter *filter,
+										double limit_rows, bool count_only,
+										CallogsStats *stats);
+extern cl_json_object *callogs_scan_next(CallogsScan *scan);
+extern int64 callogs_scan_count(CallogsScan *scan);
+extern void callogs_scan_end(CallogsScan *scan);
+extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);
+extern int64 callogs_scan_reported_count(CallogsScan *scan);
+extern void callogs_scan_start(CallogsScan *scan);
+
+#endif							/* CALLOGS_FDW_H */

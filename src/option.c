@@ -1,0 +1,560 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  Option validator of callogs_fdw and the merged option set of a
+ *		  foreign table.
+ *
+ * Options are declared once, in a table that says where each may appear
+ * and whether only a superuser may set it.  The validator checks names and
+ * values at CREATE/ALTER time; callogs_get_options merges server, table
+ * and user mapping options at plan and execution time and applies the
+ * defaults.
+ *
+ * IDENTIFICATION
+ *		  src/option.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <curl/curl.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_attribute.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "callogs_fdw.h"
+
+/* superuser-only GUC: lets non-superusers use http:// or loopback urls */
+bool		callogs_allow_insecure_url = false;
+
+typedef enum CallogsOptType
+{
+	OPT_STRING,
+	OPT_INT,
+	OPT_INT64,
+	OPT_REAL,
+	OPT_BOOL
+} CallogsOptType;
+
+typedef struct CallogsOptionDef
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+	CallogsOptType type;
+	double		min;			/* numeric bounds, inclusive */
+	double		max;
+} CallogsOptionDef;
+
+static const CallogsOptionDef callogs_options[] = {
+	{"url", ForeignServerRelationId, OPT_STRING},
+	{"org_handle", ForeignServerRelationId, OPT_STRING},
+	{"page_size", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_PAGE_SIZE},
+	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000},
+	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000},
+	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100},
+	{"retry_max_wait_ms", ForeignServerRelationId, OPT_INT, 0, 3600000},
+	{"max_requests_per_second", ForeignServerRelationId, OPT_REAL, 0, 100000},
+	{"max_response_bytes", ForeignServerRelationId, OPT_INT64, 1024, 1024.0 * 1024 * 1024},
+	{"concurrency", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
+	{"pushdown", ForeignServerRelationId, OPT_BOOL},
+	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
+	{"ssl_verify", ForeignServerRelationId, OPT_BOOL},
+	{"ca_file", ForeignServerRelationId, OPT_STRING},
+	{"org_handle", ForeignTableRelationId, OPT_STRING},
+	{"page_size", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_PAGE_SIZE},
+	{"concurrency", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
+	{"pushdown", ForeignTableRelationId, OPT_BOOL},
+	{"use_remote_estimate", ForeignTableRelationId, OPT_BOOL},
+	{"date_column", ForeignTableRelationId, OPT_STRING},
+	{"date_format", ForeignTableRelationId, OPT_STRING},
+	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
+	{"analyze_max_pages", ForeignTableRelationId, OPT_INT, 1, 100000},
+	{"token", UserMappingRelationId, OPT_STRING},
+	{"field", AttributeRelationId, OPT_STRING},
+	{NULL, InvalidOid, OPT_STRING}
+};
+
+/*
+ * valid_option_names
+ *		The comma-separated list of the options valid in a catalog, for the
+ *		hint of an unknown option.
+ */
+static char *
+valid_option_names(Oid context)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const CallogsOptionDef *opt = callogs_options; opt->name; opt++)
+	{
+		if (opt->context != context)
+			continue;
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", opt->name);
+	}
+	return buf.data;
+}
+
+static const CallogsOptionDef *
+find_option(const char *name, Oid context, bool *elsewhere)
+{
+	*elsewhere = false;
+	for (const CallogsOptionDef *opt = callogs_options; opt->name; opt++)
+	{
+		if (strcmp(opt->name, name) != 0)
+			continue;
+		if (opt->context == context)
+			return opt;
+		*elsewhere = true;
+	}
+	return NULL;
+}
+
+static const char *
+context_name(Oid context)
+{
+	switch (context)
+	{
+		case ForeignServerRelationId:
+			return "server";
+		case ForeignTableRelationId:
+			return "foreign table";
+		case UserMappingRelationId:
+			return "user mapping";
+		case AttributeRelationId:
+			return "column";
+		default:
+			return "foreign data wrapper";
+	}
+}
+
+/*
+ * check_numeric_value
+ *		Parse a numeric option value, checking its range.
+ */
+static double
+check_numeric_value(const CallogsOptionDef *opt, const char *value)
+{
+	char	   *end;
+	double		v;
+
+	errno = 0;
+	if (opt->type == OPT_REAL)
+		v = strtod(value, &end);
+	else
+		v = (double) strtoll(value, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (end == value || *end != '\0' || errno != 0 || isnan(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"",
+						opt->name, value),
+				 errhint("The value must be %s.",
+						 opt->type == OPT_REAL ? "a number" : "an integer")));
+	if (v < opt->min || v > opt->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("value %s is out of range for option \"%s\"",
+						value, opt->name),
+				 errhint("Valid values are between %.0f and %.0f.",
+						 opt->min, opt->max)));
+	return v;
+}
+
+/*
+ * callogs_url_is_loopback
+ *		Whether a URL names this machine: localhost, 127.0.0.0/8, ::1, or
+ *		the unspecified address.  DNS names are re-checked at connect time.
+ */
+bool
+callogs_url_is_loopback(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *host = NULL;
+	bool		result = false;
+
+	if (u == NULL)
+		return false;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host)
+	{
+		char	   *h = host;
+		size_t		n = strlen(h);
+		unsigned char addr[16];
+
+		if (n >= 2 && h[0] == '[' && h[n - 1] == ']')
+		{
+			h[n - 1] = '\0';
+			h++;
+		}
+		if (pg_strcasecmp(h, "localhost") == 0 ||
+			(strlen(h) > 10 && pg_strcasecmp(h + strlen(h) - 10, ".localhost") == 0))
+			result = true;
+		else if (inet_pton(AF_INET, h, addr) == 1)
+			result = (addr[0] == 127 || (addr[0] | addr[1] | addr[2] | addr[3]) == 0);
+		else if (inet_pton(AF_INET6, h, addr) == 1)
+		{
+			static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+			bool		zero = true;
+
+			for (int i = 0; i < 15; i++)
+				zero = zero && addr[i] == 0;
+			result = (zero && (addr[15] == 1 || addr[15] == 0)) ||
+				(memcmp(addr, v4mapped, 12) == 0 && addr[12] == 127);
+		}
+		else if (strspn(h, "0123456789.xX") == strlen(h))
+			result = true;		/* odd numeric forms like 2130706433: refuse */
+		curl_free(host);
+	}
+	curl_url_cleanup(u);
+	return result;
+}
+
+/*
+ * check_url
+ *		A url option must be an absolute http(s) URL with a host; plain http
+ *		and loopback hosts are for superusers (or when a superuser allowed
+ *		them with callogs_fdw.allow_insecure_url).
+ */
+static void
+check_url(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *userinfo = NULL;
+	bool		ok;
+	bool		is_http = false;
+
+	if (u == NULL)
+		elog(ERROR, "out of memory");
+	ok = strlen(url) < CALLOGS_MAX_URL_LEN &&
+		curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		(pg_strcasecmp(scheme, "https") == 0 ||
+		 (is_http = (pg_strcasecmp(scheme, "http") == 0)));
+	if (ok && curl_url_get(u, CURLUPART_USER, &userinfo, 0) == CURLUE_OK)
+		ok = false;				/* credentials in a URL would be shown */
+	if (scheme)
+		curl_free(scheme);
+	if (host)
+		curl_free(host);
+	if (userinfo)
+		curl_free(userinfo);
+	curl_url_cleanup(u);
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"url\": \"%s\"",
+						callogs_shorten(url, strlen(url))),
+				 errhint("The url must be an absolute http:// or https:// URL without user name or password, such as \"%s\".",
+						 CALLOGS_DEFAULT_URL)));
+
+	if ((is_http || callogs_url_is_loopback(url)) &&
+		!superuser() && !callogs_allow_insecure_url)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may use a url that is not https or that points to this machine"),
+				 errhint("A superuser can allow it with the setting callogs_fdw.allow_insecure_url.")));
+}
+
+/*
+ * callogs_fdw_validator
+ *		Validate the options given to a foreign data wrapper, server, user
+ *		mapping, foreign table or column.
+ */
+PG_FUNCTION_INFO_V1(callogs_fdw_validator);
+
+Datum
+callogs_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options_list = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *cell;
+
+	foreach(cell, options_list)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+		const CallogsOptionDef *opt;
+		bool		elsewhere;
+		char	   *value;
+
+		opt = find_option(def->defname, catalog, &elsewhere);
+		if (opt == NULL)
+		{
+			if (strcmp(def->defname, "token") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"token\" is only valid in a user mapping"),
+						 errhint("Store the API token with CREATE USER MAPPING ... OPTIONS (token '...'), where other users cannot read it.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\" for a %s",
+							def->defname, context_name(catalog)),
+					 elsewhere ?
+					 errdetail("Option \"%s\" is not valid in this context.", def->defname) : 0,
+					 errhint("Valid options in this context are: %s.",
+							 *valid_option_names(catalog) ?
+							 valid_option_names(catalog) : "none")));
+		}
+
+		value = defGetString(def);
+		switch (opt->type)
+		{
+			case OPT_INT:
+			case OPT_INT64:
+			case OPT_REAL:
+				(void) check_numeric_value(opt, value);
+				break;
+			case OPT_BOOL:
+				(void) defGetBoolean(def);
+				break;
+			case OPT_STRING:
+				break;
+		}
+
+		if (strcmp(opt->name, "url") == 0)
+			check_url(value);
+		else if (strcmp(opt->name, "org_handle") == 0 ||
+				 strcmp(opt->name, "field") == 0 ||
+				 strcmp(opt->name, "token") == 0)
+		{
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"%s\" must not be empty", opt->name)));
+			if (strcmp(opt->name, "org_handle") == 0 ||
+				strcmp(opt->name, "token") == 0)
+			{
+				/* these go into HTTP headers: no control characters */
+				for (const char *p = value; *p; p++)
+					if ((unsigned char) *p < 0x20 || *p == 0x7f)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+								 errmsg("option \"%s\" must not contain control characters",
+										opt->name)));
+			}
+		}
+		else if (strcmp(opt->name, "date_format") == 0)
+		{
+			if (strcmp(value, "date") != 0 && strcmp(value, "timestamp") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"date_format\": \"%s\"",
+								value),
+						 errhint("Valid values are \"date\" and \"timestamp\".")));
+		}
+		else if (strcmp(opt->name, "ssl_verify") == 0)
+		{
+			if (!defGetBoolean(def) && !superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only a superuser may turn off ssl_verify")));
+		}
+		else if (strcmp(opt->name, "ca_file") == 0)
+		{
+			if (!superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only a superuser may set ca_file")));
+			if (!is_absolute_path(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"ca_file\" must be an absolute path")));
+		}
+	}
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * apply_option
+ *		Store one option (already validated) into opts.
+ */
+static void
+apply_option(CallogsOptions *opts, DefElem *def)
+{
+	const char *name = def->defname;
+	char	   *value = defGetString(def);
+
+	if (strcmp(name, "url") == 0)
+		opts->url = value;
+	else if (strcmp(name, "org_handle") == 0)
+		opts->org_handle = value;
+	else if (strcmp(name, "token") == 0)
+		opts->token = value;
+	else if (strcmp(name, "page_size") == 0)
+		opts->page_size = atoi(value);
+	else if (strcmp(name, "timeout_ms") == 0)
+		opts->timeout_ms = atoi(value);
+	else if (strcmp(name, "connect_timeout_ms") == 0)
+		opts->connect_timeout_ms = atoi(value);
+	else if (strcmp(name, "max_retries") == 0)
+		opts->max_retries = atoi(value);
+	else if (strcmp(name, "retry_max_wait_ms") == 0)
+		opts->retry_max_wait_ms = atoi(value);
+	else if (strcmp(name, "max_requests_per_second") == 0)
+		opts->max_requests_per_second = strtod(value, NULL);
+	else if (strcmp(name, "max_response_bytes") == 0)
+		opts->max_response_bytes = strtoll(value, NULL, 10);
+	else if (strcmp(name, "concurrency") == 0)
+		opts->concurrency = atoi(value);
+	else if (strcmp(name, "pushdown") == 0)
+		opts->pushdown = defGetBoolean(def);
+	else if (strcmp(name, "use_remote_estimate") == 0)
+		opts->use_remote_estimate = defGetBoolean(def);
+	else if (strcmp(name, "ssl_verify") == 0)
+		opts->ssl_verify = defGetBoolean(def);
+	else if (strcmp(name, "ca_file") == 0)
+		opts->ca_file = value;
+	else if (strcmp(name, "date_column") == 0)
+		opts->date_column = value;
+	else if (strcmp(name, "date_format") == 0)
+		opts->date_format = strcmp(value, "timestamp") == 0 ?
+			CALLOGS_DATE_FORMAT_TIMESTAMP : CALLOGS_DATE_FORMAT_DATE;
+	else if (strcmp(name, "estimated_rows") == 0)
+		opts->estimated_rows = strtod(value, NULL);
+	else if (strcmp(name, "analyze_max_pages") == 0)
+		opts->analyze_max_pages = atoi(value);
+}
+
+static void
+apply_options(CallogsOptions *opts, List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+		apply_option(opts, (DefElem *) lfirst(lc));
+}
+
+/*
+ * apply_user_mapping
+ *		Apply the options of userid's user mapping for serverid (or of the
+ *		PUBLIC one), as GetUserMapping finds it, but without failing when
+ *		there is none: that is reported later, naming the objects to fix.
+ */
+static void
+apply_user_mapping(CallogsOptions *opts, Oid userid, Oid serverid)
+{
+	HeapTuple	tp;
+	Datum		datum;
+	bool		isnull;
+
+	tp = SearchSysCache2(USERMAPPINGUSERSERVER,
+						 ObjectIdGetDatum(userid), ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		tp = SearchSysCache2(USERMAPPINGUSERSERVER,
+							 ObjectIdGetDatum(InvalidOid),
+							 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		return;
+	opts->has_user_mapping = true;
+	datum = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp,
+							Anum_pg_user_mapping_umoptions, &isnull);
+	if (!isnull)
+		apply_options(opts, untransformRelOptions(datum));
+	ReleaseSysCache(tp);
+}
+
+/*
+ * callogs_get_server_options
+ *		Defaults, then server options, then the user mapping of userid.
+ */
+void
+callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
+{
+	ForeignServer *server = GetForeignServer(serverid);
+
+	memset(opts, 0, sizeof(*opts));
+	opts->serverid = serverid;
+	opts->userid = userid;
+	opts->server_name = server->servername;
+	opts->url = CALLOGS_DEFAULT_URL;
+	opts->page_size = 100;
+	opts->timeout_ms = 30000;
+	opts->connect_timeout_ms = 10000;
+	opts->max_retries = 3;
+	opts->retry_max_wait_ms = 30000;
+	opts->max_requests_per_second = 0;
+	opts->max_response_bytes = INT64CONST(32) * 1024 * 1024;
+	opts->concurrency = 4;
+	opts->pushdown = true;
+	opts->use_remote_estimate = false;
+	opts->ssl_verify = true;
+	opts->date_column = "creation_time";
+	opts->date_format = CALLOGS_DATE_FORMAT_DATE;
+	opts->estimated_rows = -1;
+	opts->analyze_max_pages = 10;
+
+	apply_options(opts, server->options);
+
+	/* the owner decides what hosts the server may reach */
+	opts->restrict_hosts = !superuser_arg(server->owner) &&
+		!callogs_allow_insecure_url;
+
+	/* a missing mapping is reported at query time by callogs_check_usable */
+	apply_user_mapping(opts, userid, serverid);
+}
+
+/*
+ * callogs_get_options
+ *		The merged options of a foreign table as seen by userid.
+ */
+void
+callogs_get_options(Oid foreigntableid, Oid userid, CallogsOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+
+	callogs_get_server_options(table->serverid, userid, opts);
+	opts->table_name = get_rel_name(foreigntableid);
+	apply_options(opts, table->options);
+}
+
+/*
+ * callogs_check_usable
+ *		Refuse to talk to the API without what it needs, naming the object
+ *		the user has to fix.
+ */
+void
+callogs_check_usable(const CallogsOptions *opts)
+{
+	if (!opts->has_user_mapping)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("no user mapping for user \"%s\" on server \"%s\"",
+						GetUserNameFromId(opts->userid, true) ?
+						GetUserNameFromId(opts->userid, true) : "?",
+						opts->server_name),
+				 errhint("Create one with CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
+						 quote_identifier(opts->server_name))));
+	if (opts->token == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("the user mapping for server \"%s\" has no token",
+						opts->server_name),
+				 errhint("Set it with ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD token '...').",
+						 quote_identifier(opts->server_name))));
+	if (opts->org_handle == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("no org_handle is set for foreign table \"%s\" or server \"%s\"",
+						opts->table_name ? opts->table_name : "?",
+						opts->server_name),
+				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD org_handle '...'), or per table with ALTER FOREIGN TABLE.",
+						 quote_identifier(opts->server_name))));
+}
