@@ -112,6 +112,7 @@ typedef struct CallogsScanState
 	bool		remote_done;
 	bool		count_returned;
 	Tuplestorestate *store;		/* rows kept for rescans, or NULL */
+	TupleTableSlot *replay_slot;	/* minimal-tuple slot to read the store */
 	bool		store_eof;		/* read pointer has passed the stored rows */
 	CallogsStats stats;			/* for EXPLAIN ANALYZE */
 	int			executions;
@@ -498,6 +499,9 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 		MemoryContext oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
 
 		fsstate->store = tuplestore_begin_heap(false, false, work_mem);
+		fsstate->replay_slot = ExecAllocTableSlot(&estate->es_tupleTable,
+												  node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
+												  &TTSOpsMinimalTuple);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	fsstate->store_eof = true;
@@ -568,8 +572,8 @@ callogsIterateForeignScan(ForeignScanState *node)
 
 	if (fsstate->store && !fsstate->store_eof)
 	{
-		if (tuplestore_gettupleslot(fsstate->store, true, false, slot))
-			return slot;
+		if (tuplestore_gettupleslot(fsstate->store, true, false, fsstate->replay_slot))
+			return ExecCopySlot(slot, fsstate->replay_slot);
 		if (fsstate->remote_done)
 			return slot;
 		fsstate->store_eof = true;
@@ -758,20 +762,13 @@ callogsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			appendStringInfoString(&buf, "GET ");
 			callogs_url_path(fsstate->opts.url, &buf);
 			appendStringInfoChar(&buf, strchr(fsstate->opts.url, '?') ? '&' : '?');
-			if (filter.upper_pinned && !es->analyze)
+			if (filter.upper_pinned)
 			{
-				/* the pin is the scan's start time: not known yet */
+				/* the pin is the start time of each execution */
 				filter.has_upper = false;
 				callogs_stream_query(&filter, &fsstate->opts, s, &q);
 				filter.has_upper = true;
-				callogs_append_param(&q, "end_date", "(scan start)");
-			}
-			else if (filter.upper_pinned)
-			{
-				filter.has_upper = false;
-				callogs_stream_query(&filter, &fsstate->opts, s, &q);
-				filter.has_upper = true;
-				callogs_append_param(&q, "end_date", "(scan start)");
+				appendStringInfoString(&q, q.len > 0 ? "&end_date=(scan start)" : "end_date=(scan start)");
 			}
 			else
 				callogs_stream_query(&filter, &fsstate->opts, s, &q);

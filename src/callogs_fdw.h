@@ -83,6 +83,7 @@ typedef struct CallogsOptions
 	char	   *ca_file;
 	bool		restrict_hosts;	/* server owner may not reach loopback */
 	char	   *date_column;	/* "" disables date pushdown */
+	bool		date_column_set;	/* given explicitly (else a default) */
 	CallogsDateFormat date_format;
 	double		estimated_rows;	/* -1 when unset */
 	int			analyze_max_pages;

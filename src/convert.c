@@ -34,7 +34,7 @@
 #include "callogs_fdw.h"
 
 /* Longest string accepted for a non-text scalar column. */
-#define CALLOGS_MAX_SCALAR_TEXT 1024
+#define CALLOGS_MAX_SCALAR_TEXT 256
 
 /*
  * callogs_shorten

@@ -108,6 +108,9 @@ callogs_date_column_type(Relation rel, const CallogsOptions *opts,
 		if (att->attisdropped || strcmp(NameStr(att->attname), opts->date_column) != 0)
 			continue;
 		t = getBaseType(att->atttypid);
+		if ((t != TIMESTAMPTZOID && t != TIMESTAMPOID && t != DATEOID) &&
+			!opts->date_column_set)
+			return InvalidOid;	/* the default does not fit: no pushdown */
 		if (t != TIMESTAMPTZOID && t != TIMESTAMPOID && t != DATEOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -117,6 +120,8 @@ callogs_date_column_type(Relation rel, const CallogsOptions *opts,
 		*attnum = att->attnum;
 		return t;
 	}
+	if (!opts->date_column_set)
+		return InvalidOid;		/* no such column: no date pushdown */
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 			 errmsg("date_column \"%s\" is not a column of foreign table \"%s\"",

@@ -443,21 +443,37 @@ sockaddr_is_local(const struct sockaddr *sa)
 }
 
 /*
- * opensocket_cb
- *		For servers owned by non-superusers, refuse to connect to this
- *		machine whatever name resolved to it.
+ * prereq_cb
+ *		Called once the connection is made (new or reused), before the
+ *		request and its token are sent: for servers owned by non-superusers,
+ *		refuse this machine whatever name resolved to it.
  */
-static curl_socket_t
-opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+static int
+prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+		  int conn_primary_port, int conn_local_port)
 {
 	CallogsRequest *req = (CallogsRequest *) clientp;
+	struct sockaddr_in6 sa6;
+	struct sockaddr_in sa4;
 
-	if (req->fetcher->opts.restrict_hosts && sockaddr_is_local(&address->addr))
+	if (!req->fetcher->opts.restrict_hosts)
+		return CURL_PREREQFUNC_OK;
+	memset(&sa4, 0, sizeof(sa4));
+	memset(&sa6, 0, sizeof(sa6));
+	if (inet_pton(AF_INET, conn_primary_ip, &sa4.sin_addr) == 1)
 	{
-		req->abort_reason = ABORT_BLOCKED_HOST;
-		return CURL_SOCKET_BAD;
+		sa4.sin_family = AF_INET;
+		if (!sockaddr_is_local((struct sockaddr *) &sa4))
+			return CURL_PREREQFUNC_OK;
 	}
-	return socket(address->family, address->socktype, address->protocol);
+	else if (inet_pton(AF_INET6, conn_primary_ip, &sa6.sin6_addr) == 1)
+	{
+		sa6.sin6_family = AF_INET6;
+		if (!sockaddr_is_local((struct sockaddr *) &sa6))
+			return CURL_PREREQFUNC_OK;
+	}
+	req->abort_reason = ABORT_BLOCKED_HOST;
+	return CURL_PREREQFUNC_ABORT;
 }
 
 /* ---- starting transfers ---- */
@@ -532,8 +548,8 @@ start_transfer(CallogsRequest *req)
 	SETOPT(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	SETOPT(h, CURLOPT_XFERINFODATA, req);
 	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
-	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
-	SETOPT(h, CURLOPT_OPENSOCKETDATA, req);
+	SETOPT(h, CURLOPT_PREREQFUNCTION, prereq_cb);
+	SETOPT(h, CURLOPT_PREREQDATA, req);
 	SETOPT(h, CURLOPT_ERRORBUFFER, req->errbuf);
 	SETOPT(h, CURLOPT_PRIVATE, req);
 	if (!ok)
@@ -753,10 +769,7 @@ request_detail(CallogsRequest *req)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "Request: GET ");
 	callogs_url_path(req->url, &buf);
-	appendStringInfo(&buf, " on server \"%s\"", req->fetcher->opts.server_name);
-	if (req->attempts > 1)
-		appendStringInfo(&buf, ", %d attempts", req->attempts);
-	appendStringInfoChar(&buf, '.');
+	appendStringInfo(&buf, " on server \"%s\".", req->fetcher->opts.server_name);
 	return buf.data;
 }
 

@@ -423,7 +423,10 @@ apply_option(CallogsOptions *opts, DefElem *def)
 	else if (strcmp(name, "ca_file") == 0)
 		opts->ca_file = value;
 	else if (strcmp(name, "date_column") == 0)
+	{
 		opts->date_column = value;
+		opts->date_column_set = true;
+	}
 	else if (strcmp(name, "date_format") == 0)
 		opts->date_format = strcmp(value, "timestamp") == 0 ?
 			CALLOGS_DATE_FORMAT_TIMESTAMP : CALLOGS_DATE_FORMAT_DATE;

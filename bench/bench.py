@@ -1,0 +1,562 @@
+#!/usr/bin/python3
+"""The benchmark harness (bench/run.sh starts the servers, then runs this).
+
+Every measurement uses a fresh PostgreSQL connection.  The timed statement
+is EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM <source>: all rows and all
+11 typed columns are produced in the backend and thrown away there (none is
+sent to the client), the same for every method.  Requests and bytes are
+counted on the server side (access log of nginx or of delay_server.py);
+peak memory is the backend's VmHWM (/proc/<pid>/status) after the statement.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import datetime
+
+import psycopg2
+
+COLS = ("id text, source_number text, destination_number text, call_type text, "
+        "call_status text, creation_time timestamptz, start_time timestamptz, "
+        "end_time timestamptz, call_duration interval, end_reason text, bridge integer")
+API = "/api/v2/platform/call-logs/"
+
+ERRORS = []
+
+
+def log(msg):
+    print("== " + msg, file=sys.stderr, flush=True)
+
+
+def connect():
+    c = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"],
+                         user=os.environ.get("PGUSER", "postgres"), dbname="postgres")
+    c.autocommit = True
+    return c
+
+
+def shq(s):
+    assert "'" not in s
+    return "'" + s + "'"
+
+
+def setup_sql(a):
+    ng = "http://127.0.0.1:%d" % a.nginx_port
+    dl = "http://127.0.0.1:%d" % a.delay_port
+    curl = "curl -sS -f -H %s -H %s -H %s -w %s " % (
+        shq("Org-Handle: acme"), shq("Authorization: Token secret"),
+        shq("Accept: application/json"), shq("\\n"))
+    s = ["CREATE EXTENSION IF NOT EXISTS callogs_fdw",
+         "CREATE EXTENSION IF NOT EXISTS plpython3u",
+         "CREATE TYPE call_log_row AS (%s)" % COLS]
+    for name, base in (("s0", ng + "/d100k" + API), ("s50", dl + "/d100k" + API),
+                       ("s0_10k", ng + "/d10k" + API), ("s0_1m", ng + "/d1m" + API)):
+        s.append("CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw OPTIONS "
+                 "(url '%s', org_handle 'acme', page_size '%d')" % (name, base, a.page_size))
+        s.append("CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token 'secret')" % name)
+    for tab, srv, conc in (("cl0", "s0", None), ("cl0_c1", "s0", 1),
+                           ("cl50", "s50", None), ("cl50_c1", "s50", 1),
+                           ("cl50_c2", "s50", 2), ("cl50_c8", "s50", 8),
+                           ("cl_10k", "s0_10k", None), ("cl_1m", "s0_1m", None)):
+        s.append("CREATE FOREIGN TABLE %s (%s) SERVER %s%s" % (
+            tab, COLS, srv, "" if conc is None else " OPTIONS (concurrency '%d')" % conc))
+    # by hand: PL/Python, urllib, one page after the other
+    s.append("""
+CREATE FUNCTION by_hand(base text, page_size int) RETURNS SETOF call_log_row
+LANGUAGE plpython3u AS $py$
+import json, urllib.request, urllib.error
+hdrs = {"Org-Handle": "acme", "Authorization": "Token secret",
+        "Accept": "application/json"}
+page, seen = 1, 0
+while True:
+    req = urllib.request.Request("%s?page_size=%d&page=%d" % (base, page_size, page),
+                                 headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            doc = json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        if e.code == 404 and page > 1:
+            break
+        raise
+    data = doc["data"]
+    if not data:
+        break
+    for row in data:
+        yield row
+    seen += len(data)
+    if seen >= doc["count"]:
+        break
+    page += 1
+$py$""")
+    # SQL only: COPY FROM PROGRAM curl (one curl, one connection, for pages 2..N)
+    s.append("""
+CREATE FUNCTION sql_only(base text, page_size int) RETURNS SETOF call_log_row
+LANGUAGE plpgsql AS $f$
+DECLARE
+  n bigint;
+  pages bigint;
+  copy text := 'COPY _pages FROM PROGRAM %%L WITH (FORMAT csv, QUOTE E''\\x01'', DELIMITER E''\\x02'')';
+  curl text := %s;
+BEGIN
+  CREATE TEMP TABLE IF NOT EXISTS _pages (doc jsonb);
+  TRUNCATE _pages;
+  EXECUTE format(copy, curl || '''' || base || '?page_size=' || page_size || '&page=1''');
+  SELECT (doc->>'count')::bigint INTO n FROM _pages;
+  pages := ceil(n::numeric / page_size);
+  IF pages > 1 THEN
+    EXECUTE format(copy, curl || '''' || base || '?page_size=' || page_size
+                   || '&page=[2-' || pages || ']''');
+  END IF;
+  RETURN QUERY SELECT r.* FROM _pages p, jsonb_to_recordset(p.doc->'data') AS r(%s);
+END
+$f$""" % ("'" + curl.replace("'", "''") + "'", COLS))
+    return s
+
+
+class ServerLog:
+    def __init__(self, path):
+        self.path = path
+
+    def mark(self):
+        return os.path.getsize(self.path) if os.path.exists(self.path) else 0
+
+    def since(self, off, settle=0.05):
+        time.sleep(settle)  # nginx logs a request after it has answered it
+        n = b = 0
+        st = {}
+        with open(self.path, "rb") as f:
+            f.seek(off)
+            for ln in f:
+                p = ln.split(b" ", 2)
+                if len(p) < 3:
+                    continue
+                n += 1
+                b += int(p[1])
+                st[p[0].decode()] = st.get(p[0].decode(), 0) + 1
+        return n, b, st
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmHWM:"):
+                return int(ln.split()[1])
+    return None
+
+
+def explain_rows(lines):
+    m = re.search(r"actual rows=(\d+)", lines[0])
+    return int(m.group(1)) if m else None
+
+
+def run_sql(kind, src, slog, warm, where=""):
+    """One measurement on a fresh connection."""
+    conn = connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        for w in warm:
+            cur.execute(w)
+        if kind == "fdw":
+            cur.execute("SELECT callogs_fdw_stats_reset()")
+        hwm0 = vm_hwm_kb(pid)
+        if kind == "count":
+            sql = "SELECT count(*) FROM %s%s" % (src, where)
+        else:
+            sql = "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS OFF) SELECT * FROM %s%s" % (src, where)
+        off = slog.mark()
+        t0 = time.perf_counter()
+        try:
+            cur.execute(sql)
+            res = cur.fetchall()
+        except psycopg2.Error as e:
+            ERRORS.append({"sql": sql, "error": str(e).strip()})
+            log("ERROR in %s: %s" % (sql, str(e).strip()))
+            return None
+        wall = time.perf_counter() - t0
+        hwm = vm_hwm_kb(pid)
+        r = {"wall": wall, "hwm_kb": hwm, "hwm0_kb": hwm0, "sql": sql}
+        if kind == "count":
+            r["rows"] = None
+            r["value"] = res[0][0]
+        else:
+            r["rows"] = explain_rows([x[0] for x in res])
+            r["explain"] = [x[0] for x in res]
+        if kind in ("fdw", "count"):
+            cur.execute("SELECT requests, retries, pages, rows, bytes, errors FROM callogs_fdw_stats()")
+            r["fdw_stats"] = dict(zip(("requests", "retries", "pages", "rows", "bytes", "errors"),
+                                      cur.fetchone()))
+        r["requests"], r["bytes"], r["status"] = slog.since(off)
+        return r
+    except psycopg2.Error as e:
+        ERRORS.append({"sql": src, "error": str(e).strip()})
+        log("ERROR around %s: %s" % (src, str(e).strip()))
+        return None
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+def run_wire(base, page_size, pages, slog):
+    url = "%s?page_size=%d&page=[1-%d]" % (base, page_size, pages)
+    cmd = ["curl", "-sS", "-f", "-H", "Org-Handle: acme", "-H", "Authorization: Token secret",
+           "-H", "Accept: application/json", "-w", "%{stderr}%{http_code} %{num_connects}\\n", url]
+    off = slog.mark()
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        ERRORS.append({"sql": " ".join(cmd), "error": p.stderr[-500:]})
+        return None
+    conns = sum(int(x.split()[1]) for x in p.stderr.splitlines() if x.strip())
+    n, b, st = slog.since(off)
+    return {"wall": wall, "rows": None, "requests": n, "bytes": b, "status": st,
+            "connections": conns, "hwm_kb": None}
+
+
+def wrk(url, conns, secs, env):
+    cmd = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % secs, "--latency", "-s", env["WRK_SCRIPT"], url]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **env))
+    out = p.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    tps = re.search(r"Transfer/sec:\s+([\d.]+\w+)", out)
+    lat = re.search(r"Latency\s+([\d.]+\w+)", out)
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out)
+    errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"conns": conns, "rps": float(rps.group(1)) if rps else None,
+            "transfer": tps.group(1) if tps else "?", "lat_avg": lat.group(1) if lat else "?",
+            "lat_p99": p99.group(1) if p99 else "?", "non2xx": int(errs.group(1)) if errs else 0,
+            "raw": out}
+
+
+def summarize(runs):
+    runs = [r for r in runs if r]
+    if not runs:
+        return None
+    walls = sorted(r["wall"] for r in runs)
+    med = statistics.median(walls)
+    mid = min(runs, key=lambda r: abs(r["wall"] - med))
+    s = dict(mid)
+    s["wall"] = med
+    s["walls"] = [r["wall"] for r in runs]
+    s["n"] = len(runs)
+    hw = [r["hwm_kb"] for r in runs if r.get("hwm_kb")]
+    s["hwm_kb"] = max(hw) if hw else None
+    s["req_set"] = sorted(set(r["requests"] for r in runs))
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--nginx-port", type=int, required=True)
+    ap.add_argument("--delay-port", type=int, required=True)
+    ap.add_argument("--delay-ms", type=float, default=50)
+    ap.add_argument("--page-size", type=int, default=100)
+    ap.add_argument("--summary", required=True)  # gen_pages.py output
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps-slow", type=int, default=1,
+                    help="repetitions of the sequential methods at the added latency")
+    ap.add_argument("--wrk-secs", type=int, default=5)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--json-out")
+    a = ap.parse_args()
+
+    summ = json.load(open(a.summary))
+    pages = summ["d100k"]["all"]["pages"]
+    nrows = summ["d100k"]["all"]["rows"]
+    nmissed = summ["d100k"]["missed"]["rows"]
+    ng_log = ServerLog(os.path.join(a.work, "nginx.access.log"))
+    dl_log = ServerLog(os.path.join(a.work, "delay.access.log"))
+    ng_base = "http://127.0.0.1:%d/d100k%s" % (a.nginx_port, API)
+    dl_base = "http://127.0.0.1:%d/d100k%s" % (a.delay_port, API)
+    t_start = time.time()
+
+    conn = connect()
+    cur = conn.cursor()
+    for q in setup_sql(a):
+        cur.execute(q)
+    cur.execute("SHOW server_version")
+    pgver = cur.fetchone()[0]
+    cur.execute("SHOW work_mem")
+    work_mem = cur.fetchone()[0]
+    conn.close()
+
+    # 1. the servers alone
+    wenv = {"WRK_SCRIPT": os.path.join(os.path.dirname(os.path.abspath(__file__)), "pages.lua"),
+            "WRK_PAGES": str(pages), "WRK_PAGE_SIZE": str(a.page_size),
+            "WRK_PATH": "/d100k" + API}
+    log("wrk against nginx (0 ms) and delay_server (%g ms)" % a.delay_ms)
+    wrk_res = [("nginx, 0 ms", wrk(ng_base, 8, a.wrk_secs, wenv)),
+               ("delay_server, %g ms" % a.delay_ms, wrk(dl_base, 8, a.wrk_secs, wenv)),
+               ("delay_server, %g ms" % a.delay_ms, wrk(dl_base, 32, a.wrk_secs, wenv))]
+
+    warm_fdw = ["LOAD 'callogs_fdw'"]
+    warm_py = ["DO LANGUAGE plpython3u 'import json, urllib.request'"]
+    # method key -> (label, runner)
+    def methods(lat):
+        base = ng_base if lat == 0 else dl_base
+        slog = ng_log if lat == 0 else dl_log
+        sfx = "0" if lat == 0 else "50"
+        m = [("wire", "wire: curl, 1 connection, sequential",
+              lambda: run_wire(base, a.page_size, pages, slog), True),
+             ("plpython", "by hand: PL/Python + urllib",
+              lambda: run_sql("sql", "by_hand('%s', %d)" % (base, a.page_size), slog, warm_py), True),
+             ("copy", "SQL only: COPY FROM PROGRAM curl + jsonb_to_recordset",
+              lambda: run_sql("sql", "sql_only('%s', %d)" % (base, a.page_size), slog, []), True),
+             ("fdw_c1", "callogs_fdw concurrency 1",
+              lambda: run_sql("fdw", "cl%s_c1" % sfx, slog, warm_fdw), True)]
+        if lat != 0:
+            m.append(("fdw_c2", "callogs_fdw concurrency 2",
+                      lambda: run_sql("fdw", "cl50_c2", slog, warm_fdw), False))
+        m.append(("fdw_c4", "callogs_fdw default (concurrency 4)",
+                  lambda: run_sql("fdw", "cl%s" % sfx, slog, warm_fdw), False))
+        if lat != 0:
+            m.append(("fdw_c8", "callogs_fdw concurrency 8",
+                      lambda: run_sql("fdw", "cl50_c8", slog, warm_fdw), False))
+        m.append(("count", "callogs_fdw default: SELECT count(*)",
+                  lambda: run_sql("count", "cl%s" % sfx, slog, warm_fdw), False))
+        m.append(("missed", "callogs_fdw default: WHERE call_status = 'missed'",
+                  lambda: run_sql("fdw", "cl%s" % sfx, slog, warm_fdw,
+                                  " WHERE call_status = 'missed'"), False))
+        return m
+
+    results = {}
+    for lat in (0, a.delay_ms):
+        ms = methods(lat)
+        runs = {k: [] for k, _, _, _ in ms}
+        maxrep = max(a.reps, a.reps_slow)
+        for rep in range(maxrep):
+            for key, label, fn, slow in ms:
+                n = a.reps_slow if (slow and lat != 0) else a.reps
+                if rep >= n:
+                    continue
+                log("%g ms  rep %d  %s" % (lat, rep + 1, label))
+                r = fn()
+                if r:
+                    log("   %.3f s, %s rows, %d requests" % (r["wall"], r.get("rows"), r["requests"]))
+                runs[key].append(r)
+        results[lat] = [(key, label, summarize(runs[key])) for key, label, _, _ in ms]
+
+    # correctness: the same rows from every method (0 ms, untimed)
+    log("cross-check of the rows (untimed)")
+    check = {}
+    conn = connect()
+    cur = conn.cursor()
+    q = ("SELECT count(*), count(DISTINCT id), sum(extract(epoch FROM call_duration))::bigint, "
+         "sum(extract(epoch FROM end_time - creation_time))::bigint, sum(bridge), "
+         "count(*) FILTER (WHERE call_status = 'missed') FROM %s")
+    for key, src in (("plpython", "by_hand('%s', %d)" % (ng_base, a.page_size)),
+                     ("copy", "sql_only('%s', %d)" % (ng_base, a.page_size)),
+                     ("fdw", "cl0")):
+        try:
+            cur.execute(q % src)
+            check[key] = tuple(cur.fetchone())
+        except psycopg2.Error as e:
+            ERRORS.append({"sql": q % src, "error": str(e).strip()})
+            check[key] = None
+    conn.close()
+
+    # memory: 10,000 vs 1,000,000 rows, default concurrency, 0 ms
+    log("memory: 10,000-row and 1,000,000-row scans (fresh connections)")
+    mem = {}
+    for key, tab in (("10k", "cl_10k"), ("1m", "cl_1m")):
+        mem[key] = run_sql("fdw", tab, ng_log, warm_fdw)
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    idle_pid = cur.fetchone()[0]
+    cur.execute(warm_fdw[0])
+    idle_hwm = vm_hwm_kb(idle_pid)
+    conn.close()
+
+    elapsed = time.time() - t_start
+    md = report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
+                nrows, nmissed, pages, elapsed)
+    print(md)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        f.write(md)
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump({"results": {str(k): v for k, v in results.items()},
+                       "wrk": wrk_res, "mem": mem, "errors": ERRORS, "check": check},
+                      f, indent=1, default=str)
+
+
+def fmt_s(x):
+    return "%.3f" % x if x < 10 else "%.2f" % x
+
+
+def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
+           nrows, nmissed, pages, elapsed):
+    L = []
+    P = L.append
+    ver = lambda c: subprocess.run(c, capture_output=True, text=True, shell=True).stdout.strip()
+    P("# callogs_fdw benchmark")
+    P("")
+    P("%s; %s cores; PostgreSQL %s (work_mem %s); %s; %s; wrk %s" % (
+        datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), os.cpu_count(), pgver, work_mem,
+        ver("nginx -v 2>&1 | sed 's#.*/##'"), ver("curl --version | head -1 | cut -d' ' -f1,2"),
+        ver("wrk -v 2>&1 | head -1 | cut -d' ' -f2")))
+    P("")
+    d = summ["d100k"]
+    P("Data: %d call logs, page_size %d: %d pages, %.1f MB of JSON (%d missed calls: %d pages); "
+      "memory check on %d and %d rows. Static pre-rendered pages: nginx at 0 ms, "
+      "bench/delay_server.py (asyncio, pages in memory) at %g ms per request. "
+      "No gzip anywhere. Every SQL measurement: a fresh connection, "
+      "`EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM <source>` (all rows and columns built in the "
+      "backend, none sent to the client). Wall = median of n runs. Requests and bytes (response "
+      "bodies) are counted by the server. Peak RSS = backend VmHWM after the statement "
+      "(a fresh backend with callogs_fdw loaded: %.1f MB)." % (
+          nrows, a.page_size, pages, d["all"]["bytes"] / 1e6, nmissed, d["missed"]["pages"],
+          summ["d10k"]["all"]["rows"], summ["d1m"]["all"]["rows"], a.delay_ms, idle_hwm / 1024.0))
+    P("")
+    P("## The servers alone (wrk, 2 threads, %d s, cycling through the %d pages)" % (a.wrk_secs, pages))
+    P("")
+    P("| server | connections | requests/s | transfer/s | latency avg | latency p99 | non-2xx |")
+    P("|---|---:|---:|---:|---:|---:|---:|")
+    for name, w in wrk_res:
+        P("| %s | %d | %s | %s | %s | %s | %d |" % (
+            name, w["conns"], "%.0f" % w["rps"] if w["rps"] else "?", w["transfer"],
+            w["lat_avg"], w["lat_p99"], w["non2xx"]))
+    P("")
+    checks = []
+    for lat in (0, a.delay_ms):
+        res = dict((k, s) for k, _, s in results[lat])
+        wire = res.get("wire")
+        P("## %g ms added latency per request" % lat)
+        P("")
+        P("| method | n | wall s | rows | rows/s | requests | MB | peak RSS MB | x wire |")
+        P("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for key, label, s in results[lat]:
+            if s is None:
+                P("| %s | 0 | ERROR | | | | | | |" % label)
+                continue
+            rows = s.get("rows")
+            if key == "count":
+                rows_txt = "count = %s" % s.get("value")
+            elif rows is None:
+                rows_txt = "(%d pages)" % pages
+            else:
+                rows_txt = "%d" % rows
+            nr = rows if rows is not None else (nrows if key == "wire" else None)
+            rps = "%.0f" % (nr / s["wall"]) if nr else ""
+            req = "%d" % s["requests"]
+            if len(s["req_set"]) > 1:
+                req += " (%s)" % "/".join(map(str, s["req_set"]))
+            fs = s.get("fdw_stats")
+            if fs and fs["requests"] != s["requests"]:
+                req += " (fdw stats: %d)" % fs["requests"]
+            ratio = "%.2f" % (s["wall"] / wire["wall"]) if wire else ""
+            hwm = "%.1f" % (s["hwm_kb"] / 1024.0) if s.get("hwm_kb") else "–"
+            P("| %s | %d | %s | %s | %s | %s | %.2f | %s | %s |" % (
+                label, s["n"], fmt_s(s["wall"]), rows_txt, rps, req, s["bytes"] / 1e6, hwm, ratio))
+        P("")
+        if wire and wire.get("connections") is not None:
+            P("wire: curl opened %d TCP connection(s) for %d requests. Runs (s): %s" % (
+                wire["connections"], wire["requests"],
+                "; ".join("%s %s" % (k, ", ".join("%.3f" % w for w in s["walls"]))
+                          for k, _, s in results[lat] if s)))
+            P("")
+        checks.append((lat, res))
+
+    P("## Memory (callogs_fdw default, 0 ms, fresh connection each)")
+    P("")
+    P("| scan | rows | requests | wall s | rows/s | peak RSS MB |")
+    P("|---|---:|---:|---:|---:|---:|")
+    for key in ("10k", "1m"):
+        m = mem.get(key)
+        if m:
+            P("| %s | %s | %d | %s | %.0f | %.1f |" % (key, m["rows"], m["requests"], fmt_s(m["wall"]),
+                                                  (m["rows"] or 0) / m["wall"], m["hwm_kb"] / 1024.0))
+        else:
+            P("| %s | ERROR | | | | |" % key)
+    P("")
+    P("Row cross-check at 0 ms (count, distinct ids, sum of durations, sum of end-creation, "
+      "sum of bridge, missed): %s" % "; ".join("%s %s" % (k, v) for k, v in check.items()))
+    P("")
+
+    # targets
+    P("## Targets")
+    P("")
+    T = []
+
+    def target(name, ok, detail):
+        T.append(("PASS" if ok else "MISS", name, detail))
+
+    r0 = checks[0][1]
+    r50 = checks[1][1]
+    w = lambda r, k: r[k]["wall"] if r.get(k) else None
+    if w(r0, "fdw_c4") and w(r0, "wire"):
+        x = w(r0, "fdw_c4") / w(r0, "wire")
+        target("0 ms: FDW default <= 1.2x wire", x <= 1.2, "%.2fx wire (%.3f s vs %.3f s)" % (
+            x, w(r0, "fdw_c4"), w(r0, "wire")))
+    if w(r0, "fdw_c4") and w(r0, "plpython"):
+        x = w(r0, "plpython") / w(r0, "fdw_c4")
+        target("0 ms: FDW default >= 3x faster than PL/Python", x >= 3, "%.1fx faster" % x)
+    if w(r50, "fdw_c4") and w(r50, "wire"):
+        x = w(r50, "wire") / w(r50, "fdw_c4")
+        target("%g ms: FDW default >= 3x faster than wire" % a.delay_ms, x >= 3, "%.2fx faster" % x)
+    if all(w(r50, k) for k in ("fdw_c1", "fdw_c2", "fdw_c4", "fdw_c8")):
+        sp = {c: w(r50, "fdw_c1") / w(r50, "fdw_c%d" % c) for c in (2, 4, 8)}
+        ok = all(sp[c] >= 0.8 * c for c in sp)
+        target("%g ms: near-linear scaling up to 8 (speedup >= 0.8 x concurrency)" % a.delay_ms, ok,
+               "speedup vs concurrency 1: " + ", ".join("c%d %.2fx (%.0f%%)" % (c, sp[c], 100 * sp[c] / c)
+                                                        for c in sorted(sp)))
+    if mem.get("10k") and mem.get("1m"):
+        dmb = (mem["1m"]["hwm_kb"] - mem["10k"]["hwm_kb"]) / 1024.0
+        target("peak RSS of the 1,000,000-row scan within 32 MB of the 10,000-row scan", dmb <= 32,
+               "%.1f MB vs %.1f MB: +%.1f MB" % (mem["1m"]["hwm_kb"] / 1024.0,
+                                                  mem["10k"]["hwm_kb"] / 1024.0, dmb))
+    for lat, r in checks:
+        c = r.get("count")
+        if c:
+            target("%g ms: count(*) is one request" % lat, c["requests"] == 1 and c["value"] == nrows,
+                   "%d request(s), count = %s" % (c["requests"], c["value"]))
+    for lat, r in checks:
+        m = r.get("missed")
+        if m:
+            exp = summ["d100k"]["missed"]["pages"]
+            target("%g ms: filtered scan sends call_status=missed (one request per page)" % lat,
+                   m["requests"] == exp and m["rows"] == nmissed,
+                   "%d requests for %d pages, %s rows (expected %d)" % (m["requests"], exp, m["rows"], nmissed))
+    # the servers are not the bottleneck
+    ng = wrk_res[0][1]["rps"] or 0
+    best0 = max([s["requests"] / s["wall"] for k, _, s in results[0]
+                 if s and k in ("wire", "fdw_c1", "fdw_c4")] or [0])
+    target("server check: nginx requests/s >= 3x the fastest client's", ng >= 3 * best0,
+           "nginx %.0f req/s (8 connections) vs fastest client %.0f req/s" % (ng, best0))
+    dl = wrk_res[2][1]["rps"] or 0
+    need = 8 * 1000.0 / a.delay_ms
+    target("server check: delay_server at 32 connections >= 2x what concurrency 8 needs", dl >= 2 * need,
+           "%.0f req/s (ideal %.0f) vs %.0f req/s needed" % (dl, 32 * 1000.0 / a.delay_ms, need))
+    if check and len(set(v for v in check.values())) != 1:
+        T.append(("MISS", "all methods return the same rows", str(check)))
+    else:
+        T.append(("PASS", "all methods return the same rows", "checksums agree"))
+    P("| result | target | measured |")
+    P("|---|---|---|")
+    for st, name, detail in T:
+        P("| %s | %s | %s |" % (st, name, detail))
+    P("")
+    if ERRORS:
+        P("## Errors")
+        P("")
+        for e in ERRORS:
+            P("- `%s`: %s" % (e["sql"], e["error"].replace("\n", " ")))
+        P("")
+    P("Bench time: %.0f s (reps %d; sequential methods at %g ms: %d)." % (
+        elapsed, a.reps, a.delay_ms, a.reps_slow))
+    return "\n".join(L) + "\n"
+
+
+if __name__ == "__main__":
+    main()

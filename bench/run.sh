@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/run.sh: the callogs_fdw benchmark in one go.
+#
+#   bash bench/run.sh            # ~6-8 minutes on 2 cores
+#
+# Installs what it needs (Debian: nginx, wrk, postgresql-plpython3-15),
+# renders static pages of 100,000 (and 10,000 / 1,000,000) call logs into a
+# temp dir, serves them with its own nginx (0 ms) and bench/delay_server.py
+# (50 ms per request), starts a throwaway PostgreSQL 15, measures wire
+# (curl), by hand (PL/Python), SQL only (COPY FROM PROGRAM) and callogs_fdw
+# at several concurrencies, and prints a markdown table, also written to
+# bench/results/latest.md.  Everything it starts is stopped on exit.
+#
+# Environment: BENCH_REPS (3), BENCH_REPS_SLOW (1: repetitions of the
+# sequential methods at 50 ms, ~50 s each), BENCH_DELAY_MS (50),
+# BENCH_PAGE_SIZE (100), BENCH_WRK_SECS (5), BENCH_KEEP=1 keeps the temp dir.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../scripts/env.sh
+source "$BENCH_DIR/../scripts/env.sh"
+
+REPS=${BENCH_REPS:-3}
+REPS_SLOW=${BENCH_REPS_SLOW:-1}
+DELAY_MS=${BENCH_DELAY_MS:-50}
+PAGE_SIZE=${BENCH_PAGE_SIZE:-100}
+WRK_SECS=${BENCH_WRK_SECS:-5}
+
+export CL_WORK
+CL_WORK=$(mktemp -d /tmp/clbench.XXXX)
+chmod 755 "$CL_WORK"
+NGINX_PID= DELAY_PID=
+
+bench_cleanup() {
+  local rc=$?
+  set +e
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  [ -n "$DELAY_PID" ] && kill "$DELAY_PID" 2>/dev/null && wait "$DELAY_PID" 2>/dev/null
+  cl_stop_all
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    cl_log "kept $CL_WORK"
+  else
+    rm -rf "$CL_WORK"
+  fi
+  exit $rc
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+cl_install_deps nginx wrk postgresql-plpython3-15
+if [ ! -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/callogs_fdw.so" ]; then
+  make -C "$CL_REPO" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+fi
+
+cl_log "rendering pages into $CL_WORK/www"
+"$CL_PY" "$BENCH_DIR/gen_pages.py" "$CL_WORK/www" 1000000 "$PAGE_SIZE" \
+  d10k=10000 d100k=100000:missed d1m=1000000 >"$CL_WORK/pages.json"
+
+cl_log "starting nginx"
+NGINX_PORT=$(cl_free_port)
+mkdir -p "$CL_WORK/nginx-tmp"
+sed -e "s#@WORK@#$CL_WORK#g" -e "s#@PORT@#$NGINX_PORT#g" \
+  "$BENCH_DIR/nginx.conf.in" >"$CL_WORK/nginx.conf"
+nginx -q -t -c "$CL_WORK/nginx.conf" -p "$CL_WORK" 2>"$CL_WORK/nginx.t" \
+  || { cat "$CL_WORK/nginx.t" >&2; exit 1; }
+nginx -c "$CL_WORK/nginx.conf" -p "$CL_WORK" >"$CL_WORK/nginx.out" 2>&1 &
+NGINX_PID=$!
+
+cl_log "starting delay_server ($DELAY_MS ms)"
+DELAY_PORT=$(cl_free_port)
+"$CL_PY" "$BENCH_DIR/delay_server.py" --root "$CL_WORK/www" --port "$DELAY_PORT" \
+  --delay-ms "$DELAY_MS" --datasets d100k --log "$CL_WORK/delay.access.log" \
+  --ready-file "$CL_WORK/delay.ready" >"$CL_WORK/delay.out" 2>&1 &
+DELAY_PID=$!
+
+for _ in $(seq 1 100); do
+  [ -s "$CL_WORK/delay.ready" ] && curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && break
+  sleep 0.1
+done
+[ -s "$CL_WORK/delay.ready" ] || { cat "$CL_WORK/delay.out" >&2; exit 1; }
+curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" || { cat "$CL_WORK/nginx.out" "$CL_WORK/nginx.error.log" >&2; exit 1; }
+
+cl_start_postgres
+
+mkdir -p "$BENCH_DIR/results"
+"$CL_PY" "$BENCH_DIR/bench.py" --work "$CL_WORK" --nginx-port "$NGINX_PORT" \
+  --delay-port "$DELAY_PORT" --delay-ms "$DELAY_MS" --page-size "$PAGE_SIZE" \
+  --summary "$CL_WORK/pages.json" --reps "$REPS" --reps-slow "$REPS_SLOW" \
+  --wrk-secs "$WRK_SECS" --out "$BENCH_DIR/results/latest.md" \
+  --json-out "$BENCH_DIR/results/latest.json"
+cl_log "written $BENCH_DIR/results/latest.md"
