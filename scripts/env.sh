@@ -9,7 +9,8 @@ CL_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CL_PY=/usr/bin/python3
 CL_PKGS="postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15
   libcurl4-openssl-dev libjson-c-dev pkg-config make gcc clang-14 curl
-  python3 python3-psycopg2 libipc-run-perl"
+  python3 python3-psycopg2 libipc-run-perl libclang-rt-14-dev
+  postgresql-15-cron libpostgresql-jdbc-java"
 
 cl_log() { printf '== %s\n' "$*" >&2; }
 
@@ -70,6 +71,7 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$CL_WORK/sock'
 log_line_prefix = '%m [%p] '
 shared_preload_libraries = '${CL_PRELOAD:-}'
+cron.database_name = 'postgres'
 max_connections = 50
 CONF
   touch "$CL_WORK/postgres.log"; chown postgres:postgres "$CL_WORK/postgres.log"

@@ -15,7 +15,7 @@ cl_install_deps ${CL_EXTRA_PKGS:-}
 cl_build_install || exit 1
 trap cl_stop_all EXIT
 cl_start_emulator || exit 1
-cl_start_postgres || exit 1
+CL_PRELOAD=pg_cron cl_start_postgres || exit 1
 
 passed=0; failed=0; failures=()
 run_step() {

@@ -79,7 +79,7 @@ BEGIN
     PERFORM count(*) FROM (SELECT * FROM dead_t) s;
   EXCEPTION WHEN OTHERS THEN
     DROP SERVER dead CASCADE;
-    RETURN SQLSTATE || ': ' || SQLERRM;
+    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'after [0-9]+ ms', 'after N ms');
   END;
   RETURN 'no error';
 END $$;
