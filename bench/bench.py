@@ -140,6 +140,29 @@ class ServerLog:
         return n, b, st
 
 
+def cpu_busy(interval=1.0):
+    """Fraction of all CPUs busy over interval (from /proc/stat)."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = snap()
+    time.sleep(interval)
+    t1, i1 = snap()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_quiet(limit):
+    busy = cpu_busy()
+    t0 = time.time()
+    while busy > 0.10 and time.time() - t0 < limit:
+        log("the machine is %.0f%% busy before the bench: waiting (at most %d s more)" % (
+            100 * busy, limit - (time.time() - t0)))
+        time.sleep(4)
+        busy = cpu_busy()
+    return busy
+
+
 def vm_hwm_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for ln in f:
@@ -267,6 +290,7 @@ def main():
     ap.add_argument("--wrk-secs", type=int, default=5)
     ap.add_argument("--out", required=True)
     ap.add_argument("--json-out")
+    ap.add_argument("--wait-quiet", type=int, default=180)
     a = ap.parse_args()
 
     summ = json.load(open(a.summary))
@@ -277,6 +301,7 @@ def main():
     dl_log = ServerLog(os.path.join(a.work, "delay.access.log"))
     ng_base = "http://127.0.0.1:%d/d100k%s" % (a.nginx_port, API)
     dl_base = "http://127.0.0.1:%d/d100k%s" % (a.delay_port, API)
+    busy_start = wait_quiet(a.wait_quiet)
     t_start = time.time()
 
     conn = connect()
@@ -378,8 +403,9 @@ def main():
     conn.close()
 
     elapsed = time.time() - t_start
+    busy_end = cpu_busy()
     md = report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
-                nrows, nmissed, pages, elapsed)
+                nrows, nmissed, pages, elapsed, (busy_start, busy_end))
     print(md)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
@@ -396,7 +422,7 @@ def fmt_s(x):
 
 
 def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
-           nrows, nmissed, pages, elapsed):
+           nrows, nmissed, pages, elapsed, busy):
     L = []
     P = L.append
     ver = lambda c: subprocess.run(c, capture_output=True, text=True, shell=True).stdout.strip()
@@ -406,6 +432,9 @@ def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
         datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), os.cpu_count(), pgver, work_mem,
         ver("nginx -v 2>&1 | sed 's#.*/##'"), ver("curl --version | head -1 | cut -d' ' -f1,2"),
         ver("wrk -v 2>&1 | head -1 | cut -d' ' -f2")))
+    P("")
+    P("CPU busy (all processes, 1 s sample) just before the bench: %.0f%%, just after: %.0f%%." % (
+        100 * busy[0], 100 * busy[1]))
     P("")
     d = summ["d100k"]
     P("Data: %d call logs, page_size %d: %d pages, %.1f MB of JSON (%d missed calls: %d pages); "

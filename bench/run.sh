@@ -13,7 +13,9 @@
 #
 # Environment: BENCH_REPS (3), BENCH_REPS_SLOW (1: repetitions of the
 # sequential methods at 50 ms, ~50 s each), BENCH_DELAY_MS (50),
-# BENCH_PAGE_SIZE (100), BENCH_WRK_SECS (5), BENCH_KEEP=1 keeps the temp dir.
+# BENCH_PAGE_SIZE (100), BENCH_WRK_SECS (5), BENCH_KEEP=1 keeps the temp dir,
+# BENCH_WAIT_QUIET (180): seconds to wait, before measuring, for other
+# processes to leave the CPUs idle (the report shows how busy they were).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,11 +31,12 @@ WRK_SECS=${BENCH_WRK_SECS:-5}
 export CL_WORK
 CL_WORK=$(mktemp -d /tmp/clbench.XXXX)
 chmod 755 "$CL_WORK"
-NGINX_PID= DELAY_PID=
+NGINX_PID= DELAY_PID= BENCH_PID=
 
 bench_cleanup() {
   local rc=$?
   set +e
+  [ -n "$BENCH_PID" ] && kill "$BENCH_PID" 2>/dev/null && wait "$BENCH_PID" 2>/dev/null
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   [ -n "$DELAY_PID" ] && kill "$DELAY_PID" 2>/dev/null && wait "$DELAY_PID" 2>/dev/null
   cl_stop_all
@@ -87,5 +90,8 @@ mkdir -p "$BENCH_DIR/results"
   --delay-port "$DELAY_PORT" --delay-ms "$DELAY_MS" --page-size "$PAGE_SIZE" \
   --summary "$CL_WORK/pages.json" --reps "$REPS" --reps-slow "$REPS_SLOW" \
   --wrk-secs "$WRK_SECS" --out "$BENCH_DIR/results/latest.md" \
-  --json-out "$BENCH_DIR/results/latest.json"
+  --json-out "$BENCH_DIR/results/latest.json" --wait-quiet "${BENCH_WAIT_QUIET:-180}" &
+BENCH_PID=$!
+wait "$BENCH_PID"
+BENCH_PID=
 cl_log "written $BENCH_DIR/results/latest.md"

@@ -33,12 +33,14 @@
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "commands/vacuum.h"
+#include "executor/execAsync.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
@@ -114,6 +116,8 @@ typedef struct CallogsScanState
 	Tuplestorestate *store;		/* rows kept for rescans, or NULL */
 	TupleTableSlot *replay_slot;	/* minimal-tuple slot to read the store */
 	bool		store_eof;		/* read pointer has passed the stored rows */
+	bool		async;			/* run by an asynchronous Append */
+	bool		would_block;	/* async: the next page is still in transit */
 	CallogsStats stats;			/* for EXPLAIN ANALYZE */
 	int			executions;
 } CallogsScanState;
@@ -486,7 +490,8 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 	fsstate->date_typid = fsstate->opts.pushdown ?
 		callogs_date_column_type(rel, &fsstate->opts, &date_att) : InvalidOid;
 	if (!fsstate->count_only)
-		fsstate->columns = callogs_build_columns(rel, attrs, &fsstate->ncolumns);
+		fsstate->columns = callogs_build_columns(rel, attrs, fsstate->opts.org_handle,
+												 &fsstate->ncolumns);
 	if (rel != node->ss.ss_currentRelation)
 		table_close(rel, AccessShareLock);
 
@@ -505,6 +510,7 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 		MemoryContextSwitchTo(oldcxt);
 	}
 	fsstate->store_eof = true;
+	fsstate->async = node->ss.ps.async_capable;
 }
 
 /*
@@ -598,7 +604,15 @@ callogsIterateForeignScan(ForeignScanState *node)
 		return ExecStoreVirtualTuple(slot);
 	}
 
-	obj = callogs_scan_next(fsstate->scan);
+	if (fsstate->async)
+	{
+		/* an asynchronous Append must not block here: see produce_async */
+		obj = callogs_scan_next_nowait(fsstate->scan, &fsstate->would_block);
+		if (fsstate->would_block)
+			return slot;
+	}
+	else
+		obj = callogs_scan_next(fsstate->scan);
 	if (obj == NULL)
 	{
 		fsstate->remote_done = true;
@@ -661,6 +675,80 @@ callogsEndForeignScan(ForeignScanState *node)
 	if (fsstate->store)
 		tuplestore_end(fsstate->store);
 	fsstate->store = NULL;
+}
+
+/* ---- asynchronous execution (Append over many organizations) ---- */
+
+/*
+ * callogsIsForeignPathAsyncCapable
+ *		Scans may run asynchronously under an Append, so that the requests
+ *		of all its foreign tables (one per organization) are in flight
+ *		together.  The option async_capable turns it off.
+ */
+static bool
+callogsIsForeignPathAsyncCapable(ForeignPath *path)
+{
+	CallogsRelInfo *fpinfo = (CallogsRelInfo *) path->path.parent->fdw_private;
+
+	return fpinfo != NULL && fpinfo->opts.async_capable;
+}
+
+/*
+ * produce_async
+ *		Answer an asynchronous request: a tuple (after the node's local
+ *		filter and projection), the end of the scan, or "pending" while the
+ *		next page is still in transit.
+ */
+static void
+produce_async(AsyncRequest *areq)
+{
+	ForeignScanState *node = (ForeignScanState *) areq->requestee;
+	CallogsScanState *fsstate = (CallogsScanState *) node->fdw_state;
+	TupleTableSlot *result;
+
+	fsstate->would_block = false;
+	result = areq->requestee->ExecProcNodeReal(areq->requestee);
+	if (!TupIsNull(result))
+		ExecAsyncRequestDone(areq, result);
+	else if (fsstate->would_block)
+		ExecAsyncRequestPending(areq);
+	else
+		ExecAsyncRequestDone(areq, NULL);
+}
+
+static void
+callogsForeignAsyncRequest(AsyncRequest *areq)
+{
+	produce_async(areq);
+}
+
+/*
+ * callogsForeignAsyncConfigureWait
+ *		Let curl make progress; answer at once if that made a tuple
+ *		available, else register the sockets curl waits on.
+ */
+static void
+callogsForeignAsyncConfigureWait(AsyncRequest *areq)
+{
+	AppendState *requestor = (AppendState *) areq->requestor;
+
+	callogs_http_wait_any(0);
+	areq->callback_pending = false;
+	produce_async(areq);
+	if (!areq->callback_pending)
+	{
+		/* unlike Request and Notify, the caller does not report it */
+		ExecAsyncResponse(areq);
+		return;
+	}
+	if (callogs_http_add_wait_events(requestor->as_eventset, areq) == 0)
+		callogs_http_idle_wait();
+}
+
+static void
+callogsForeignAsyncNotify(AsyncRequest *areq)
+{
+	produce_async(areq);
 }
 
 /* ---- EXPLAIN ---- */
@@ -842,7 +930,7 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	callogs_get_options(RelationGetRelid(relation), GetUserId(), &opts);
 	callogs_check_usable(&opts);
 	memset(&filter, 0, sizeof(filter));
-	columns = callogs_build_columns(relation, NIL, &ncolumns);
+	columns = callogs_build_columns(relation, NIL, opts.org_handle, &ncolumns);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "callogs_fdw analyze",
 								ALLOCSET_DEFAULT_SIZES);
@@ -981,6 +1069,10 @@ callogs_fdw_handler(PG_FUNCTION_ARGS)
 	routine->IsForeignRelUpdatable = callogsIsForeignRelUpdatable;
 	routine->AnalyzeForeignTable = callogsAnalyzeForeignTable;
 	routine->ImportForeignSchema = callogsImportForeignSchema;
+	routine->IsForeignPathAsyncCapable = callogsIsForeignPathAsyncCapable;
+	routine->ForeignAsyncRequest = callogsForeignAsyncRequest;
+	routine->ForeignAsyncConfigureWait = callogsForeignAsyncConfigureWait;
+	routine->ForeignAsyncNotify = callogsForeignAsyncNotify;
 
 	PG_RETURN_POINTER(routine);
 }

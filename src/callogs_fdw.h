@@ -79,6 +79,7 @@ typedef struct CallogsOptions
 	int			concurrency;
 	bool		pushdown;
 	bool		use_remote_estimate;
+	bool		async_capable;	/* allow asynchronous Append */
 	bool		ssl_verify;
 	char	   *ca_file;
 	bool		restrict_hosts;	/* server owner may not reach loopback */
@@ -113,8 +114,12 @@ typedef enum CallogsConvKind
 	CALLOGS_CONV_TIMESTAMP,
 	CALLOGS_CONV_INTERVAL,
 	CALLOGS_CONV_JSON,			/* json or jsonb: the serialized value */
-	CALLOGS_CONV_GENERIC		/* the type's input function on the text */
+	CALLOGS_CONV_GENERIC,		/* the type's input function on the text */
+	CALLOGS_CONV_CONSTANT		/* virtual column: the same value each row */
 } CallogsConvKind;
+
+/* Column option field '@org_handle': the table's organization. */
+#define CALLOGS_FIELD_ORG_HANDLE "@org_handle"
 
 typedef struct CallogsColumn
 {
@@ -126,10 +131,12 @@ typedef struct CallogsColumn
 	CallogsConvKind kind;
 	FmgrInfo	infunc;
 	Oid			typioparam;
+	Datum		constval;		/* CALLOGS_CONV_CONSTANT */
 } CallogsColumn;
 
 /* in convert.c */
 extern CallogsColumn *callogs_build_columns(Relation rel, List *attnums,
+											const char *org_handle,
 											int *ncolumns);
 extern void callogs_convert_row(cl_json_object *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
@@ -232,6 +239,8 @@ extern bool callogs_request_ready(CallogsRequest *req);
 extern void callogs_request_release(CallogsRequest *req);
 extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
 extern void callogs_http_wait_any(long timeout_ms);
+extern int	callogs_http_add_wait_events(struct WaitEventSet *set, void *user_data);
+extern void callogs_http_idle_wait(void);
 extern int	callogs_request_stream(CallogsRequest *req);
 extern int	callogs_request_page(CallogsRequest *req);
 extern bool callogs_same_origin(const char *base_url, const char *url);
@@ -246,6 +255,7 @@ extern CallogsScan *callogs_scan_create(MemoryContext cxt,
 										double limit_rows, bool count_only,
 										CallogsStats *stats);
 extern cl_json_object *callogs_scan_next(CallogsScan *scan);
+extern cl_json_object *callogs_scan_next_nowait(CallogsScan *scan, bool *would_block);
 extern int64 callogs_scan_count(CallogsScan *scan);
 extern void callogs_scan_end(CallogsScan *scan);
 extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);

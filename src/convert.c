@@ -82,6 +82,8 @@ callogs_shorten(const char *s, size_t len)
 	return buf.data;
 }
 
+static Datum input_function(CallogsColumn *col, char *text);
+
 /*
  * classify_type
  *		Pick the conversion of a column type.
@@ -123,7 +125,8 @@ classify_type(Oid typid, int32 typmod)
  *		JSON key and conversion.
  */
 CallogsColumn *
-callogs_build_columns(Relation rel, List *attnums, int *ncolumns)
+callogs_build_columns(Relation rel, List *attnums, const char *org_handle,
+					  int *ncolumns)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	CallogsColumn *cols = palloc0(sizeof(CallogsColumn) * Max(tupdesc->natts, 1));
@@ -162,6 +165,11 @@ callogs_build_columns(Relation rel, List *attnums, int *ncolumns)
 		/* a domain must go through its input function for its checks */
 		if (getBaseType(att->atttypid) != att->atttypid)
 			c->kind = CALLOGS_CONV_GENERIC;
+		if (strcmp(c->field, CALLOGS_FIELD_ORG_HANDLE) == 0)
+		{
+			c->kind = CALLOGS_CONV_CONSTANT;
+			c->constval = input_function(c, pstrdup(org_handle ? org_handle : ""));
+		}
 	}
 	*ncolumns = n;
 	return cols;
@@ -411,6 +419,8 @@ convert_value(CallogsColumn *col, cl_json_object *v)
 
 				return input_function(col, conv == s ? pstrdup(s) : conv);
 			}
+		case CALLOGS_CONV_CONSTANT:
+			return col->constval;
 		case CALLOGS_CONV_GENERIC:
 			if (type == json_type_object || type == json_type_array)
 			{
@@ -449,6 +459,12 @@ callogs_convert_row(cl_json_object *obj, CallogsColumn *columns, int ncolumns,
 		int			idx = col->attnum - 1;
 		cl_json_object *v = NULL;
 
+		if (col->kind == CALLOGS_CONV_CONSTANT)
+		{
+			values[idx] = col->constval;
+			nulls[idx] = false;
+			continue;
+		}
 		if (!json_object_object_get_ex(obj, col->field, &v) || v == NULL)
 		{
 			values[idx] = (Datum) 0;

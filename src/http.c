@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <curl/curl.h>
 
@@ -126,6 +127,10 @@ typedef struct RateSlot
 #define MAX_RATE_SLOTS 64
 static RateSlot rate_slots[MAX_RATE_SLOTS];
 static int	n_rate_slots = 0;
+
+/* The wait set our sockets were last added to (see add_wait_events). */
+static WaitEventSet *registered_set = NULL;
+static int	registered_count = 0;
 
 static void fetcher_cleanup(void *arg);
 static void release_transfer(CallogsRequest *req);
@@ -1048,6 +1053,65 @@ void
 callogs_http_wait_any(long timeout_ms)
 {
 	drive_once(NULL, timeout_ms);
+}
+
+/*
+ * callogs_http_add_wait_events
+ *		Add the sockets curl is waiting on to an executor wait set (once per
+ *		set, whichever scan asks first), for asynchronous Append.  Returns
+ *		the number of sockets the set watches for us.
+ */
+int
+callogs_http_add_wait_events(WaitEventSet *set, void *user_data)
+{
+	fd_set		rfds,
+				wfds,
+				efds;
+	int			maxfd = -1;
+	int			n = 0;
+
+	if (callogs_multi == NULL)
+		return 0;
+	if (set == registered_set && GetNumRegisteredWaitEvents(set) >= registered_count)
+		return registered_count;	/* already registered in this set */
+	FD_ZERO(&rfds);
+	FD_ZERO(&wfds);
+	FD_ZERO(&efds);
+	if (curl_multi_fdset(callogs_multi, &rfds, &wfds, &efds, &maxfd) != CURLM_OK)
+		return 0;
+	for (int fd = 0; fd <= maxfd; fd++)
+	{
+		uint32		events = 0;
+
+		if (FD_ISSET(fd, &rfds))
+			events |= WL_SOCKET_READABLE;
+		if (FD_ISSET(fd, &wfds))
+			events |= WL_SOCKET_WRITEABLE;
+		if (events)
+		{
+			AddWaitEventToSet(set, events, fd, NULL, user_data);
+			n++;
+		}
+	}
+	registered_set = set;
+	registered_count = GetNumRegisteredWaitEvents(set);
+	return n;
+}
+
+/*
+ * callogs_http_idle_wait
+ *		Nothing to wait on but timers (a backoff, a rate limit): sleep a
+ *		little rather than let an asynchronous Append spin.
+ */
+void
+callogs_http_idle_wait(void)
+{
+	long		due_ms = start_due_requests();
+
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 due_ms >= 0 ? Min(Max(due_ms, 1), 10) : 10, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
 }
 
 /* ---- URLs ---- */

@@ -71,6 +71,7 @@ static const CallogsOptionDef callogs_options[] = {
 	{"concurrency", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
 	{"pushdown", ForeignServerRelationId, OPT_BOOL},
 	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
+	{"async_capable", ForeignServerRelationId, OPT_BOOL},
 	{"ssl_verify", ForeignServerRelationId, OPT_BOOL},
 	{"ca_file", ForeignServerRelationId, OPT_STRING},
 	{"org_handle", ForeignTableRelationId, OPT_STRING},
@@ -78,6 +79,7 @@ static const CallogsOptionDef callogs_options[] = {
 	{"concurrency", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
 	{"pushdown", ForeignTableRelationId, OPT_BOOL},
 	{"use_remote_estimate", ForeignTableRelationId, OPT_BOOL},
+	{"async_capable", ForeignTableRelationId, OPT_BOOL},
 	{"date_column", ForeignTableRelationId, OPT_STRING},
 	{"date_format", ForeignTableRelationId, OPT_STRING},
 	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
@@ -420,6 +422,8 @@ apply_option(CallogsOptions *opts, DefElem *def)
 		opts->use_remote_estimate = defGetBoolean(def);
 	else if (strcmp(name, "ssl_verify") == 0)
 		opts->ssl_verify = defGetBoolean(def);
+	else if (strcmp(name, "async_capable") == 0)
+		opts->async_capable = defGetBoolean(def);
 	else if (strcmp(name, "ca_file") == 0)
 		opts->ca_file = value;
 	else if (strcmp(name, "date_column") == 0)
@@ -499,6 +503,7 @@ callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
 	opts->pushdown = true;
 	opts->use_remote_estimate = false;
 	opts->ssl_verify = true;
+	opts->async_capable = true;
 	opts->date_column = "creation_time";
 	opts->date_format = CALLOGS_DATE_FORMAT_DATE;
 	opts->estimated_rows = -1;

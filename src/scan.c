@@ -424,6 +424,19 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, cl_json_objec
 cl_json_object *
 callogs_scan_next(CallogsScan *scan)
 {
+	return callogs_scan_next_nowait(scan, NULL);
+}
+
+/*
+ * callogs_scan_next_nowait
+ *		As callogs_scan_next; but with would_block given, return NULL with
+ *		*would_block set instead of waiting for a page still in transit.
+ */
+cl_json_object *
+callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
+{
+	if (would_block)
+		*would_block = false;
 	for (;;)
 	{
 		StreamState *st;
@@ -474,6 +487,11 @@ callogs_scan_next(CallogsScan *scan)
 			return NULL;		/* LIMIT or max_pages reached */
 
 		req = (CallogsRequest *) linitial(st->queue);
+		if (would_block && !callogs_request_ready(req))
+		{
+			*would_block = true;
+			return NULL;
+		}
 		st->queue = list_delete_first(st->queue);
 		scan->cur_req = req;
 		root = callogs_request_wait(req);
