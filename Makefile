@@ -24,3 +24,6 @@ SHLIB_LINK = $(shell pkg-config --libs json-c libcurl) -lm
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track header dependencies: every object uses both headers
+$(filter src/%.o,$(OBJS)): src/callogs_fdw.h src/jsonpage.h

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,13 @@ def wait_quiet(limit):
     return busy
 
 
+def cpu_s(pid):
+    """utime + stime of a process, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for ln in f:
@@ -193,6 +201,7 @@ def run_sql(kind, src, slog, warm, where=""):
         else:
             sql = "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS OFF) SELECT * FROM %s%s" % (src, where)
         off = slog.mark()
+        c0 = cpu_s(pid)
         t0 = time.perf_counter()
         try:
             cur.execute(sql)
@@ -202,8 +211,9 @@ def run_sql(kind, src, slog, warm, where=""):
             log("ERROR in %s: %s" % (sql, str(e).strip()))
             return None
         wall = time.perf_counter() - t0
+        cpu = cpu_s(pid) - c0
         hwm = vm_hwm_kb(pid)
-        r = {"wall": wall, "hwm_kb": hwm, "hwm0_kb": hwm0, "sql": sql}
+        r = {"wall": wall, "cpu": cpu, "hwm_kb": hwm, "hwm0_kb": hwm0, "sql": sql}
         if kind == "count":
             r["rows"] = None
             r["value"] = res[0][0]
@@ -232,15 +242,18 @@ def run_wire(base, page_size, pages, slog):
     cmd = ["curl", "-sS", "-f", "-H", "Org-Handle: acme", "-H", "Authorization: Token secret",
            "-H", "Accept: application/json", "-w", "%{stderr}%{http_code} %{num_connects}\\n", url]
     off = slog.mark()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if p.returncode != 0:
         ERRORS.append({"sql": " ".join(cmd), "error": p.stderr[-500:]})
         return None
     conns = sum(int(x.split()[1]) for x in p.stderr.splitlines() if x.strip())
     n, b, st = slog.since(off)
-    return {"wall": wall, "rows": None, "requests": n, "bytes": b, "status": st,
+    return {"wall": wall, "cpu": cpu, "rows": None, "requests": n, "bytes": b, "status": st,
             "connections": conns, "hwm_kb": None}
 
 
@@ -444,7 +457,9 @@ def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
       "`EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM <source>` (all rows and columns built in the "
       "backend, none sent to the client). Wall = median of n runs. Requests and bytes (response "
       "bodies) are counted by the server. Peak RSS = backend VmHWM after the statement "
-      "(a fresh backend with callogs_fdw loaded: %.1f MB)." % (
+      "(a fresh backend with callogs_fdw loaded: %.1f MB). CPU s = the backend's user+system "
+      "CPU time during the statement (for wire: curl's; for SQL only, the curl child is not "
+      "included)." % (
           nrows, a.page_size, pages, d["all"]["bytes"] / 1e6, nmissed, d["missed"]["pages"],
           summ["d10k"]["all"]["rows"], summ["d1m"]["all"]["rows"], a.delay_ms, idle_hwm / 1024.0))
     P("")
@@ -463,11 +478,11 @@ def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
         wire = res.get("wire")
         P("## %g ms added latency per request" % lat)
         P("")
-        P("| method | n | wall s | rows | rows/s | requests | MB | peak RSS MB | x wire |")
-        P("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        P("| method | n | wall s | rows | rows/s | requests | MB | peak RSS MB | CPU s | x wire |")
+        P("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for key, label, s in results[lat]:
             if s is None:
-                P("| %s | 0 | ERROR | | | | | | |" % label)
+                P("| %s | 0 | ERROR | | | | | | | |" % label)
                 continue
             rows = s.get("rows")
             if key == "count":
@@ -486,8 +501,9 @@ def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
                 req += " (fdw stats: %d)" % fs["requests"]
             ratio = "%.2f" % (s["wall"] / wire["wall"]) if wire else ""
             hwm = "%.1f" % (s["hwm_kb"] / 1024.0) if s.get("hwm_kb") else "–"
-            P("| %s | %d | %s | %s | %s | %s | %.2f | %s | %s |" % (
-                label, s["n"], fmt_s(s["wall"]), rows_txt, rps, req, s["bytes"] / 1e6, hwm, ratio))
+            cpu = "%.2f" % s["cpu"] if s.get("cpu") is not None else ""
+            P("| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s |" % (
+                label, s["n"], fmt_s(s["wall"]), rows_txt, rps, req, s["bytes"] / 1e6, hwm, cpu, ratio))
         P("")
         if wire and wire.get("connections") is not None:
             P("wire: curl opened %d TCP connection(s) for %d requests. Runs (s): %s" % (

@@ -61,7 +61,7 @@ SELECT * FROM err_case('fault=count_string');
 SELECT * FROM err_case('fault=count_huge');
 SELECT * FROM err_case('fault=count_float');
 SELECT * FROM err_case('fault=depth_bomb');
-SELECT * FROM err_case('fault=bad_utf8');
+SELECT * FROM err_case('fault=bad_utf8', '', 'SELECT count(source_number) FROM e_t');
 SELECT * FROM err_case('fault=huge_body,size=5000000', ', max_response_bytes ''1000000''');
 -- "next" links may not leave the server's origin, repeat, or run on forever
 SELECT * FROM err_case('fault=next_foreign');

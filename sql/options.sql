@@ -38,9 +38,12 @@ DROP FOREIGN TABLE opt_t;
 DROP SERVER public_api CASCADE;
 
 -- what a non-superuser may not do
-CREATE ROLE callogs_user LOGIN;
-GRANT USAGE ON FOREIGN DATA WRAPPER callogs_fdw TO callogs_user;
-SET ROLE callogs_user;
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_callogs_user;
+RESET client_min_messages;
+CREATE ROLE regress_callogs_user LOGIN;
+GRANT USAGE ON FOREIGN DATA WRAPPER callogs_fdw TO regress_callogs_user;
+SET ROLE regress_callogs_user;
 CREATE SERVER user_srv FOREIGN DATA WRAPPER callogs_fdw
   OPTIONS (url 'http://api.example.com/api/v2/platform/call-logs/');
 CREATE SERVER user_srv FOREIGN DATA WRAPPER callogs_fdw
@@ -56,12 +59,12 @@ CREATE SERVER user_srv FOREIGN DATA WRAPPER callogs_fdw
 RESET ROLE;
 -- a superuser can allow insecure urls for everyone
 SET callogs_fdw.allow_insecure_url = on;
-SET ROLE callogs_user;
+SET ROLE regress_callogs_user;
 CREATE SERVER user_http FOREIGN DATA WRAPPER callogs_fdw
   OPTIONS (url 'http://api.example.com/api/v2/platform/call-logs/');
 RESET ROLE;
 RESET callogs_fdw.allow_insecure_url;
-SET ROLE callogs_user;
+SET ROLE regress_callogs_user;
 SET callogs_fdw.allow_insecure_url = on;
 RESET ROLE;
 DROP SERVER user_srv, user_http;
@@ -82,25 +85,25 @@ DROP SERVER no_org CASCADE;
 -- a non-superuser needs a token, and a server owned by a superuser
 SELECT emu_server('shared_srv', NULL);
 SELECT emu_table('shared_calls', 'shared_srv');
-GRANT USAGE ON FOREIGN SERVER shared_srv TO callogs_user;
-GRANT SELECT ON shared_calls TO callogs_user;
-SET ROLE callogs_user;
+GRANT USAGE ON FOREIGN SERVER shared_srv TO regress_callogs_user;
+GRANT SELECT ON shared_calls TO regress_callogs_user;
+SET ROLE regress_callogs_user;
 SELECT count(*) FROM shared_calls WHERE bridge < 0;
 RESET ROLE;
-CREATE USER MAPPING FOR callogs_user SERVER shared_srv OPTIONS (token 'secret');
-SET ROLE callogs_user;
+CREATE USER MAPPING FOR regress_callogs_user SERVER shared_srv OPTIONS (token 'secret');
+SET ROLE regress_callogs_user;
 SELECT count(*) FROM shared_calls WHERE bridge < 0;
 -- the user cannot read the mapping's token
 SELECT umoptions FROM pg_user_mappings WHERE srvname = 'shared_srv' AND usename = 'postgres';
 RESET ROLE;
 -- a server owned by a non-superuser may not reach this machine
-ALTER SERVER shared_srv OWNER TO callogs_user;
-SET ROLE callogs_user;
+ALTER SERVER shared_srv OWNER TO regress_callogs_user;
+SET ROLE regress_callogs_user;
 SELECT count(*) FROM shared_calls WHERE bridge < 0;
 RESET ROLE;
 DROP SERVER shared_srv CASCADE;
-DROP OWNED BY callogs_user;
-DROP ROLE callogs_user;
+DROP OWNED BY regress_callogs_user;
+DROP ROLE regress_callogs_user;
 
 -- the foreign table is read-only
 SELECT emu_server('ro_srv', NULL);

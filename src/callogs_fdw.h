@@ -72,6 +72,7 @@ typedef struct CallogsOptions
 	int			page_size;
 	int			timeout_ms;
 	int			connect_timeout_ms;
+	int			stall_timeout_ms;	/* abort a transfer silent this long */
 	int			max_retries;
 	int			retry_max_wait_ms;
 	double		max_requests_per_second;	/* 0 = unlimited */

@@ -198,6 +198,19 @@ conversion_error_callback(void *arg)
 }
 
 pg_attribute_noreturn()
+static void conversion_error(CallogsColumn *col, cl_json_object *v, int code, const char *why);
+
+/* A JSON value whose type (boolean, object, array) cannot feed the column. */
+pg_attribute_noreturn()
+static void
+wrong_json_type(CallogsColumn *col, cl_json_object *v)
+{
+	conversion_error(col, v, ERRCODE_FDW_INVALID_DATA_TYPE,
+					 psprintf("a JSON %s cannot be stored in this column",
+							  json_type_to_name(json_object_get_type(v))));
+}
+
+pg_attribute_noreturn()
 static void
 conversion_error(CallogsColumn *col, cl_json_object *v, int code, const char *why)
 {
@@ -261,9 +274,7 @@ scalar_text(CallogsColumn *col, cl_json_object *v)
 		case json_type_boolean:
 			return pstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 		default:
-			conversion_error(col, v, ERRCODE_FDW_INVALID_DATA_TYPE,
-							 psprintf("a JSON %s cannot be stored in this column",
-									  json_type_to_name(json_object_get_type(v))));
+			wrong_json_type(col, v);
 	}
 }
 
@@ -316,6 +327,8 @@ convert_interval(CallogsColumn *col, cl_json_object *v)
 	Interval   *iv;
 	int64_t		usec;
 
+	if (json_object_is_type(v, json_type_boolean))
+		wrong_json_type(col, v);
 	if (json_object_is_type(v, json_type_int))
 	{
 		int64_t		secs;
@@ -347,6 +360,8 @@ convert_integer(CallogsColumn *col, cl_json_object *v)
 {
 	int64_t		i;
 
+	if (json_object_is_type(v, json_type_boolean))
+		wrong_json_type(col, v);
 	if (!json_object_is_type(v, json_type_int))
 		return input_function(col, scalar_text(col, v));
 	if (!cl_json_get_int64(v, &i))

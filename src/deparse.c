@@ -583,7 +583,7 @@ callogs_compute_filter(List *codes, List *values, const CallogsOptions *opts,
 	{
 		filter->has_upper = true;
 		filter->upper = GetCurrentTimestamp();
-		filter->upper_inclusive = true;
+		filter->upper_inclusive = false;
 		filter->upper_pinned = true;
 	}
 }

@@ -523,7 +523,8 @@ start_transfer(CallogsRequest *req)
 						errmsg("could not create a libcurl handle")));
 	req->easy = h;
 
-	stall_s = Max(1, Min(o->timeout_ms, 10000) / 1000);
+	/* whole seconds, never shorter than asked; moot if timeout_ms is shorter */
+	stall_s = (o->stall_timeout_ms + 999) / 1000;
 	SETOPT(h, CURLOPT_URL, req->url);
 	SETOPT(h, CURLOPT_HTTPHEADER, f->headers);
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
@@ -532,8 +533,14 @@ start_transfer(CallogsRequest *req)
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(h, CURLOPT_TIMEOUT_MS, (long) o->timeout_ms);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long) o->connect_timeout_ms);
-	SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SETOPT(h, CURLOPT_LOW_SPEED_TIME, stall_s);
+	if (o->stall_timeout_ms < o->timeout_ms)
+	{
+		SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		SETOPT(h, CURLOPT_LOW_SPEED_TIME, stall_s);
+	}
+	/* after a failure, do not trust the kept-alive connections */
+	if (req->attempts > 0)
+		SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
 	SETOPT(h, CURLOPT_ACCEPT_ENCODING, "");
 	SETOPT(h, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
 	/* wait for HTTP/2 multiplexing only where it can exist (TLS) */
@@ -890,7 +897,7 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 						 cres == CURLE_PEER_FAILED_VERIFICATION ?
 						 pstrdup("The server's TLS certificate could not be verified; set the server option ca_file to the CA that signed it.") :
 						 cres == CURLE_OPERATION_TIMEDOUT ?
-						 pstrdup("Raise the server options timeout_ms or connect_timeout_ms if the API is slow.") :
+						 pstrdup("Raise the server options timeout_ms, connect_timeout_ms or stall_timeout_ms if the API is slow.") :
 						 NULL);
 		}
 	}

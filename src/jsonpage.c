@@ -63,8 +63,14 @@ cl_parser_init(ClJsonParser *p, int max_depth, size_t max_bytes)
 	p->tok = json_tokener_new_ex(max_depth);
 	if (p->tok == NULL)
 		return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
+	/*
+	 * No JSON_TOKENER_VALIDATE_UTF8: json-c rejects a character split
+	 * across two feeds.  Strings are validated into the database encoding
+	 * when they are converted.  ALLOW_TRAILING_CHARS lets us report
+	 * trailing data ourselves, as such.
+	 */
 	json_tokener_set_flags(p->tok,
-						   JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+						   JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	return true;
 }
 
@@ -106,6 +112,9 @@ cl_parser_feed(ClJsonParser *p, const char *buf, size_t len)
 
 		obj = json_tokener_parse_ex(p->tok, buf, (int) slice);
 		jerr = json_tokener_get_error(p->tok);
+		if (obj == NULL && jerr == json_tokener_success)
+			return parser_fail(p, CL_PARSE_SYNTAX,
+							   "the response is a JSON null, not an object");
 		if (obj != NULL)
 		{
 			size_t		used = json_tokener_get_parse_end(p->tok);
@@ -147,10 +156,17 @@ cl_parser_finish(ClJsonParser *p)
 		return NULL;
 	if (p->root == NULL && p->nbytes > 0)
 	{
-		/* A bare top-level number needs a delimiter to complete. */
-		(void) cl_parser_feed(p, " ", 1);
-		if (p->status != CL_PARSE_OK)
+		/* a bare top-level number needs a delimiter to complete */
+		cl_json_object *obj = json_tokener_parse_ex(p->tok, " ", 1);
+
+		if (obj != NULL)
+			p->root = obj;
+		else if (json_tokener_get_error(p->tok) == json_tokener_success)
+		{
+			parser_fail(p, CL_PARSE_SYNTAX,
+						"the response is a JSON null, not an object");
 			return NULL;
+		}
 	}
 	if (p->root == NULL)
 	{
@@ -244,6 +260,11 @@ cl_page_decode(cl_json_object *root, ClPage *page, char *err, size_t errlen)
 		snprintf(err, errlen, "the response has no \"count\" key");
 		return false;
 	}
+	if (json_object_is_type(v, json_type_int) && !cl_json_get_int64(v, &page->count))
+	{
+		snprintf(err, errlen, "\"count\" is out of the 64-bit integer range");
+		return false;
+	}
 	if (!cl_json_get_int64(v, &page->count) || page->count < 0)
 	{
 		char		shown[48];
@@ -277,6 +298,41 @@ cl_page_decode(cl_json_object *root, ClPage *page, char *err, size_t errlen)
 }
 
 /*
+ * utf8_char_len
+ *		Length of the valid UTF-8 character at s (at most n bytes), or 0.
+ */
+static size_t
+utf8_char_len(const unsigned char *s, size_t n)
+{
+	size_t		len;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	else if ((s[0] & 0xE0) == 0xC0)
+		len = 2, cp = s[0] & 0x1F;
+	else if ((s[0] & 0xF0) == 0xE0)
+		len = 3, cp = s[0] & 0x0F;
+	else if ((s[0] & 0xF8) == 0xF0)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+	{
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		(cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+/*
  * cl_error_message
  *		Extract the API's "message" (or "detail"/"error") from an error body,
  *		printable and shortened to outlen.  Returns NULL if there is none.
@@ -294,7 +350,7 @@ cl_error_message(const char *body, size_t len, char *out, size_t outlen)
 	tok = json_tokener_new_ex(8);
 	if (tok == NULL)
 		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, body, len > 65536 ? 65536 : (int) len);
 	json_tokener_free(tok);
 	if (root == NULL)
@@ -307,26 +363,41 @@ cl_error_message(const char *body, size_t len, char *out, size_t outlen)
 			cl_json_object *v;
 			const char *s;
 			size_t		n,
-						o = 0;
+						o = 0,
+						i = 0;
 
 			if (!json_object_object_get_ex(root, keys[k], &v) ||
 				!json_object_is_type(v, json_type_string))
 				continue;
 			s = json_object_get_string(v);
 			n = (size_t) json_object_get_string_len(v);
-			for (size_t i = 0; i < n && o + 4 < outlen; i++)
+			while (i < n && o + 4 < outlen)
 			{
 				unsigned char c = (unsigned char) s[i];
+				size_t		clen = utf8_char_len((const unsigned char *) s + i, n - i);
 
-				out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char) c;
+				if (clen == 0)
+				{
+					out[o++] = '?'; /* not UTF-8: never into a message */
+					i++;
+				}
+				else if (clen == 1)
+				{
+					out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char) c;
+					i++;
+				}
+				else
+				{
+					if (o + clen + 4 >= outlen)
+						break;
+					memcpy(out + o, s + i, clen);
+					o += clen;
+					i += clen;
+				}
 			}
-			if (o + 4 >= outlen && n > o)
+			if (i < n)
 			{
-				/* do not cut a UTF-8 sequence in half */
-				while (o > 0 && (((unsigned char) out[o - 1]) & 0xC0) == 0x80)
-					o--;
-				if (o > 0 && ((unsigned char) out[o - 1]) >= 0xC0)
-					o--;
+				/* shortened, on a character boundary (room was kept) */
 				memcpy(out + o, "...", 3);
 				o += 3;
 			}
@@ -447,8 +518,12 @@ cl_parse_timestamp(const char *s, size_t len, ClTimestamp *ts)
 		if (!parse_digits(s, len, &pos, 2, &h))
 			return false;
 		if (pos < len && s[pos] == ':')
+		{
 			pos++;
-		if (pos < len && !parse_digits(s, len, &pos, 2, &m))
+			if (!parse_digits(s, len, &pos, 2, &m))
+				return false;
+		}
+		else if (pos < len && !parse_digits(s, len, &pos, 2, &m))
 			return false;
 		if (h > 14 || m > 59)
 			return false;

@@ -64,6 +64,7 @@ static const CallogsOptionDef callogs_options[] = {
 	{"page_size", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_PAGE_SIZE},
 	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000},
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000},
+	{"stall_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 3600000},
 	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100},
 	{"retry_max_wait_ms", ForeignServerRelationId, OPT_INT, 0, 3600000},
 	{"max_requests_per_second", ForeignServerRelationId, OPT_REAL, 0, 100000},
@@ -406,6 +407,8 @@ apply_option(CallogsOptions *opts, DefElem *def)
 		opts->timeout_ms = atoi(value);
 	else if (strcmp(name, "connect_timeout_ms") == 0)
 		opts->connect_timeout_ms = atoi(value);
+	else if (strcmp(name, "stall_timeout_ms") == 0)
+		opts->stall_timeout_ms = atoi(value);
 	else if (strcmp(name, "max_retries") == 0)
 		opts->max_retries = atoi(value);
 	else if (strcmp(name, "retry_max_wait_ms") == 0)
@@ -495,6 +498,7 @@ callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
 	opts->page_size = 100;
 	opts->timeout_ms = 30000;
 	opts->connect_timeout_ms = 10000;
+	opts->stall_timeout_ms = 10000;
 	opts->max_retries = 3;
 	opts->retry_max_wait_ms = 30000;
 	opts->max_requests_per_second = 0;
