@@ -280,7 +280,7 @@ class Leak(CancelBase):
         add("wrong_types", FDW_INVALID_DATA_TYPE)
         add("nul_escape", "22P05")
         add("ts_out_of_range", "22008", "SELECT creation_time FROM %s")
-        add("bad_utf8", FDW_INVALID_STRING_FORMAT)
+        add("bad_utf8", "22021")
         add("depth_bomb", FDW_INVALID_STRING_FORMAT, depth=5000)
         add("count_string", FDW_INVALID_STRING_FORMAT)
         add("next_foreign", FDW_INVALID_STRING_FORMAT)
