@@ -14,7 +14,7 @@ PGFILEDESC = "callogs_fdw - foreign data wrapper for a Call Logs REST API"
 EXTENSION = callogs_fdw
 DATA = callogs_fdw--1.0.sql
 
-REGRESS = setup options scan types errors pushdown
+REGRESS = setup options scan types errors pushdown import multiorg
 REGRESS_OPTS = --load-extension=callogs_fdw
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags json-c libcurl) \

@@ -42,7 +42,7 @@ cl_free_port() {
 
 # Start the emulator: cl_start_emulator [extra args...]; sets EMU_PORT.
 cl_start_emulator() {
-  CL_WORK=${CL_WORK:-$(mktemp -d /tmp/callogs_fdw.XXXXXX)}
+  CL_WORK=${CL_WORK:-$(mktemp -d /tmp/callogs_fdw.XXXXXX)}; export CL_WORK
   chmod 755 "$CL_WORK"
   EMU_PORT=$(cl_free_port)
   "$CL_PY" "$CL_REPO/emulator/callogs_emulator.py" --port "$EMU_PORT" \
@@ -56,7 +56,7 @@ cl_start_emulator() {
 
 # Start a throwaway cluster; sets PGHOST/PGPORT/PGUSER/PGDATA.
 cl_start_postgres() {
-  CL_WORK=${CL_WORK:-$(mktemp -d /tmp/callogs_fdw.XXXXXX)}
+  CL_WORK=${CL_WORK:-$(mktemp -d /tmp/callogs_fdw.XXXXXX)}; export CL_WORK
   chmod 755 "$CL_WORK"
   export PGDATA="$CL_WORK/pgdata" PGHOST=127.0.0.1 PGUSER=postgres
   PGPORT=$(cl_free_port); export PGPORT

@@ -231,21 +231,20 @@ def backend_rss_kb(pid):
 # ---- server log -----------------------------------------------------------
 
 def server_log_path():
-    return os.path.join(CL_WORK, "postgres.log") if CL_WORK else None
+    """The cluster's log; a test that reads it must not pass without it."""
+    p = os.path.join(CL_WORK, "postgres.log") if CL_WORK else None
+    if not p or not os.path.exists(p):
+        raise RuntimeError("server log not found: set CL_WORK to the directory "
+                           "holding postgres.log (scripts/env.sh exports it)")
+    return p
 
 
 def server_log_size():
-    p = server_log_path()
-    try:
-        return os.path.getsize(p) if p else 0
-    except OSError:
-        return 0
+    return os.path.getsize(server_log_path())
 
 
 def server_log_since(pos):
     p = server_log_path()
-    if not p or not os.path.exists(p):
-        return ""
     with open(p, "rb") as f:
         f.seek(pos)
         return f.read().decode("utf-8", "replace")
