@@ -446,6 +446,10 @@ def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
         ver("nginx -v 2>&1 | sed 's#.*/##'"), ver("curl --version | head -1 | cut -d' ' -f1,2"),
         ver("wrk -v 2>&1 | head -1 | cut -d' ' -f2")))
     P("")
+    so = ver("f=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/callogs_fdw.so; "
+             "echo \"$(sha256sum $f | cut -c1-12), installed $(date -r $f '+%Y-%m-%d %H:%M:%S')\"")
+    P("callogs_fdw.so: sha256 %s." % so)
+    P("")
     P("CPU busy (all processes, 1 s sample) just before the bench: %.0f%%, just after: %.0f%%." % (
         100 * busy[0], 100 * busy[1]))
     P("")

@@ -6,7 +6,8 @@
 #   2. the emulator's own tests,
 #   3. the pg_regress suite (sql/, expected/) via make installcheck,
 #   4. the Python suites in test/ (faults, security, cancel, leaks, clients),
-#   5. a short fuzzing run of the page decoder.
+#   5. a soak run (random queries against randomly faulted scenarios),
+#   6. a short fuzzing run of the page decoder.
 # Exits non-zero on any failure; the last line is "N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
@@ -33,6 +34,8 @@ for t in test/*_test.py; do
   [ -f "$t" ] || continue
   run_step "$(basename "$t" .py)" "$CL_PY" -m unittest -q "$t"
 done
+run_step "soak (${CL_SOAK_QUERIES:-1500} random faulted queries)" \
+  bash scripts/soak.sh --queries "${CL_SOAK_QUERIES:-1500}" --seconds 120
 [ -x scripts/fuzz.sh ] && run_step "fuzz (${CL_FUZZ_SECONDS:-60} s)" scripts/fuzz.sh "${CL_FUZZ_SECONDS:-60}"
 
 # no backend may have died on a signal during the whole run

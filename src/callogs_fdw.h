@@ -133,6 +133,7 @@ typedef struct CallogsColumn
 	FmgrInfo	infunc;
 	Oid			typioparam;
 	Datum		constval;		/* CALLOGS_CONV_CONSTANT */
+	bool		is_string;		/* a string type: no length cap on input */
 } CallogsColumn;
 
 /* in convert.c */
@@ -143,6 +144,7 @@ extern void callogs_convert_row(cl_json_object *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
 								Datum *values, bool *nulls);
 extern char *callogs_shorten(const char *s, size_t len);
+extern bool callogs_fast_conversion;
 
 /*
  * Pushdown.  A pushed condition is a (kind, op, expression) triple; the
