@@ -49,6 +49,7 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "optimizer/tlist.h"
+#include "storage/latch.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -745,8 +746,13 @@ callogsForeignAsyncConfigureWait(AsyncRequest *areq)
 	produce_async(areq);
 	if (!areq->callback_pending)
 	{
-		/* unlike Request and Notify, the caller does not report it */
+		/*
+		 * Unlike Request and Notify, the caller does not report it; and the
+		 * Append would next block on the other scans' sockets: setting our
+		 * latch makes it come back for this result at once.
+		 */
 		ExecAsyncResponse(areq);
+		SetLatch(MyLatch);
 		return;
 	}
 	if (callogs_http_add_wait_events(requestor->as_eventset, areq) == 0)

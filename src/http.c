@@ -130,7 +130,8 @@ static int	n_rate_slots = 0;
 
 /* The wait set our sockets were last added to (see add_wait_events). */
 static WaitEventSet *registered_set = NULL;
-static int	registered_count = 0;
+static int	registered_count = 0;	/* events in that set after we added */
+static int	registered_n = 0;	/* sockets we added to it */
 
 static void fetcher_cleanup(void *arg);
 static void release_transfer(CallogsRequest *req);
@@ -895,7 +896,7 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 								  attempts_text(req), what),
 						 request_detail(req),
 						 cres == CURLE_PEER_FAILED_VERIFICATION ?
-						 pstrdup("The server's TLS certificate could not be verified; set the server option ca_file to the CA that signed it.") :
+						 pstrdup("The server's TLS certificate could not be verified: an unknown CA (set the server option ca_file to the CA that signed it) or a host name the certificate does not name (fix the url).") :
 						 cres == CURLE_OPERATION_TIMEDOUT ?
 						 pstrdup("Raise the server options timeout_ms, connect_timeout_ms or stall_timeout_ms if the API is slow.") :
 						 NULL);
@@ -1079,8 +1080,9 @@ callogs_http_add_wait_events(WaitEventSet *set, void *user_data)
 
 	if (callogs_multi == NULL)
 		return 0;
-	if (set == registered_set && GetNumRegisteredWaitEvents(set) >= registered_count)
-		return registered_count;	/* already registered in this set */
+	if (set == registered_set && registered_n > 0 &&
+		GetNumRegisteredWaitEvents(set) >= registered_count)
+		return registered_n;	/* already registered in this set */
 	FD_ZERO(&rfds);
 	FD_ZERO(&wfds);
 	FD_ZERO(&efds);
@@ -1102,6 +1104,7 @@ callogs_http_add_wait_events(WaitEventSet *set, void *user_data)
 	}
 	registered_set = set;
 	registered_count = GetNumRegisteredWaitEvents(set);
+	registered_n = n;
 	return n;
 }
 

@@ -19,7 +19,7 @@
  * or when a page after the first answers 404.  At most `concurrency` pages
  * (in flight or waiting to be read) exist at any time, so memory does not
  * grow with the result; a page's json-c tree is freed as soon as its last
- * row has been handed out.  Objects that carry an "id" already seen in
+ * row has been handed out.  Objects that carry an "id" seen recently in
  * this scan (rows shifted across a page boundary by new calls) are skipped.
  *
  * IDENTIFICATION
@@ -38,9 +38,15 @@
 #define CALLOGS_MAX_PAGES		10000000
 
 /*
+ * Ids remembered to drop rows seen twice: two generations of this many,
+ * the older one forgotten when the newer fills, so memory stays bounded
+ * (2 MB) whatever the size of the scan.
+ */
+#define CALLOGS_ID_GENERATION	65536
+
+/*
  * A set of 64-bit hashes (open addressing, 0 = empty), for the ids seen in
- * a scan and the "next" links followed.  8 bytes per entry keeps a scan of
- * a million rows within a few MB.
+ * a scan and the "next" links followed: 8 bytes per entry.
  */
 typedef struct HashSet
 {
@@ -88,7 +94,8 @@ struct CallogsScan
 	int			max_pages;		/* 0: no limit (ANALYZE sets one) */
 	int			pages_submitted;
 	int64		reported_count; /* sum of page-1 counts */
-	HashSet		ids;
+	HashSet		ids[2];			/* id hashes: two generations */
+	int			ids_cur;		/* the generation being filled */
 };
 
 /* ---- hash sets ---- */
@@ -130,6 +137,51 @@ hashset_add(HashSet *hs, uint64 h, MemoryContext cxt)
 	hs->slots[i] = h;
 	hs->count++;
 	return true;
+}
+
+static bool
+hashset_contains(const HashSet *hs, uint64 h)
+{
+	if (hs->slots == NULL)
+		return false;
+	if (h == 0)
+		h = 1;
+	for (uint64 i = h & hs->mask; hs->slots[i] != 0; i = (i + 1) & hs->mask)
+		if (hs->slots[i] == h)
+			return true;
+	return false;
+}
+
+/*
+ * id_seen
+ *		Whether an object id was seen recently in this scan; remembers it.
+ *		Rows shifted by new calls reappear within a page or two, far inside
+ *		the window of the last CALLOGS_ID_GENERATION..2x ids.
+ */
+static bool
+id_seen(CallogsScan *scan, uint64 h)
+{
+	HashSet    *cur;
+
+	if (hashset_contains(&scan->ids[0], h) || hashset_contains(&scan->ids[1], h))
+		return true;
+	cur = &scan->ids[scan->ids_cur];
+	if (cur->slots == NULL)
+		hashset_init(cur, scan->cxt, CALLOGS_ID_GENERATION * 2);
+	(void) hashset_add(cur, h, scan->cxt);
+	if (cur->count >= CALLOGS_ID_GENERATION)
+	{
+		HashSet    *older;
+
+		scan->ids_cur = 1 - scan->ids_cur;
+		older = &scan->ids[scan->ids_cur];
+		if (older->slots != NULL)
+		{
+			memset(older->slots, 0, (older->mask + 1) * sizeof(uint64));
+			older->count = 0;
+		}
+	}
+	return false;
 }
 
 static uint64
@@ -180,7 +232,6 @@ callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
 		st->capacity = scan->page_size;
 		hashset_init(&st->links, cxt, 64);
 	}
-	hashset_init(&scan->ids, cxt, 1024);
 	MemoryContextSwitchTo(oldcxt);
 	return scan;
 }
@@ -454,10 +505,8 @@ callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
 								  scan->cur_idx - 1));
 			if (json_object_object_get_ex(obj, "id", &id) &&
 				json_object_is_type(id, json_type_string) &&
-				!hashset_add(&scan->ids,
-							 hash_string(json_object_get_string(id),
-										 json_object_get_string_len(id)),
-							 scan->cxt))
+				id_seen(scan, hash_string(json_object_get_string(id),
+										  json_object_get_string_len(id))))
 				continue;		/* shifted across a page boundary: seen */
 			return obj;
 		}

@@ -331,5 +331,165 @@ class Leak(CancelBase):
         self.assertEqual(backend_pid(conn), pid)
 
 
+
+# ---------------------------------------------------------------------------
+
+class CancelFanOut(CancelBase):
+    """A cancel while several request streams of one scan hang, and a
+    statement_timeout during an asynchronous multi-organization scan."""
+
+    STATUSES = ("missed", "failed", "completed")
+    FANOUT_SQL = ("SELECT call_status, count(*), count(DISTINCT id) FROM %s "
+                  "WHERE call_status IN ('missed', 'failed', 'completed') "
+                  "GROUP BY call_status ORDER BY call_status")
+
+    def hung(self, tag):
+        return [e for e in emu_log(tag) if e.get("fault") == "hang_before_headers"]
+
+    def expected_by_status(self, rows=ROWS):
+        by = emu_totals(scenario("cl_totals", rows=rows))["by_status"]
+        return [(st, by[st], by[st]) for st in sorted(self.STATUSES)]
+
+    def test_cancel_mid_fan_out(self):
+        # page_size 20: every status stream has a page 2 (250 rows are about
+        # 175 completed, 50 missed, 25 failed), and pages 2 and 3 hang
+        so = {"concurrency": "4", "page_size": "20"}
+        t, tag = self.table("hang_before_headers", server_opts=so, delay=60000,
+                            fault_pages="2:3")
+        e, took = self.run_cancelled(self.FANOUT_SQL % t, delay=0.5)
+        e_at = [time.time() - took]
+        log = emu_log(tag)
+        hung = [x for x in log if x.get("fault") == "hang_before_headers"]
+        # the scan was fanned out into one stream per status ...
+        started = {x["query"].get("call_status") for x in log if x["query"].get("page") == "1"}
+        self.assertGreaterEqual(len(started), 2, "streams started: %s; log %s; cancel at %.3f"
+                                % (started, log, e_at[0]))
+        self.assertTrue(started <= set(self.STATUSES), started)
+        self.assertTrue(all(x["query"].get("call_status") in self.STATUSES for x in log), log)
+        # ... and the cancel came while pages 2/3 of the first stream in
+        # delivery order (completed; later streams wait for it) hung
+        self.assertTrue(hung, "no request hung: %s" % log)
+        self.assertTrue(all(x["query"].get("call_status") == "completed" and
+                            x["query"].get("page") in ("2", "3") and x["status"] == 0
+                            for x in hung), hung)
+        # never more than max(concurrency, streams) = 4 pages submitted and unread
+        self.assertLessEqual(len(log), 4 + 1, log)
+        # every hung request is dropped once the client disconnects
+        self.assert_transfer_dropped(tag, within=3.0)
+        for x in self.hung(tag):
+            self.assertLess(x["end"] - x["start"], 5.0, x)
+        # the same session: a normal fan-out query, then the standard check
+        ok, _ = self.table(None, server_opts=so)
+        self.assertEqual(query(self.conn, self.FANOUT_SQL % ok), self.expected_by_status())
+        self.assert_session_works()
+
+    def test_statement_timeout_async_multi_org(self):
+        _n[0] += 1
+        tag = "cl_mo_%d" % _n[0]
+        emu_reset(tag)
+        url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex",
+                               fault="hang_before_headers", delay=60000, fault_pages=2))
+        srv = "mo_srv_%d" % _n[0]
+        parent = "mo_calls"
+        so = dict(FAST)
+        so.update({"url": url, "org_handle": "acme"})
+        with self.conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS %s CASCADE" % parent)
+            cur.execute("CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw %s"
+                        % (srv, options_clause(so)))
+            cur.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token %s)"
+                        % (srv, sql_literal(TOKEN)))
+            cur.execute("SELECT callogs_create_org_tables(%s, %s, ARRAY['acme', 'globex'])",
+                        (parent, srv))
+            self.assertEqual(len(cur.fetchall()), 2)
+        try:
+            plan = "\n".join(r[0] for r in query(
+                self.conn, "EXPLAIN (COSTS OFF) SELECT count(id) FROM %s" % parent))
+            self.assertIn("Async Foreign Scan", plan)
+            with self.conn.cursor() as cur:
+                cur.execute("SET statement_timeout = '800ms'")
+            try:
+                t0 = time.time()
+                e = query_error(self.conn, "SELECT count(id) FROM %s" % parent)
+                took = time.time() - t0
+            finally:
+                with self.conn.cursor() as cur:
+                    cur.execute("RESET statement_timeout")
+            self.assertSqlState(e, QUERY_CANCELED, r"statement timeout")
+            self.assertGreater(took, 0.75, "ended before the timeout: %.2f s" % took)
+            self.assertLess(took, 1.5, "statement_timeout 800 ms took %.2f s" % took)
+            # acme's page 2 hung when the timeout fired, and was dropped
+            hung = self.hung(tag)
+            self.assertIn("acme", [x["org"] for x in hung], emu_log(tag))
+            self.assertTrue(all(x["query"].get("page") == "2" and x["status"] == 0
+                                for x in hung), hung)
+            self.assertEqual({x["org"] for x in emu_log(tag) if x["query"].get("page") == "1"},
+                             {"acme", "globex"})
+            self.assert_transfer_dropped(tag, within=3.0)
+            # the session keeps working: the timeout is gone, a normal query
+            # and a normal multi-organization query answer correctly
+            self.assertEqual(query(self.conn, "SHOW statement_timeout")[0][0], "0")
+            self.assert_session_works()
+            query(self.conn, "ALTER SERVER %s OPTIONS (SET url %s)"
+                  % (srv, sql_literal(emu_url(scenario(tag + "_ok", rows=ROWS,
+                                                       orgs="acme+globex")))))
+            self.assertEqual(query(self.conn, "SELECT org_handle, count(*), count(DISTINCT id) "
+                                              "FROM %s GROUP BY 1 ORDER BY 1" % parent),
+                             [("acme", ROWS, ROWS), ("globex", ROWS, ROWS)])
+        finally:
+            with self.conn.cursor() as cur:
+                cur.execute("DROP TABLE IF EXISTS %s CASCADE" % parent)
+                cur.execute("DROP SERVER IF EXISTS %s CASCADE" % srv)
+
+
+
+class AsyncMultiOrgInFlight(CancelBase):
+    """An asynchronous Append over two organizations keeps both scans going:
+    when acme's page 2 is slow, globex's page 2 is requested at once, not
+    only after acme's answer.  (Each round: page 2 of both orgs is slow.)"""
+
+    ROUNDS = 6
+    DELAY_MS = 1000
+
+    def test_slow_org_does_not_hold_back_the_other(self):
+        parent = "mo_inflight"
+        srv = "mo_inflight_srv"
+        rounds = []
+        try:
+            for i in range(self.ROUNDS):
+                _n[0] += 1
+                tag = "cl_moif_%d" % _n[0]
+                emu_reset(tag)
+                url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex", fault="slow",
+                                       delay=self.DELAY_MS, fault_pages=2))
+                so = dict(FAST)
+                so.update({"url": url, "org_handle": "acme"})
+                with self.conn.cursor() as cur:
+                    cur.execute("DROP TABLE IF EXISTS %s CASCADE" % parent)
+                    cur.execute("DROP SERVER IF EXISTS %s CASCADE" % srv)
+                    cur.execute("CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw %s"
+                                % (srv, options_clause(so)))
+                    cur.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER %s "
+                                "OPTIONS (token %s)" % (srv, sql_literal(TOKEN)))
+                    cur.execute("SELECT callogs_create_org_tables(%s, %s, "
+                                "ARRAY['acme', 'globex'])", (parent, srv))
+                t0 = time.time()
+                self.assertEqual(query(self.conn, "SELECT count(id) FROM %s" % parent)[0][0],
+                                 2 * ROWS)
+                took = time.time() - t0
+                p2 = {x["org"]: x["start"] - t0 for x in emu_log(tag)
+                      if x["query"].get("page") == "2"}
+                rounds.append((round(took, 2), {o: round(v, 3) for o, v in p2.items()}))
+            late = [r for r in rounds
+                    if r[0] > self.DELAY_MS / 1000.0 + 0.5 or max(r[1].values()) > 0.5]
+            self.assertEqual(late, [], "rounds where one organization waited for the "
+                             "other's slow page (query seconds, page-2 start per org): %s"
+                             % rounds)
+        finally:
+            with self.conn.cursor() as cur:
+                cur.execute("DROP TABLE IF EXISTS %s CASCADE" % parent)
+                cur.execute("DROP SERVER IF EXISTS %s CASCADE" % srv)
+
+
 if __name__ == "__main__":
     unittest.main()
