@@ -636,6 +636,10 @@ callogsIterateForeignScan(ForeignScanState *node)
 	return slot;
 }
 
+/*
+ * drop_remote_scan
+ *		Stop the remote scan of this execution and free its memory.
+ */
 static void
 drop_remote_scan(CallogsScanState *fsstate)
 {
@@ -813,6 +817,10 @@ explain_template(CallogsScanState *fsstate, List *exprs, int page_size)
 	return buf.data;
 }
 
+/*
+ * explain_page_size
+ *		The page_size the scan will ask for: 1 for count(*), the LIMIT if smaller.
+ */
 static int
 explain_page_size(CallogsScanState *fsstate)
 {

@@ -94,10 +94,7 @@ typedef struct CallogsOptions
 /* in option.c */
 extern void callogs_get_options(Oid foreigntableid, Oid userid,
 								CallogsOptions *opts);
-extern void callogs_get_server_options(Oid serverid, Oid userid,
-									   CallogsOptions *opts);
 extern void callogs_check_usable(const CallogsOptions *opts);
-extern bool callogs_url_is_loopback(const char *url);
 extern bool callogs_allow_insecure_url;
 
 /*
@@ -207,8 +204,6 @@ extern void callogs_stream_query(const CallogsFilter *filter,
 								 StringInfo buf);
 extern void callogs_append_param(StringInfo buf, const char *name,
 								 const char *value);
-extern void callogs_format_instant(TimestampTz t, CallogsDateFormat fmt,
-								   bool round_up, StringInfo buf);
 extern Oid	callogs_date_column_type(Relation rel, const CallogsOptions *opts,
 									 AttrNumber *attnum);
 
@@ -263,6 +258,5 @@ extern int64 callogs_scan_count(CallogsScan *scan);
 extern void callogs_scan_end(CallogsScan *scan);
 extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);
 extern int64 callogs_scan_reported_count(CallogsScan *scan);
-extern void callogs_scan_start(CallogsScan *scan);
 
 #endif							/* CALLOGS_FDW_H */

@@ -193,6 +193,10 @@ typedef struct ConvContext
 	cl_json_object *value;
 } ConvContext;
 
+/*
+ * conversion_error_callback
+ *		Error context naming the column, its JSON field and the shortened value.
+ */
 static void
 conversion_error_callback(void *arg)
 {
@@ -220,6 +224,10 @@ wrong_json_type(CallogsColumn *col, cl_json_object *v)
 							  json_type_to_name(json_object_get_type(v))));
 }
 
+/*
+ * conversion_error
+ *		Raise an error about a value that cannot feed the column, naming both.
+ */
 pg_attribute_noreturn()
 static void
 conversion_error(CallogsColumn *col, cl_json_object *v, int code, const char *why)
@@ -288,6 +296,10 @@ scalar_text(CallogsColumn *col, cl_json_object *v)
 	}
 }
 
+/*
+ * input_function
+ *		Run the column type's input function on text.
+ */
 static Datum
 input_function(CallogsColumn *col, char *text)
 {
@@ -331,6 +343,10 @@ convert_timestamp(CallogsColumn *col, cl_json_object *v, bool with_tz)
 	return input_function(col, scalar_text(col, v));
 }
 
+/*
+ * convert_interval
+ *		An interval from integer seconds or "H:MM:SS"; other forms via interval_in.
+ */
 static Datum
 convert_interval(CallogsColumn *col, cl_json_object *v)
 {
@@ -365,6 +381,10 @@ convert_interval(CallogsColumn *col, cl_json_object *v)
 	return IntervalPGetDatum(iv);
 }
 
+/*
+ * convert_integer
+ *		A range-checked smallint/integer/bigint from a JSON integer or its text.
+ */
 static Datum
 convert_integer(CallogsColumn *col, cl_json_object *v)
 {

@@ -158,6 +158,10 @@ value_is_pushable(Node *node)
 		!contain_window_function(node);
 }
 
+/*
+ * datetime_opfamily
+ *		The btree operator family of date/timestamp comparisons (cached).
+ */
 static Oid
 datetime_opfamily(void)
 {
@@ -175,6 +179,10 @@ cond_code(CallogsCondKind kind, CallogsCondOp op)
 	return (int) kind * 16 + (int) op;
 }
 
+/*
+ * const_is_documented
+ *		Whether a constant is one of the documented filter values (or NULL).
+ */
 static bool
 const_is_documented(Const *c, CallogsCondKind kind)
 {
@@ -451,6 +459,10 @@ bound_instant(Oid coltype, Oid valtype, Datum value)
 	return (TimestampTz) DatumGetTimestamp(DirectFunctionCall1(date_timestamp, value));
 }
 
+/*
+ * floor_day
+ *		Midnight UTC of the day holding t.
+ */
 static TimestampTz
 floor_day(TimestampTz t)
 {
@@ -627,7 +639,7 @@ callogs_append_param(StringInfo buf, const char *name, const char *value)
  *		Write a UTC instant as the API expects it: YYYY-MM-DD, or
  *		YYYY-MM-DDTHH:MM:SS.mmmZ (rounded down, or up with round_up).
  */
-void
+static void
 callogs_format_instant(TimestampTz t, CallogsDateFormat fmt, bool round_up,
 					   StringInfo buf)
 {

@@ -150,6 +150,10 @@ callogs_http_init(void)
 				 errmsg("could not initialize libcurl")));
 }
 
+/*
+ * get_multi
+ *		The backend's curl multi handle, created on first use and kept for keep-alive.
+ */
 static CURLM *
 get_multi(void)
 {
@@ -349,6 +353,11 @@ callogs_request_page(CallogsRequest *req)
 
 /* ---- libcurl callbacks: no palloc, no ereport ---- */
 
+/*
+ * write_cb
+ *		CURLOPT_WRITEFUNCTION: feed a 2xx body to the parser, keep the start of
+ *		an error body; abort (return 0) past max_response_bytes or on bad JSON.
+ */
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -384,6 +393,10 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/*
+ * header_cb
+ *		CURLOPT_HEADERFUNCTION: remember Retry-After.
+ */
 static size_t
 header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 {
@@ -411,6 +424,11 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+/*
+ * progress_cb
+ *		CURLOPT_XFERINFOFUNCTION: abort the transfer when a cancel or
+ *		termination is pending (reported by CHECK_FOR_INTERRUPTS later).
+ */
 static int
 progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 			curl_off_t ultotal, curl_off_t ulnow)
@@ -425,6 +443,10 @@ progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
+/*
+ * sockaddr_is_local
+ *		Loopback, unspecified or link-local addresses.
+ */
 static bool
 sockaddr_is_local(const struct sockaddr *sa)
 {
@@ -676,6 +698,10 @@ process_completions(void)
 
 /* ---- settling a finished transfer ---- */
 
+/*
+ * parse_retry_after
+ *		Seconds to wait from a Retry-After value (seconds or HTTP date), or -1.
+ */
 static double
 parse_retry_after(const char *value)
 {
@@ -774,6 +800,10 @@ schedule_retry(CallogsRequest *req, double retry_after)
 	return true;
 }
 
+/*
+ * request_detail
+ *		The DETAIL of a failed request: its path and query, and the server.
+ */
 static char *
 request_detail(CallogsRequest *req)
 {
@@ -792,6 +822,10 @@ attempts_text(CallogsRequest *req)
 	return req->attempts > 1 ? psprintf(" after %d attempts", req->attempts) : pstrdup("");
 }
 
+/*
+ * curl_error_is_transient
+ *		Transport failures worth another attempt.
+ */
 static bool
 curl_error_is_transient(CURLcode c)
 {

@@ -110,6 +110,10 @@ valid_option_names(Oid context)
 	return buf.data;
 }
 
+/*
+ * find_option
+ *		The definition of option name in a catalog; *elsewhere if valid in another.
+ */
 static const CallogsOptionDef *
 find_option(const char *name, Oid context, bool *elsewhere)
 {
@@ -182,7 +186,7 @@ check_numeric_value(const CallogsOptionDef *opt, const char *value)
  *		Whether a URL names this machine: localhost, 127.0.0.0/8, ::1, or
  *		the unspecified address.  DNS names are re-checked at connect time.
  */
-bool
+static bool
 callogs_url_is_loopback(const char *url)
 {
 	CURLU	   *u = curl_url();
@@ -443,6 +447,10 @@ apply_option(CallogsOptions *opts, DefElem *def)
 		opts->analyze_max_pages = atoi(value);
 }
 
+/*
+ * apply_options
+ *		Apply a list of options in order (later ones win).
+ */
 static void
 apply_options(CallogsOptions *opts, List *options)
 {
@@ -485,7 +493,7 @@ apply_user_mapping(CallogsOptions *opts, Oid userid, Oid serverid)
  * callogs_get_server_options
  *		Defaults, then server options, then the user mapping of userid.
  */
-void
+static void
 callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
 {
 	ForeignServer *server = GetForeignServer(serverid);

@@ -100,6 +100,10 @@ struct CallogsScan
 
 /* ---- hash sets ---- */
 
+/*
+ * hashset_init
+ *		An empty set of nslots (a power of two) slots in cxt.
+ */
 static void
 hashset_init(HashSet *hs, MemoryContext cxt, uint64 nslots)
 {
@@ -258,6 +262,10 @@ page_url(CallogsScan *scan, StreamState *st, int page)
 
 /* ---- submitting ---- */
 
+/*
+ * stream_can_submit
+ *		Whether the stream has a page known to exist and not yet requested.
+ */
 static bool
 stream_can_submit(CallogsScan *scan, StreamState *st)
 {
@@ -272,6 +280,10 @@ stream_can_submit(CallogsScan *scan, StreamState *st)
 	return st->next_page <= st->known_pages;
 }
 
+/*
+ * submit_next
+ *		Request the stream's next page: page 1, the next link, or page n+1.
+ */
 static void
 submit_next(CallogsScan *scan, StreamState *st, int s)
 {
@@ -344,16 +356,9 @@ refill(CallogsScan *scan)
 }
 
 /*
- * callogs_scan_start
- *		Send the first requests now (used to get several foreign scans'
- *		requests in flight at once).
+ * discard_queue
+ *		End a stream: cancel and free its requested pages.
  */
-void
-callogs_scan_start(CallogsScan *scan)
-{
-	refill(scan);
-}
-
 static void
 discard_queue(CallogsScan *scan, StreamState *st)
 {
@@ -374,6 +379,10 @@ discard_queue(CallogsScan *scan, StreamState *st)
 
 /* ---- reading pages ---- */
 
+/*
+ * bad_page
+ *		Raise an error about a page of unexpected shape.
+ */
 pg_attribute_noreturn()
 static void
 bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
