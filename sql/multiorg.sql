@@ -28,6 +28,12 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER agency_umbrella OPTIONS (SET token 't
 SELECT callogs_add_org_table('all_calls', 'umbrella', 'agency_umbrella');
 SELECT org_handle, count(*) FROM all_calls GROUP BY 1 ORDER BY 1;
 SELECT org, auth, count(*) FROM emu_log('orgs') GROUP BY 1, 2 ORDER BY 1;
+-- a LIMIT over the partitions: each asks for no more than it can need
+EXPLAIN (COSTS OFF) SELECT org_handle, id FROM all_calls LIMIT 5;
+SELECT count(*) FROM (SELECT id FROM all_calls LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM all_calls LIMIT 300) s;
+SELECT count(*) FROM (SELECT id FROM all_calls LIMIT 700) s;
+SELECT bool_and(page_size IN (5, 100)) AS limited_or_full_pages FROM emu_log('orgs');
 -- sequential when async is turned off
 ALTER SERVER agency OPTIONS (ADD async_capable 'false');
 EXPLAIN (COSTS OFF) SELECT count(id) FROM all_calls;
