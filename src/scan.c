@@ -20,7 +20,9 @@
  * (in flight or waiting to be read) exist at any time, so memory does not
  * grow with the result; a page's json-c tree is freed as soon as its last
  * row has been handed out.  Objects that carry an "id" seen recently in
- * this scan (rows shifted across a page boundary by new calls) are skipped.
+ * this scan (rows shifted across a page boundary by new calls) are skipped,
+ * and a page answered before new calls pushed rows into it is fetched again
+ * (fetched_too_early).
  *
  * IDENTIFICATION
  *		  src/scan.c
@@ -66,6 +68,8 @@ typedef struct StreamState
 	int			next_page;		/* count mode: next page number to submit */
 	int64		known_pages;	/* count mode: pages that exist */
 	int64		max_count;
+	int64		last_count;		/* "count" of the page read last */
+	int			refetched_page; /* last page asked for again (see below) */
 	int64		rows_seen;
 	int			capacity;		/* rows the server puts on a full page */
 	int			pages_read;
@@ -417,6 +421,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, cl_json_objec
 		bad_page(scan, req, err);
 
 	st->pages_read++;
+	st->last_count = page.count;
 	if (scan->stats)
 	{
 		scan->stats->pages++;
@@ -474,6 +479,45 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, cl_json_objec
 			st->finished = true;
 	}
 	return page.ndata > 0;
+}
+
+/*
+ * fetched_too_early
+ *		Rows are newest first, so calls arriving during a scan push rows
+ *		towards later pages.  When pages are fetched concurrently, page k+1
+ *		can be answered before page k: if page k then reports more rows in
+ *		all ("count") than page k+1 did, the rows pushed from page k into
+ *		page k+1 in between were in neither copy.  Ask for page k+1 again
+ *		(once): the new copy starts where page k ended, and rows it repeats
+ *		are dropped by their id.  Returns true if the page was requeued.
+ */
+static bool
+fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
+				  cl_json_object *root)
+{
+	ClPage		page;
+	char		err[CL_ERRMSG_LEN];
+	int			pageno = callogs_request_page(req);
+	char	   *url;
+	CallogsRequest *again;
+	MemoryContext oldcxt;
+
+	if (root == NULL || st->link_mode || pageno <= 1 ||
+		pageno == st->refetched_page ||
+		!cl_page_decode(root, &page, err, sizeof(err)) ||
+		page.count >= st->last_count)
+		return false;
+
+	oldcxt = MemoryContextSwitchTo(scan->cxt);
+	url = page_url(scan, st, pageno);
+	again = callogs_request_submit(scan->fetcher, url, callogs_request_stream(req),
+								   pageno, true);
+	pfree(url);
+	st->queue = lcons(again, st->queue);
+	st->refetched_page = pageno;
+	scan->outstanding++;
+	MemoryContextSwitchTo(oldcxt);
+	return true;
 }
 
 /*
@@ -553,6 +597,8 @@ callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
 		st->queue = list_delete_first(st->queue);
 		scan->cur_req = req;
 		root = callogs_request_wait(req);
+		if (fetched_too_early(scan, st, req, root))
+			continue;			/* asked again: wait for the new copy */
 		if (take_page(scan, st, req, root))
 		{
 			ClPage		page;
