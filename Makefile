@@ -27,3 +27,14 @@ include $(PGXS)
 
 # PGXS does not track header dependencies: every object uses both headers
 $(filter src/%.o,$(OBJS)): src/callogs_fdw.h src/jsonpage.h
+
+# The regression tests talk to the bundled Call Logs API emulator.
+installcheck: emulator-check
+.PHONY: emulator-check
+emulator-check:
+	@if [ -z "$$EMU_PORT" ] || ! curl -sf "http://127.0.0.1:$$EMU_PORT/_health" >/dev/null; then \
+	  echo "make installcheck needs the Call Logs API emulator:"; \
+	  echo "  /usr/bin/python3 emulator/callogs_emulator.py --port 18181 &  then  EMU_PORT=18181 make installcheck"; \
+	  echo "(or run the whole suite with: bash scripts/test.sh)"; \
+	  exit 1; \
+	fi
