@@ -17,9 +17,9 @@ DATA = callogs_fdw--1.0.sql
 REGRESS = setup options scan types errors pushdown import multiorg
 REGRESS_OPTS = --load-extension=callogs_fdw
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags json-c libcurl) \
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl) \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK = $(shell pkg-config --libs json-c libcurl) -lm
+SHLIB_LINK = $(shell pkg-config --libs libcurl) -lm
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

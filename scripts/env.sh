@@ -8,7 +8,7 @@
 CL_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CL_PY=/usr/bin/python3
 CL_PKGS="postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15
-  libcurl4-openssl-dev libjson-c-dev pkg-config make gcc clang-14 curl
+  libcurl4-openssl-dev pkg-config make gcc clang-14 curl
   python3 python3-psycopg2 libipc-run-perl libclang-rt-14-dev
   postgresql-15-cron libpostgresql-jdbc-java"
 

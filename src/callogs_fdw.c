@@ -581,7 +581,7 @@ callogsIterateForeignScan(ForeignScanState *node)
 {
 	CallogsScanState *fsstate = (CallogsScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	cl_json_object *obj;
+	ClJson *obj;
 
 	ExecClearTuple(slot);
 
@@ -947,7 +947,7 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	ReservoirStateData rstate;
 	double		seen = 0;
 	int			numrows = 0;
-	cl_json_object *obj;
+	ClJson *obj;
 
 	callogs_get_options(RelationGetRelid(relation), GetUserId(), &opts);
 	callogs_check_usable(&opts);

@@ -137,7 +137,7 @@ typedef struct CallogsColumn
 extern CallogsColumn *callogs_build_columns(Relation rel, List *attnums,
 											const char *org_handle,
 											int *ncolumns);
-extern void callogs_convert_row(cl_json_object *obj, CallogsColumn *columns,
+extern void callogs_convert_row(ClJson *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
 								Datum *values, bool *nulls);
 extern char *callogs_shorten(const char *s, size_t len);
@@ -232,7 +232,7 @@ extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,
 extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
 											  const char *url, int stream,
 											  int page, bool may_be_past_end);
-extern cl_json_object *callogs_request_wait(CallogsRequest *req);
+extern ClJson *callogs_request_wait(CallogsRequest *req);
 extern bool callogs_request_ready(CallogsRequest *req);
 extern void callogs_request_release(CallogsRequest *req);
 extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
@@ -252,8 +252,8 @@ extern CallogsScan *callogs_scan_create(MemoryContext cxt,
 										const CallogsFilter *filter,
 										double limit_rows, bool count_only,
 										CallogsStats *stats);
-extern cl_json_object *callogs_scan_next(CallogsScan *scan);
-extern cl_json_object *callogs_scan_next_nowait(CallogsScan *scan, bool *would_block);
+extern ClJson *callogs_scan_next(CallogsScan *scan);
+extern ClJson *callogs_scan_next_nowait(CallogsScan *scan, bool *would_block);
 extern int64 callogs_scan_count(CallogsScan *scan);
 extern void callogs_scan_end(CallogsScan *scan);
 extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);

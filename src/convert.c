@@ -190,7 +190,7 @@ typedef struct ConvContext
 {
 	const char *relname;
 	CallogsColumn *col;
-	cl_json_object *value;
+	ClJson *value;
 } ConvContext;
 
 /*
@@ -205,23 +205,23 @@ conversion_error_callback(void *arg)
 
 	if (cc->col == NULL)
 		return;
-	text = cc->value ? json_object_to_json_string_ext(cc->value, JSON_C_TO_STRING_PLAIN) : "null";
+	text = cc->value ? cc->value->raw : "null";
 	errcontext("column \"%s\" (JSON field \"%s\") of foreign table \"%s\", value %s",
 			   cc->col->attname, cc->col->field, cc->relname,
 			   callogs_shorten(text, strlen(text)));
 }
 
 pg_attribute_noreturn()
-static void conversion_error(CallogsColumn *col, cl_json_object *v, int code, const char *why);
+static void conversion_error(CallogsColumn *col, ClJson *v, int code, const char *why);
 
 /* A JSON value whose type (boolean, object, array) cannot feed the column. */
 pg_attribute_noreturn()
 static void
-wrong_json_type(CallogsColumn *col, cl_json_object *v)
+wrong_json_type(CallogsColumn *col, ClJson *v)
 {
 	conversion_error(col, v, ERRCODE_FDW_INVALID_DATA_TYPE,
 					 psprintf("a JSON %s cannot be stored in this column",
-							  json_type_to_name(json_object_get_type(v))));
+							  cl_type_name(v)));
 }
 
 /*
@@ -230,9 +230,9 @@ wrong_json_type(CallogsColumn *col, cl_json_object *v)
  */
 pg_attribute_noreturn()
 static void
-conversion_error(CallogsColumn *col, cl_json_object *v, int code, const char *why)
+conversion_error(CallogsColumn *col, ClJson *v, int code, const char *why)
 {
-	const char *text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	const char *text = v->raw;
 
 	ereport(ERROR,
 			(errcode(code),
@@ -247,16 +247,16 @@ conversion_error(CallogsColumn *col, cl_json_object *v, int code, const char *wh
  *		because no PostgreSQL text can hold it.
  */
 static char *
-server_string(CallogsColumn *col, cl_json_object *v, size_t *len)
+server_string(CallogsColumn *col, ClJson *v, size_t *len)
 {
-	const char *s = json_object_get_string(v);
-	int			n = json_object_get_string_len(v);
+	const char *s = v->str;
+	int			n = v->str_len;
 
 	if (memchr(s, '\0', n) != NULL)
 		conversion_error(col, v, ERRCODE_UNTRANSLATABLE_CHARACTER,
 						 "the string contains a NUL character (\\u0000)");
 	s = pg_any_to_server(s, n, PG_UTF8);
-	*len = (s == json_object_get_string(v)) ? (size_t) n : strlen(s);
+	*len = (s == v->str) ? (size_t) n : strlen(s);
 	return (char *) s;
 }
 
@@ -266,31 +266,24 @@ server_string(CallogsColumn *col, cl_json_object *v, size_t *len)
  *		a number or boolean as written.
  */
 static char *
-scalar_text(CallogsColumn *col, cl_json_object *v)
+scalar_text(CallogsColumn *col, ClJson *v)
 {
 	size_t		len;
 	char	   *s;
 
-	switch (json_object_get_type(v))
+	switch (cl_type(v))
 	{
-		case json_type_string:
+		case CL_JSON_STRING:
 			s = server_string(col, v, &len);
 			if (len > CALLOGS_MAX_SCALAR_TEXT && !col->is_string)
 				conversion_error(col, v, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
 								 "the string is too long for this type");
-			return s == json_object_get_string(v) ? pnstrdup(s, len) : s;
-		case json_type_int:
-			{
-				int64_t		i;
-
-				if (!cl_json_get_int64(v, &i))
-					conversion_error(col, v, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-									 "the number is out of range");
-				return psprintf(INT64_FORMAT, (int64) i);
-			}
-		case json_type_double:
-		case json_type_boolean:
-			return pstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+			return s == v->str ? pnstrdup(s, len) : s;
+		case CL_JSON_INT:
+		case CL_JSON_DOUBLE:
+		case CL_JSON_BOOLEAN:
+			/* the number exactly as written: the input function judges it */
+			return pstrdup(v->raw);
 		default:
 			wrong_json_type(col, v);
 	}
@@ -312,18 +305,18 @@ input_function(CallogsColumn *col, char *text)
  *		general date/time parser; unusual forms fall back to it.
  */
 static Datum
-convert_timestamp(CallogsColumn *col, cl_json_object *v, bool with_tz)
+convert_timestamp(CallogsColumn *col, ClJson *v, bool with_tz)
 {
 	ClTimestamp ts;
 	const char *s;
 	int			n;
 
-	if (!json_object_is_type(v, json_type_string))
+	if (!(cl_type(v) == CL_JSON_STRING))
 		conversion_error(col, v, ERRCODE_FDW_INVALID_DATA_TYPE,
 						 psprintf("expected a string, got a JSON %s",
-								  json_type_to_name(json_object_get_type(v))));
-	s = json_object_get_string(v);
-	n = json_object_get_string_len(v);
+								  cl_type_name(v)));
+	s = v->str;
+	n = v->str_len;
 	if (cl_parse_timestamp(s, n, &ts) && (ts.has_tz || !with_tz))
 	{
 		struct pg_tm tm;
@@ -348,14 +341,14 @@ convert_timestamp(CallogsColumn *col, cl_json_object *v, bool with_tz)
  *		An interval from integer seconds or "H:MM:SS"; other forms via interval_in.
  */
 static Datum
-convert_interval(CallogsColumn *col, cl_json_object *v)
+convert_interval(CallogsColumn *col, ClJson *v)
 {
 	Interval   *iv;
 	int64_t		usec;
 
-	if (json_object_is_type(v, json_type_boolean))
+	if ((cl_type(v) == CL_JSON_BOOLEAN))
 		wrong_json_type(col, v);
-	if (json_object_is_type(v, json_type_int))
+	if ((cl_type(v) == CL_JSON_INT))
 	{
 		int64_t		secs;
 
@@ -365,9 +358,9 @@ convert_interval(CallogsColumn *col, cl_json_object *v)
 							 "the number of seconds is out of range");
 		usec = secs * USECS_PER_SEC;
 	}
-	else if (json_object_is_type(v, json_type_string) &&
-			 cl_parse_duration(json_object_get_string(v),
-							   json_object_get_string_len(v), &usec))
+	else if ((cl_type(v) == CL_JSON_STRING) &&
+			 cl_parse_duration(v->str,
+							   v->str_len, &usec))
 	{
 		/* parsed */
 	}
@@ -386,13 +379,13 @@ convert_interval(CallogsColumn *col, cl_json_object *v)
  *		A range-checked smallint/integer/bigint from a JSON integer or its text.
  */
 static Datum
-convert_integer(CallogsColumn *col, cl_json_object *v)
+convert_integer(CallogsColumn *col, ClJson *v)
 {
 	int64_t		i;
 
-	if (json_object_is_type(v, json_type_boolean))
+	if ((cl_type(v) == CL_JSON_BOOLEAN))
 		wrong_json_type(col, v);
-	if (!json_object_is_type(v, json_type_int))
+	if (!(cl_type(v) == CL_JSON_INT))
 		return input_function(col, scalar_text(col, v));
 	if (!cl_json_get_int64(v, &i))
 		conversion_error(col, v, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
@@ -419,14 +412,14 @@ convert_integer(CallogsColumn *col, cl_json_object *v)
  *		One non-null JSON value to a Datum of the column's type.
  */
 static Datum
-convert_value(CallogsColumn *col, cl_json_object *v)
+convert_value(CallogsColumn *col, ClJson *v)
 {
-	enum json_type type = json_object_get_type(v);
+	ClJsonType type = cl_type(v);
 
 	switch (col->kind)
 	{
 		case CALLOGS_CONV_TEXT:
-			if (type == json_type_string)
+			if (type == CL_JSON_STRING)
 			{
 				size_t		len;
 				char	   *s = server_string(col, v, &len);
@@ -436,8 +429,7 @@ convert_value(CallogsColumn *col, cl_json_object *v)
 			else
 			{
 				/* numbers, booleans, objects and arrays as JSON text */
-				const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-															   JSON_C_TO_STRING_NOSLASHESCAPE);
+				const char *s = v->raw;
 				char	   *conv = pg_any_to_server(s, strlen(s), PG_UTF8);
 
 				return PointerGetDatum(cstring_to_text(conv));
@@ -447,8 +439,8 @@ convert_value(CallogsColumn *col, cl_json_object *v)
 		case CALLOGS_CONV_INT8:
 			return convert_integer(col, v);
 		case CALLOGS_CONV_BOOL:
-			if (type == json_type_boolean)
-				return BoolGetDatum(json_object_get_boolean(v));
+			if (type == CL_JSON_BOOLEAN)
+				return BoolGetDatum(v->boolean);
 			return input_function(col, scalar_text(col, v));
 		case CALLOGS_CONV_TIMESTAMPTZ:
 			return convert_timestamp(col, v, true);
@@ -458,8 +450,7 @@ convert_value(CallogsColumn *col, cl_json_object *v)
 			return convert_interval(col, v);
 		case CALLOGS_CONV_JSON:
 			{
-				const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-															   JSON_C_TO_STRING_NOSLASHESCAPE);
+				const char *s = v->raw;
 				char	   *conv = pg_any_to_server(s, strlen(s), PG_UTF8);
 
 				return input_function(col, conv == s ? pstrdup(s) : conv);
@@ -467,9 +458,9 @@ convert_value(CallogsColumn *col, cl_json_object *v)
 		case CALLOGS_CONV_CONSTANT:
 			return col->constval;
 		case CALLOGS_CONV_GENERIC:
-			if (type == json_type_object || type == json_type_array)
+			if (type == CL_JSON_OBJECT || type == CL_JSON_ARRAY)
 			{
-				const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+				const char *s = v->raw;
 
 				return input_function(col, pg_any_to_server(s, strlen(s), PG_UTF8));
 			}
@@ -484,7 +475,7 @@ convert_value(CallogsColumn *col, cl_json_object *v)
  *		Columns not listed stay NULL.  Errors name the column and field.
  */
 void
-callogs_convert_row(cl_json_object *obj, CallogsColumn *columns, int ncolumns,
+callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 					const char *relname, Datum *values, bool *nulls)
 {
 	ConvContext cc;
@@ -502,7 +493,7 @@ callogs_convert_row(cl_json_object *obj, CallogsColumn *columns, int ncolumns,
 	{
 		CallogsColumn *col = &columns[i];
 		int			idx = col->attnum - 1;
-		cl_json_object *v = NULL;
+		ClJson *v = NULL;
 
 		if (col->kind == CALLOGS_CONV_CONSTANT)
 		{
@@ -510,7 +501,7 @@ callogs_convert_row(cl_json_object *obj, CallogsColumn *columns, int ncolumns,
 			nulls[idx] = false;
 			continue;
 		}
-		if (!json_object_object_get_ex(obj, col->field, &v) || v == NULL)
+		if (!cl_object_get(obj, col->field, &v) || cl_type(v) == CL_JSON_NULL)
 		{
 			values[idx] = (Datum) 0;
 			nulls[idx] = true;

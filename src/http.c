@@ -15,7 +15,7 @@
  * libcurl callbacks never call palloc or ereport: they record what
  * happened in the request and return an error code; errors are raised
  * once curl has returned.  All malloc'd state (easy handles, header
- * lists, json-c objects) hangs off the fetcher, whose memory context
+ * lists, parsed pages) hangs off the fetcher, whose memory context
  * reset callback frees it, so an ERROR anywhere leaks nothing.
  *
  * IDENTIFICATION
@@ -101,7 +101,7 @@ struct CallogsRequest
 	char		errbuf[CURL_ERROR_SIZE];
 
 	/* the outcome */
-	cl_json_object *root;			/* parsed page, on success */
+	ClJson *root;			/* parsed page, on success */
 	bool		past_end;
 	bool		failed;
 	int			fail_code;
@@ -234,7 +234,7 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 
 /*
  * fetcher_cleanup
- *		Memory context callback: free every curl handle and json-c object
+ *		Memory context callback: free every curl handle and parsed page
  *		the fetcher's requests still hold.  Runs during error recovery too,
  *		so it must not throw.
  */
@@ -250,7 +250,7 @@ fetcher_cleanup(void *arg)
 
 		release_transfer(req);
 		if (req->root)
-			json_object_put(req->root);
+			cl_json_free(req->root);
 		req->root = NULL;
 		dlist_delete(&req->node);
 	}
@@ -294,7 +294,7 @@ callogs_request_release(CallogsRequest *req)
 {
 	release_transfer(req);
 	if (req->root)
-		json_object_put(req->root);
+		cl_json_free(req->root);
 	req->root = NULL;
 	dlist_delete(&req->node);
 	if (req->fail_msg)
@@ -1050,7 +1050,7 @@ drive_once(CallogsRequest *target, long timeout_ms)
  *		failure if it has one.  Returns the page (owned by req) or NULL when
  *		the page is past the last one.
  */
-cl_json_object *
+ClJson *
 callogs_request_wait(CallogsRequest *req)
 {
 	TimestampTz before = GetCurrentTimestamp();

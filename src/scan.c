@@ -18,7 +18,7 @@
  * A stream ends when its rows reach "count", when a page comes back empty,
  * or when a page after the first answers 404.  At most `concurrency` pages
  * (in flight or waiting to be read) exist at any time, so memory does not
- * grow with the result; a page's json-c tree is freed as soon as its last
+ * grow with the result; a page's parsed tree is freed as soon as its last
  * row has been handed out.  Objects that carry an "id" seen recently in
  * this scan (rows shifted across a page boundary by new calls) are skipped,
  * and a page answered before new calls pushed rows into it is fetched again
@@ -90,7 +90,7 @@ struct CallogsScan
 	StreamState *streams;
 	int			cur_stream;
 	CallogsRequest *cur_req;	/* the page being read */
-	cl_json_object *cur_data;
+	ClJson *cur_data;
 	size_t		cur_idx;
 	size_t		cur_n;
 	double		limit_rows;		/* -1: no limit */
@@ -405,7 +405,7 @@ bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
  *		on.  Returns false if the page ended the stream without rows.
  */
 static bool
-take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, cl_json_object *root)
+take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root)
 {
 	ClPage		page;
 	char		err[CL_ERRMSG_LEN];
@@ -493,7 +493,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, cl_json_objec
  */
 static bool
 fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
-				  cl_json_object *root)
+				  ClJson *root)
 {
 	ClPage		page;
 	char		err[CL_ERRMSG_LEN];
@@ -525,7 +525,7 @@ fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
  *		The next call-log object of the scan, or NULL at the end.  The object
  *		stays valid until the next call.
  */
-cl_json_object *
+ClJson *
 callogs_scan_next(CallogsScan *scan)
 {
 	return callogs_scan_next_nowait(scan, NULL);
@@ -536,7 +536,7 @@ callogs_scan_next(CallogsScan *scan)
  *		As callogs_scan_next; but with would_block given, return NULL with
  *		*would_block set instead of waiting for a page still in transit.
  */
-cl_json_object *
+ClJson *
 callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
 {
 	if (would_block)
@@ -545,21 +545,20 @@ callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
 	{
 		StreamState *st;
 		CallogsRequest *req;
-		cl_json_object *root;
+		ClJson *root;
 
 		while (scan->cur_data != NULL && scan->cur_idx < scan->cur_n)
 		{
-			cl_json_object *obj = json_object_array_get_idx(scan->cur_data, scan->cur_idx++);
-			cl_json_object *id;
+			ClJson	   *obj = scan->cur_data->elements[scan->cur_idx++];
+			ClJson	   *id;
 
-			if (obj == NULL || !json_object_is_type(obj, json_type_object))
+			if (cl_type(obj) != CL_JSON_OBJECT)
 				bad_page(scan, scan->cur_req,
 						 psprintf("element %zu of \"data\" is not an object",
 								  scan->cur_idx - 1));
-			if (json_object_object_get_ex(obj, "id", &id) &&
-				json_object_is_type(id, json_type_string) &&
-				id_seen(scan, hash_string(json_object_get_string(id),
-										  json_object_get_string_len(id))))
+			if (cl_object_get(obj, "id", &id) &&
+				cl_type(id) == CL_JSON_STRING &&
+				id_seen(scan, hash_string(id->str, id->str_len)))
 				continue;		/* shifted across a page boundary: seen */
 			return obj;
 		}
@@ -633,7 +632,7 @@ callogs_scan_count(CallogsScan *scan)
 		while (st->queue != NIL)
 		{
 			CallogsRequest *req = (CallogsRequest *) linitial(st->queue);
-			cl_json_object *root;
+			ClJson *root;
 			ClPage		page;
 			char		err[CL_ERRMSG_LEN];
 
