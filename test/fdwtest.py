@@ -132,6 +132,26 @@ def recreate_database(name):
     return conn
 
 
+def create_fdw_role(conn, role):
+    """(Re)create a login role that may use the callogs_fdw wrapper."""
+    with conn.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS %s" % role)
+        cur.execute("CREATE ROLE %s LOGIN" % role)
+        cur.execute("GRANT USAGE ON FOREIGN DATA WRAPPER callogs_fdw TO %s" % role)
+
+
+def drop_role(role):
+    """Drop a role if it exists; errors are ignored (it may own objects
+    elsewhere while a suite tears down)."""
+    try:
+        admin = connect("postgres")
+        with admin.cursor() as cur:
+            cur.execute("DROP ROLE IF EXISTS %s" % role)
+        admin.close()
+    except psycopg2.Error:
+        pass
+
+
 def drop_database(name):
     try:
         admin = connect("postgres")

@@ -33,27 +33,17 @@ DUMMY_TOKEN = "dummyTok_4Kq9"     # only ever used in statements that must fail
 
 def setUpModule():
     drop_database(DB)
-    admin = connect("postgres")
-    with admin.cursor() as cur:
-        cur.execute("DROP ROLE IF EXISTS %s" % ROLE)
-        cur.execute("CREATE ROLE %s LOGIN" % ROLE)
-    admin.close()
+    drop_role(ROLE)
     conn = recreate_database(DB)
+    create_fdw_role(conn, ROLE)
     with conn.cursor() as cur:
-        cur.execute("GRANT USAGE ON FOREIGN DATA WRAPPER callogs_fdw TO %s" % ROLE)
         cur.execute("GRANT CREATE, USAGE ON SCHEMA public TO %s" % ROLE)
     conn.close()
 
 
 def tearDownModule():
     drop_database(DB)
-    try:
-        admin = connect("postgres")
-        with admin.cursor() as cur:
-            cur.execute("DROP ROLE IF EXISTS %s" % ROLE)
-        admin.close()
-    except psycopg2.Error:
-        pass
+    drop_role(ROLE)
 
 
 _n = [0]

@@ -229,10 +229,7 @@ def setUpModule():
         _start("good", good)
         _start("wrong", wrong)
         conn = recreate_database(DB)
-        with conn.cursor() as cur:
-            cur.execute("DROP ROLE IF EXISTS %s" % ROLE)
-            cur.execute("CREATE ROLE %s LOGIN" % ROLE)
-            cur.execute("GRANT USAGE ON FOREIGN DATA WRAPPER callogs_fdw TO %s" % ROLE)
+        create_fdw_role(conn, ROLE)
         conn.close()
     except BaseException:
         tearDownModule()
@@ -241,13 +238,7 @@ def setUpModule():
 
 def tearDownModule():
     drop_database(DB)
-    try:
-        admin = connect("postgres")
-        with admin.cursor() as cur:
-            cur.execute("DROP ROLE IF EXISTS %s" % ROLE)
-        admin.close()
-    except psycopg2.Error:
-        pass
+    drop_role(ROLE)
     for name, (srv, th) in list(_servers.items()):
         srv.shutdown()
         srv.close_all()
