@@ -7,8 +7,12 @@
 
 CL_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CL_PY=/usr/bin/python3
+# The PostgreSQL installation to build against and run: Debian's 15 by
+# default; CL_PG_CONFIG names another (an assert-enabled build, another
+# version, a private copy per developer).
+CL_PG_CONFIG=${CL_PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 CL_PKGS="postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15
-  libcurl4-openssl-dev pkg-config make gcc clang-14 curl
+  libcurl4-openssl-dev libjson-c-dev pkg-config make gcc clang-14 curl default-jre-headless
   python3 python3-psycopg2 libipc-run-perl libclang-rt-14-dev
   postgresql-15-cron libpostgresql-jdbc-java"
 
@@ -26,14 +30,21 @@ cl_install_deps() {
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  # the Debian package may start a cluster of its own: not needed
-  export PATH="/usr/lib/postgresql/15/bin:$PATH"
+  cl_pg_paths
+}
+
+# PATH and CL_PGBIN for the installation CL_PG_CONFIG names.
+cl_pg_paths() {
+  CL_PGBIN=$("$CL_PG_CONFIG" --bindir) || return 1
+  export CL_PG_CONFIG CL_PGBIN
+  export PATH="$CL_PGBIN:$PATH"
 }
 
 cl_build_install() {
   cl_log "building callogs_fdw"
-  make -C "$CL_REPO" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
-  make -C "$CL_REPO" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+  cl_pg_paths || return 1
+  make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" >/dev/null || return 1
+  make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" install >/dev/null
 }
 
 cl_free_port() {
@@ -62,7 +73,7 @@ cl_start_postgres() {
   PGPORT=$(cl_free_port); export PGPORT
   mkdir -p "$PGDATA" "$CL_WORK/sock"
   chown postgres:postgres "$PGDATA" "$CL_WORK/sock"
-  runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$PGDATA" -A trust \
+  runuser -u postgres -- "$CL_PGBIN/initdb" -D "$PGDATA" -A trust \
     -U postgres -E UTF8 --locale=C.UTF-8 >"$CL_WORK/initdb.log" 2>&1 \
     || { cat "$CL_WORK/initdb.log" >&2; return 1; }
   cat >>"$PGDATA/postgresql.conf" <<CONF
@@ -75,15 +86,15 @@ cron.database_name = 'postgres'
 max_connections = 50
 CONF
   touch "$CL_WORK/postgres.log"; chown postgres:postgres "$CL_WORK/postgres.log"
-  runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PGDATA" -w \
+  runuser -u postgres -- "$CL_PGBIN/pg_ctl" -D "$PGDATA" -w \
     -l "$CL_WORK/postgres.log" start >/dev/null \
     || { cat "$CL_WORK/postgres.log" >&2; return 1; }
-  cl_log "PostgreSQL 15 on 127.0.0.1:$PGPORT (log: $CL_WORK/postgres.log)"
+  cl_log "PostgreSQL $("$CL_PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT (log: $CL_WORK/postgres.log)"
 }
 
 cl_stop_all() {
   if [ -n "${PGDATA:-}" ] && [ -f "$PGDATA/postmaster.pid" ]; then
-    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
+    runuser -u postgres -- "$CL_PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
   fi
   if [ -n "${CL_WORK:-}" ] && [ -f "$CL_WORK/emu.pid" ]; then
     kill "$(cat "$CL_WORK/emu.pid")" 2>/dev/null || true

@@ -28,7 +28,7 @@ run_step() {
 cd "$CL_REPO"
 [ -f test/unit/Makefile ] && run_step "unit: JSON page decoder" make -s -C test/unit check
 run_step "emulator self-test" "$CL_PY" -m unittest -q emulator/test_emulator.py
-run_step "pg_regress" make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+run_step "pg_regress" make -s installcheck PG_CONFIG="$CL_PG_CONFIG"
 if [ -f regression.diffs ]; then head -200 regression.diffs; fi
 for t in test/*_test.py; do
   [ -f "$t" ] || continue
