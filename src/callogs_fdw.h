@@ -226,6 +226,8 @@ extern char *callogs_url_build(const char *base_url, List *params);
 extern const char *callogs_url_path(const char *url, StringInfo buf);
 extern char *callogs_url_follow(const char *base_url, const char *stream_url,
 								const char *link, size_t len, const char **why);
+extern bool callogs_url_is_page_link(const char *stream_url, const char *link,
+									 int page);
 
 /* in http.c */
 typedef struct CallogsFetcher CallogsFetcher;

@@ -7,10 +7,11 @@
  * A filter becomes one request stream per (call_type, call_status) pair.
  * Each stream starts with page 1.  Its answer tells how to go on:
  *
- *	- with a "next" link, the stream follows the links one after another
+ *	- with a "next" link that is not simply page 2 of the same request
+ *	  (an opaque cursor), the stream follows the links one after another
  *	  (only to the origin of the server's url, never twice to the same
  *	  link, never more pages than "count" can explain);
- *	- otherwise "count" and the number of rows the server really put on
+ *	- otherwise (no links, or page-number links) "count" and the number of rows the server really put on
  *	  page 1 (it may cap page_size silently) give the number of pages, and
  *	  the remaining pages are fetched with up to `concurrency` requests in
  *	  flight, delivered strictly in page order.
@@ -464,6 +465,29 @@ end_stream(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 }
 
 /*
+ * follow_link
+ *		The URL a page's "next" link leads to (in the scan's memory), or an
+ *		error (HV00A) when it is not a URL of the server's origin.
+ */
+static char *
+follow_link(CallogsScan *scan, StreamState *st, CallogsRequest *req,
+			const ClPage *page)
+{
+	const char *why;
+	char	   *next;
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+
+	if (page->next_len >= CALLOGS_MAX_URL_LEN)
+		bad_page(scan, req, "the \"next\" link is too long");
+	next = callogs_url_follow(scan->opts.url, st->url, page->next,
+							  page->next_len, &why);
+	MemoryContextSwitchTo(oldcxt);
+	if (next == NULL)
+		bad_page(scan, req, why);
+	return next;
+}
+
+/*
  * take_page
  *		Account for a page that just arrived (root NULL: it answered 404)
  *		and decide how its stream goes on.  Returns false if the page holds
@@ -504,7 +528,12 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 		/* a short first page that is not the last reveals a server cap */
 		if ((int64) page->ndata < page->count && page->ndata < (size_t) scan->page_size)
 			st->capacity = Max(1, (int) page->ndata);
-		st->link_mode = page->next != NULL;
+		/*
+		 * A "next" link means following links one by one, unless it is just
+		 * page 2 of this request: then pages are fetched concurrently.
+		 */
+		st->link_mode = page->next != NULL &&
+			!callogs_url_is_page_link(st->url, follow_link(scan, st, req, page), 2);
 	}
 
 	if (st->rows_received >= st->max_count)
@@ -517,27 +546,18 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	else if (st->link_mode)
 	{
 		int64		explainable = (st->max_count + st->capacity - 1) / st->capacity;
-		const char *why;
 		bool		found;
 
 		if (page->next == NULL)
 			end_stream(scan, st, req, "had no \"next\" link");
-		else if (page->next_len >= CALLOGS_MAX_URL_LEN)
-			bad_page(scan, req, "the \"next\" link is too long");
 		else if (st->pages_read >= explainable + 1)
 			bad_page(scan, req,
 					 psprintf("more pages than \"count\" (" INT64_FORMAT ") can explain",
 							  st->max_count));
 		else
 		{
-			char	   *next;
-			MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+			char	   *next = follow_link(scan, st, req, page);
 
-			next = callogs_url_follow(scan->opts.url, st->url,
-									  page->next, page->next_len, &why);
-			MemoryContextSwitchTo(oldcxt);
-			if (next == NULL)
-				bad_page(scan, req, why);
 			(void) hashset_insert(st->links, hash_string(next, strlen(next)), &found);
 			if (found)
 				bad_page(scan, req, "the \"next\" link repeats a page already read");

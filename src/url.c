@@ -12,6 +12,8 @@
  *	  The scan, its retries and EXPLAIN all go through it.
  *	- callogs_url_follow: a "next" link resolved against the stream's
  *	  request, accepted only on the origin of the server's url.
+ *	- callogs_url_is_page_link: whether a "next" link is just the next
+ *	  page number, so that pages can be fetched concurrently.
  *	- callogs_url_path: the path and query of a URL, which is what EXPLAIN,
  *	  error messages and the request log show (a URL never holds the token).
  *
@@ -283,4 +285,125 @@ callogs_url_follow(const char *base_url, const char *stream_url,
 	curl_url_cleanup(base);
 	pfree(linkz);
 	return result;
+}
+
+/*
+ * cmp_strings
+ *		list_sort comparator of C strings.
+ */
+static int
+cmp_strings(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+/*
+ * query_params
+ *		The path and the query parameters of an absolute URL, each decoded
+ *		(application/x-www-form-urlencoded: '+' is a space), the parameters
+ *		sorted as "name=value" strings.  libcurl splits scheme, host, path
+ *		and query; a query is split at '&' here, as that form defines, and
+ *		each part decoded by curl_easy_unescape.  False if url is not a URL.
+ */
+static bool
+query_params(const char *url, char **path, List **params)
+{
+	CURLU	   *volatile h = NULL;
+	char	   *volatile rawpath = NULL;
+	char	   *volatile query = NULL;
+	char	   *volatile dec = NULL;
+	volatile bool ok = false;
+
+	*path = NULL;
+	*params = NIL;
+	PG_TRY();
+	{
+		char	   *p = NULL;
+		char	   *q = NULL;
+
+		h = curl_url();
+		if (h != NULL &&
+			curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+			curl_url_get(h, CURLUPART_PATH, &p, CURLU_URLDECODE) == CURLUE_OK)
+		{
+			rawpath = p;
+			*path = pstrdup(rawpath);
+			ok = true;
+			if (curl_url_get(h, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
+			{
+				char	   *copy;
+				char	   *part;
+				char	   *save = NULL;
+
+				query = q;
+				copy = pstrdup(query);
+				for (char *c = copy; *c; c++)
+					if (*c == '+')
+						*c = ' ';
+				for (part = strtok_r(copy, "&", &save); part;
+					 part = strtok_r(NULL, "&", &save))
+				{
+					int			len = 0;
+
+					dec = curl_easy_unescape(NULL, part, 0, &len);
+					if (dec == NULL || (size_t) len != strlen(dec))
+					{
+						ok = false; /* out of memory, or a %00 */
+						break;
+					}
+					*params = lappend(*params, pstrdup(dec));
+					curl_free(dec);
+					dec = NULL;
+				}
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		curl_free(dec);
+		curl_free(rawpath);
+		curl_free(query);
+		curl_url_cleanup(h);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_free(dec);
+	curl_free(rawpath);
+	curl_free(query);
+	curl_url_cleanup(h);
+	if (ok)
+		list_sort(*params, cmp_strings);
+	return ok;
+}
+
+/*
+ * callogs_url_is_page_link
+ *		Whether link (an absolute URL from callogs_url_follow) is page
+ *		`page` of stream_url in page-number form: the same path, and the
+ *		same query parameters plus page=<page>, in any order and encoding.
+ *		Such "next" links (the usual shape in common web frameworks) let
+ *		the scan fetch pages concurrently instead of following them.
+ */
+bool
+callogs_url_is_page_link(const char *stream_url, const char *link, int page)
+{
+	char	   *spath,
+			   *lpath;
+	List	   *sparams,
+			   *lparams;
+	ListCell   *ls,
+			   *ll;
+
+	if (!query_params(stream_url, &spath, &sparams) ||
+		!query_params(link, &lpath, &lparams) ||
+		strcmp(spath, lpath) != 0)
+		return false;
+	sparams = lappend(sparams, psprintf("page=%d", page));
+	list_sort(sparams, cmp_strings);
+	if (list_length(sparams) != list_length(lparams))
+		return false;
+	forboth(ls, sparams, ll, lparams)
+		if (strcmp((char *) lfirst(ls), (char *) lfirst(ll)) != 0)
+			return false;
+	return true;
 }
