@@ -1387,16 +1387,16 @@ class Handler(BaseHTTPRequestHandler):
         return h
 
     def _page_url(self, prefix, qpairs, page, base=None):
-        """Absolute page-number link: page=N, then the request's other parameters."""
-        q = [("page", str(page))] + [(k, v) for k, v in qpairs if k not in ("page", "cursor")]
+        """Absolute page-number link: the request's other parameters, then page=N."""
+        q = [(k, v) for k, v in qpairs if k not in ("page", "cursor")] + [("page", str(page))]
         if base is None:
             base = "http://" + self._host()
         return base + prefix + API_PATH + "?" + urlencode(q)
 
     def _cursor_url(self, prefix, qpairs, cursor):
-        """Absolute cursor link: cursor=..., then the request's other parameters
+        """Absolute cursor link: the request's other parameters, then cursor=...
         (no page)."""
-        q = [("cursor", cursor)] + [(k, v) for k, v in qpairs if k not in ("page", "cursor")]
+        q = [(k, v) for k, v in qpairs if k not in ("page", "cursor")] + [("cursor", cursor)]
         return "http://" + self._host() + prefix + API_PATH + "?" + urlencode(q)
 
     def _send_huge(self, c, body):

@@ -502,7 +502,7 @@ class EmulatorTest(unittest.TestCase):
             self.assertEqual(q.get("page_size"), ["300"])
             if n > 1:
                 self.assertEqual(q["page"], [str(n)])
-                self.assertTrue(url.startswith(API + "?page=%d&" % n), url)
+                self.assertTrue(url.endswith("&page=%d" % n), url)
         # previous links walk back over the same pages
         back = self.follow(pages[-1][1]["previous"], "previous")
         self.assertEqual([d["data"] for _, d in back], [d["data"] for _, d in pages[-2::-1]])
