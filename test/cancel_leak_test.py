@@ -354,8 +354,9 @@ class CancelFanOut(CancelBase):
         # page_size 20: every status stream has a page 2 (250 rows are about
         # 175 completed, 50 missed, 25 failed), and pages 2 and 3 hang
         so = {"concurrency": "4", "page_size": "20"}
+        # page numbers (links=0): pages 2 and 3 are requested concurrently
         t, tag = self.table("hang_before_headers", server_opts=so, delay=60000,
-                            fault_pages="2:3")
+                            fault_pages="2:3", links=0)
         e, took = self.run_cancelled(self.FANOUT_SQL % t, delay=0.5)
         e_at = [time.time() - took]
         log = emu_log(tag)
@@ -379,7 +380,7 @@ class CancelFanOut(CancelBase):
         for x in self.hung(tag):
             self.assertLess(x["end"] - x["start"], 5.0, x)
         # the same session: a normal fan-out query, then the standard check
-        ok, _ = self.table(None, server_opts=so)
+        ok, _ = self.table(None, server_opts=so, links=0)
         self.assertEqual(query(self.conn, self.FANOUT_SQL % ok), self.expected_by_status())
         self.assert_session_works()
 
