@@ -388,7 +388,8 @@ class CancelFanOut(CancelBase):
         _n[0] += 1
         tag = "cl_mo_%d" % _n[0]
         emu_reset(tag)
-        url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex",
+        # page numbers (links=0): each organization's pages in flight together
+        url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex", links=0,
                                fault="hang_before_headers", delay=60000, fault_pages=2))
         srv = "mo_srv_%d" % _n[0]
         parent = "mo_calls"
@@ -432,7 +433,7 @@ class CancelFanOut(CancelBase):
             self.assertEqual(query(self.conn, "SHOW statement_timeout")[0][0], "0")
             self.assert_session_works()
             query(self.conn, "ALTER SERVER %s OPTIONS (SET url %s)"
-                  % (srv, sql_literal(emu_url(scenario(tag + "_ok", rows=ROWS,
+                  % (srv, sql_literal(emu_url(scenario(tag + "_ok", rows=ROWS, links=0,
                                                        orgs="acme+globex")))))
             self.assertEqual(query(self.conn, "SELECT org_handle, count(*), count(DISTINCT id) "
                                               "FROM %s GROUP BY 1 ORDER BY 1" % parent),
@@ -462,7 +463,7 @@ class AsyncMultiOrgInFlight(CancelBase):
                 tag = "cl_moif_%d" % _n[0]
                 emu_reset(tag)
                 url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex", fault="slow",
-                                       delay=self.DELAY_MS, fault_pages=2))
+                                       delay=self.DELAY_MS, fault_pages=2, links=0))
                 so = dict(FAST)
                 so.update({"url": url, "org_handle": "acme"})
                 with self.conn.cursor() as cur:
