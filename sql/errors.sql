@@ -56,7 +56,7 @@ SELECT * FROM err_case('fault=503,fault_times=2,fault_pages=2,rows=150', ', retr
 SELECT * FROM err_case('fault=redirect');
 -- responses that are not a page
 SELECT * FROM err_case('fault=invalid_json');
-SELECT * FROM err_case('fault=trailing_comma');
+SELECT * FROM err_case('fault=trailing_comma,rows=2500,anchor=2025-11-30T00:00:00Z');
 SELECT * FROM err_case('fault=not_json');
 SELECT * FROM err_case('fault=data_not_array');
 SELECT * FROM err_case('fault=data_missing');

@@ -222,6 +222,54 @@ SELECT count(*) AS requests, count(start_date) > 0 AS with_start_date,
        count(end_date) > 0 AS with_end_date, bool_and(status = 200) AS all_ok
   FROM emu_log('pdoff');
 
+-- the same over 2,500 calls written with mixed offsets (Z, +05:30, -08:00,
+-- +14:00, -12:00, +00:00), against their values read without pushdown
+SELECT emu_server('pd_mix', 'tag=pdmix,rows=2500,links=0,tz=mixed,anchor=2025-11-30T00:00:00Z');
+CREATE FOREIGN TABLE pd_mix_calls (id text, tz timestamptz OPTIONS (field 'creation_time'),
+  ts timestamp OPTIONS (field 'creation_time'), d date OPTIONS (field 'creation_time'))
+  SERVER pd_mix;
+CREATE TEMP TABLE pd_mix_local AS SELECT * FROM pd_mix_calls;
+SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE ts::date <> (tz AT TIME ZONE 'UTC')::date) AS other_day
+  FROM pd_mix_local;
+CREATE FUNCTION pd_mixed_check(OUT checks int, OUT rows_expected bigint, OUT mismatches int,
+                               OUT first_mismatch text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  zone text; fmt text; col text; cond text; val text; want bigint; got bigint;
+BEGIN
+  checks := 0; rows_expected := 0; mismatches := 0;
+  FOREACH fmt IN ARRAY ARRAY['timestamp', 'date'] LOOP
+    FOREACH col IN ARRAY ARRAY['tz', 'ts', 'd'] LOOP
+      EXECUTE format('ALTER FOREIGN TABLE pd_mix_calls OPTIONS (%s date_column %L, %s date_format %L)',
+                     CASE WHEN checks = 0 THEN 'ADD' ELSE 'SET' END, col,
+                     CASE WHEN checks = 0 THEN 'ADD' ELSE 'SET' END, fmt);
+      FOREACH zone IN ARRAY ARRAY['UTC', 'Asia/Kolkata', 'America/Los_Angeles'] LOOP
+        PERFORM set_config('timezone', zone, true);
+        FOREACH val IN ARRAY ARRAY['''2025-11-27 03:00''::timestamp', '''2025-11-27 03:00+05:30''::timestamptz',
+                                   '''2025-11-27''::date'] LOOP
+          FOREACH cond IN ARRAY ARRAY[format('%I >= %s', col, val), format('%I < %s', col, val),
+                                      format('%I BETWEEN %s AND %s + interval ''1 day''', col, val, val)] LOOP
+            EXECUTE 'SELECT count(*) FROM pd_mix_local WHERE ' || cond INTO want;
+            EXECUTE 'SELECT count(id) FROM pd_mix_calls WHERE ' || cond INTO got;
+            checks := checks + 1;
+            rows_expected := rows_expected + want;
+            IF got <> want THEN
+              mismatches := mismatches + 1;
+              first_mismatch := coalesce(first_mismatch,
+                format('%s, date_format %s, TimeZone %s: %s rows pushed, %s expected', cond, fmt, zone, got, want));
+            END IF;
+          END LOOP;
+        END LOOP;
+      END LOOP;
+    END LOOP;
+  END LOOP;
+END $$;
+SELECT * FROM pd_mixed_check();
+SHOW timezone;
+SELECT count(*) > 100 AS requests_sent, count(start_date) > 0 AS with_start_date,
+       count(end_date) > 0 AS with_end_date, bool_and(status = 200) AS all_ok
+  FROM emu_log('pdmix');
+
 --
 -- Values known only at execution: now()-relative ranges, parameters
 --
@@ -341,8 +389,8 @@ SELECT call_type, call_status, count(*) AS requests FROM emu_log('pd') GROUP BY 
 -- The request URL: the server url's own query is kept, values are
 -- percent-encoded by libcurl's URL API
 --
-SELECT emu_server('pd_q', 'tag=pdq,rows=300,links=0');
-SELECT emu_url('tag=pdq,rows=300,links=0') || '?x=1&y=a%2Bb' AS url \gset
+SELECT emu_server('pd_q', 'tag=pdq,rows=300,links=0,anchor=2025-11-30T00:00:00Z');
+SELECT emu_url('tag=pdq,rows=300,links=0,anchor=2025-11-30T00:00:00Z') || '?x=1&y=a%2Bb' AS url \gset
 ALTER SERVER pd_q OPTIONS (SET url :'url');
 SELECT emu_table('pd_q_calls', 'pd_q', 'OPTIONS (date_format ''timestamp'')');
 EXPLAIN (COSTS OFF) SELECT count(id) FROM pd_q_calls WHERE call_status = 'missed' AND creation_time >= '2025-11-29 12:00+00';
@@ -424,7 +472,7 @@ SELECT count(*) > 0 AS requests_sent, count(start_date) > 0 AS with_dates FROM e
 
 -- this file's objects
 SET client_min_messages = warning;
-DROP SERVER pd, pd_nopd, pd_ahead, pd_start, pd_off, pd_q CASCADE;
+DROP SERVER pd, pd_nopd, pd_ahead, pd_start, pd_off, pd_mix, pd_q CASCADE;
 DROP TABLE pd_contacts;
-DROP FUNCTION same_rows(text), pd_paths(text), pd_offset_check(), pd_variant(text, text);
+DROP FUNCTION same_rows(text), pd_paths(text), pd_offset_check(), pd_mixed_check(), pd_variant(text, text);
 RESET client_min_messages;

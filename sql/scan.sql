@@ -96,6 +96,35 @@ SELECT emu_table('scan_links_calls', 'scan_links');
 SELECT count(*), count(DISTINCT id) FROM scan_links_calls;
 SELECT scan_in_flight('links') > 1 AS concurrent;
 
+-- opaque cursors: followed one after another, each request sent after the
+-- previous answer came, whatever the concurrency; every row once
+CREATE FUNCTION scan_link_log(tag text, OUT requests bigint, OUT by_cursor bigint,
+                              OUT one_after_another bool)
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM emu_log(tag);
+  SELECT count(*), count(*) FILTER (WHERE path LIKE '%cursor=%'),
+         bool_and(prev_end IS NULL OR t_start::float8 >= prev_end)
+    INTO requests, by_cursor, one_after_another
+    FROM (SELECT path, t_start, lag(t_end::float8) OVER (ORDER BY seq::int) AS prev_end
+            FROM emu_log_raw) l;
+END $$;
+SELECT emu_server('scan_cursor', 'tag=cursor,links=cursor,rows=2500,latency=20,anchor=2025-11-30T00:00:00Z');
+SELECT emu_table('scan_cursor_calls', 'scan_cursor', 'OPTIONS (concurrency ''8'')');
+CREATE TEMP TABLE scan_cur AS SELECT id, call_status, creation_time FROM scan_cursor_calls;
+SELECT count(id), count(DISTINCT id) FROM scan_cur;
+SELECT * FROM scan_link_log('cursor');
+-- with filters: the cursors carry them
+SELECT count(id),
+       (SELECT count(*) FROM scan_cur WHERE call_status = 'missed' AND creation_time > '2025-11-25') AS expected
+  FROM scan_cursor_calls WHERE call_status = 'missed' AND creation_time > '2025-11-25';
+SELECT * FROM scan_link_log('cursor');
+-- a cursor chain that ends (no "next") before "count" is reached: an ERROR
+SELECT emu_server('scan_cursor_lie', 'tag=cursorlie,links=cursor,rows=250,fault=count_lie');
+SELECT emu_table('scan_cursor_lie_calls', 'scan_cursor_lie');
+SELECT count(id) FROM scan_cursor_lie_calls;
+SELECT * FROM scan_link_log('cursorlie');
+
 -- a server that silently caps page_size: a short page is not the last one
 SELECT emu_server('scan_cap', 'tag=cap,cap=30,rows=250,links=0');
 SELECT emu_table('scan_cap_calls', 'scan_cap');
@@ -222,6 +251,6 @@ SELECT count(*) AS requests FROM emu_log('an');
 SET client_min_messages = warning;
 DROP SERVER scan_srv, scan_lat, scan_b, scan_links, scan_cap, scan_none, scan_404,
   scan_404b, scan_mv, scan_lie, scan_lie404, scan_del, scan_del404, scan_503, scan_429,
-  scan_shift, scan_capl, scan_an CASCADE;
-DROP FUNCTION scan_in_flight(text);
+  scan_shift, scan_capl, scan_an, scan_cursor, scan_cursor_lie CASCADE;
+DROP FUNCTION scan_in_flight(text), scan_link_log(text);
 RESET client_min_messages;
