@@ -180,77 +180,30 @@ SELECT ts, d, tz FROM pd_off_calls;
 -- the example of the issue: one row, not zero
 SELECT count(id) FROM pd_off_calls WHERE ts >= '2025-11-30 01:00';
 EXPLAIN (COSTS OFF) SELECT count(id) FROM pd_off_calls WHERE ts >= '2025-11-30 01:00';
-CREATE FUNCTION pd_offset_check(OUT checks int, OUT row_expected int, OUT mismatches int,
-                                OUT first_mismatch text)
+-- pd_date_check(ft, local, vals, conds, zones): with each date_format and
+-- each of the columns tz, ts, d as date_column, in each session time zone,
+-- for each value (a typed literal) and condition template (%1$I the
+-- column, %2$s the value): the count pushed down on foreign table ft equals
+-- the count of the same condition on local, the rows' values read without
+-- pushdown
+CREATE FUNCTION pd_date_check(ft text, local text, vals text[], conds text[], zones text[],
+                              OUT checks int, OUT rows_expected bigint, OUT mismatches int,
+                              OUT first_mismatch text)
 LANGUAGE plpgsql AS $$
 DECLARE
-  zone text; fmt text; col text; op text; val text; typ text;
-  cond text; want int; got int;
-BEGIN
-  checks := 0; row_expected := 0; mismatches := 0;
-  FOREACH fmt IN ARRAY ARRAY['timestamp', 'date'] LOOP
-    FOREACH col IN ARRAY ARRAY['tz', 'ts', 'd'] LOOP
-      EXECUTE format('ALTER FOREIGN TABLE pd_off_calls OPTIONS (SET date_column %L, SET date_format %L)', col, fmt);
-      FOREACH zone IN ARRAY ARRAY['UTC', 'Pacific/Kiritimati', 'Pacific/Honolulu'] LOOP
-        PERFORM set_config('timezone', zone, true);
-        FOREACH val IN ARRAY ARRAY['2025-11-29 10:00', '2025-11-30 00:00', '2025-11-30 05:00',
-                                   '2025-11-30 13:00', '2025-12-01 00:00'] LOOP
-          FOREACH typ IN ARRAY ARRAY['timestamp', 'timestamptz', 'date'] LOOP
-            FOREACH op IN ARRAY ARRAY['>', '>=', '<', '<=', '='] LOOP
-              cond := format('%I %s %L::%s', col, op, val, typ);
-              -- the answer without the API: the row's values, locally
-              EXECUTE format('SELECT count(*) FROM (SELECT %L::timestamptz AS tz, %L::timestamp AS ts, %L::date AS d) r WHERE %s',
-                             '2025-11-30 00:00+00', '2025-11-30 05:00', '2025-11-30', cond) INTO want;
-              EXECUTE format('SELECT count(id) FROM pd_off_calls WHERE %s', cond) INTO got;
-              checks := checks + 1;
-              row_expected := row_expected + want;
-              IF got <> want THEN
-                mismatches := mismatches + 1;
-                first_mismatch := coalesce(first_mismatch,
-                  format('%s, date_format %s, TimeZone %s: %s rows pushed, %s expected', cond, fmt, zone, got, want));
-              END IF;
-            END LOOP;
-          END LOOP;
-        END LOOP;
-      END LOOP;
-    END LOOP;
-  END LOOP;
-END $$;
-SELECT * FROM pd_offset_check();
-SHOW timezone;
-SELECT count(*) AS requests, count(start_date) > 0 AS with_start_date,
-       count(end_date) > 0 AS with_end_date, bool_and(status = 200) AS all_ok
-  FROM emu_log('pdoff');
-
--- the same over 2,500 calls written with mixed offsets (Z, +05:30, -08:00,
--- +14:00, -12:00, +00:00), against their values read without pushdown
-SELECT emu_server('pd_mix', 'tag=pdmix,rows=2500,links=0,tz=mixed,anchor=2025-11-30T00:00:00Z');
-CREATE FOREIGN TABLE pd_mix_calls (id text, tz timestamptz OPTIONS (field 'creation_time'),
-  ts timestamp OPTIONS (field 'creation_time'), d date OPTIONS (field 'creation_time'))
-  SERVER pd_mix;
-CREATE TEMP TABLE pd_mix_local AS SELECT * FROM pd_mix_calls;
-SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE ts::date <> (tz AT TIME ZONE 'UTC')::date) AS other_day
-  FROM pd_mix_local;
-CREATE FUNCTION pd_mixed_check(OUT checks int, OUT rows_expected bigint, OUT mismatches int,
-                               OUT first_mismatch text)
-LANGUAGE plpgsql AS $$
-DECLARE
-  zone text; fmt text; col text; cond text; val text; want bigint; got bigint;
+  zone text; fmt text; col text; tmpl text; val text; cond text; want bigint; got bigint;
 BEGIN
   checks := 0; rows_expected := 0; mismatches := 0;
   FOREACH fmt IN ARRAY ARRAY['timestamp', 'date'] LOOP
     FOREACH col IN ARRAY ARRAY['tz', 'ts', 'd'] LOOP
-      EXECUTE format('ALTER FOREIGN TABLE pd_mix_calls OPTIONS (%s date_column %L, %s date_format %L)',
-                     CASE WHEN checks = 0 THEN 'ADD' ELSE 'SET' END, col,
-                     CASE WHEN checks = 0 THEN 'ADD' ELSE 'SET' END, fmt);
-      FOREACH zone IN ARRAY ARRAY['UTC', 'Asia/Kolkata', 'America/Los_Angeles'] LOOP
+      EXECUTE format('ALTER FOREIGN TABLE %I OPTIONS (SET date_column %L, SET date_format %L)', ft, col, fmt);
+      FOREACH zone IN ARRAY zones LOOP
         PERFORM set_config('timezone', zone, true);
-        FOREACH val IN ARRAY ARRAY['''2025-11-27 03:00''::timestamp', '''2025-11-27 03:00+05:30''::timestamptz',
-                                   '''2025-11-27''::date'] LOOP
-          FOREACH cond IN ARRAY ARRAY[format('%I >= %s', col, val), format('%I < %s', col, val),
-                                      format('%I BETWEEN %s AND %s + interval ''1 day''', col, val, val)] LOOP
-            EXECUTE 'SELECT count(*) FROM pd_mix_local WHERE ' || cond INTO want;
-            EXECUTE 'SELECT count(id) FROM pd_mix_calls WHERE ' || cond INTO got;
+        FOREACH val IN ARRAY vals LOOP
+          FOREACH tmpl IN ARRAY conds LOOP
+            cond := format(tmpl, col, val);
+            EXECUTE format('SELECT count(*) FROM %s WHERE %s', local, cond) INTO want;
+            EXECUTE format('SELECT count(id) FROM %I WHERE %s', ft, cond) INTO got;
             checks := checks + 1;
             rows_expected := rows_expected + want;
             IF got <> want THEN
@@ -264,7 +217,30 @@ BEGIN
     END LOOP;
   END LOOP;
 END $$;
-SELECT * FROM pd_mixed_check();
+SELECT * FROM pd_date_check('pd_off_calls',
+  $$(SELECT '2025-11-30 00:00+00'::timestamptz AS tz, '2025-11-30 05:00'::timestamp AS ts, '2025-11-30'::date AS d) r$$,
+  (SELECT array_agg(format('%L::%s', v, t)) FROM unnest(ARRAY['2025-11-29 10:00', '2025-11-30 00:00',
+     '2025-11-30 05:00', '2025-11-30 13:00', '2025-12-01 00:00']) v, unnest(ARRAY['timestamp', 'timestamptz', 'date']) t),
+  ARRAY['%1$I > %2$s', '%1$I >= %2$s', '%1$I < %2$s', '%1$I <= %2$s', '%1$I = %2$s'],
+  ARRAY['UTC', 'Pacific/Kiritimati', 'Pacific/Honolulu']);
+SHOW timezone;
+SELECT count(*) AS requests, count(start_date) > 0 AS with_start_date,
+       count(end_date) > 0 AS with_end_date, bool_and(status = 200) AS all_ok
+  FROM emu_log('pdoff');
+
+-- the same over 2,500 calls written with mixed offsets (Z, +05:30, -08:00,
+-- +14:00, -12:00, +00:00), against their values read without pushdown
+SELECT emu_server('pd_mix', 'tag=pdmix,rows=2500,links=0,tz=mixed,anchor=2025-11-30T00:00:00Z');
+CREATE FOREIGN TABLE pd_mix_calls (id text, tz timestamptz OPTIONS (field 'creation_time'),
+  ts timestamp OPTIONS (field 'creation_time'), d date OPTIONS (field 'creation_time'))
+  SERVER pd_mix OPTIONS (date_column 'tz', date_format 'timestamp');
+CREATE TEMP TABLE pd_mix_local AS SELECT * FROM pd_mix_calls;
+SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE ts::date <> (tz AT TIME ZONE 'UTC')::date) AS other_day
+  FROM pd_mix_local;
+SELECT * FROM pd_date_check('pd_mix_calls', 'pd_mix_local',
+  ARRAY['''2025-11-27 03:00''::timestamp', '''2025-11-27 03:00+05:30''::timestamptz', '''2025-11-27''::date'],
+  ARRAY['%1$I >= %2$s', '%1$I < %2$s', '%1$I BETWEEN %2$s AND %2$s + interval ''1 day'''],
+  ARRAY['UTC', 'Asia/Kolkata', 'America/Los_Angeles']);
 SHOW timezone;
 SELECT count(*) > 100 AS requests_sent, count(start_date) > 0 AS with_start_date,
        count(end_date) > 0 AS with_end_date, bool_and(status = 200) AS all_ok
@@ -474,5 +450,5 @@ SELECT count(*) > 0 AS requests_sent, count(start_date) > 0 AS with_dates FROM e
 SET client_min_messages = warning;
 DROP SERVER pd, pd_nopd, pd_ahead, pd_start, pd_off, pd_mix, pd_q CASCADE;
 DROP TABLE pd_contacts;
-DROP FUNCTION same_rows(text), pd_paths(text), pd_offset_check(), pd_mixed_check(), pd_variant(text, text);
+DROP FUNCTION same_rows(text), pd_paths(text), pd_date_check(text, text, text[], text[], text[]), pd_variant(text, text);
 RESET client_min_messages;

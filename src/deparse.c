@@ -545,6 +545,30 @@ value_label(Node *value)
 }
 
 /*
+ * filter_values
+ *		The values to send for call_type or call_status into out[]: the
+ *		placeholder label of a value known only at execution (verbatim), or
+ *		the documented values in mask when the conditions restrict them.
+ *		Returns how many (0: no filter on it).
+ */
+static int
+filter_values(const char *label, bool restricted, int mask,
+			  const char *const *documented, int ndocumented,
+			  const char **out, bool *verbatim)
+{
+	int			n = 0;
+
+	*verbatim = label != NULL;
+	if (label)
+		out[n++] = label;
+	else if (restricted)
+		for (int i = 0; i < ndocumented; i++)
+			if (mask & (1 << i))
+				out[n++] = documented[i];
+	return n;
+}
+
+/*
  * callogs_compute_filter
  *		The tightest filter the pushed conditions allow.  values[i] is a
  *		Const when the value is known (at execution: always), anything else
@@ -647,24 +671,12 @@ callogs_compute_filter(const CallogsConds *conds, List *values,
 		  !(filter->lower_inclusive && filter->upper_inclusive))))
 		filter->empty = true;
 
-	if (type_label)
-	{
-		filter->types[filter->ntypes++] = type_label;
-		filter->types_verbatim = true;
-	}
-	else if (type_restricted)
-		for (int i = 0; i < CALLOGS_NUM_CALL_TYPES; i++)
-			if (type_mask & (1 << i))
-				filter->types[filter->ntypes++] = callogs_call_types[i];
-	if (status_label)
-	{
-		filter->statuses[filter->nstatuses++] = status_label;
-		filter->statuses_verbatim = true;
-	}
-	else if (status_restricted)
-		for (int i = 0; i < CALLOGS_NUM_CALL_STATUSES; i++)
-			if (status_mask & (1 << i))
-				filter->statuses[filter->nstatuses++] = callogs_call_statuses[i];
+	filter->ntypes = filter_values(type_label, type_restricted, type_mask,
+								   callogs_call_types, CALLOGS_NUM_CALL_TYPES,
+								   filter->types, &filter->types_verbatim);
+	filter->nstatuses = filter_values(status_label, status_restricted, status_mask,
+									  callogs_call_statuses, CALLOGS_NUM_CALL_STATUSES,
+									  filter->statuses, &filter->statuses_verbatim);
 }
 
 /*
@@ -788,6 +800,21 @@ end_date_value(const CallogsFilter *filter, CallogsDateFormat fmt)
 }
 
 /*
+ * date_param
+ *		Append start_date or end_date: "(runtime)" (verbatim) when known only
+ *		at execution, else value when there is one to send.
+ */
+static List *
+date_param(List *params, const char *name, bool runtime, const char *value)
+{
+	if (runtime)
+		return callogs_url_param(params, name, "(runtime)", true);
+	if (value)
+		return callogs_url_param(params, name, value, false);
+	return params;
+}
+
+/*
  * callogs_stream_params
  *		The filter parameters of request stream number `stream` (0-based),
  *		as a list for callogs_url_build: call_type, call_status, start_date,
@@ -809,23 +836,9 @@ callogs_stream_params(const CallogsFilter *filter, CallogsDateFormat fmt,
 		params = callogs_url_param(params, "call_status",
 								   filter->statuses[stream % nstatus],
 								   filter->statuses_verbatim);
-	if (filter->lower_runtime)
-		params = callogs_url_param(params, "start_date", "(runtime)", true);
-	else if (filter->has_lower)
-	{
-		char	   *v = start_date_value(filter, fmt);
-
-		if (v)
-			params = callogs_url_param(params, "start_date", v, false);
-	}
-	if (filter->upper_runtime)
-		params = callogs_url_param(params, "end_date", "(runtime)", true);
-	else if (filter->has_upper)
-	{
-		char	   *v = end_date_value(filter, fmt);
-
-		if (v)
-			params = callogs_url_param(params, "end_date", v, false);
-	}
+	params = date_param(params, "start_date", filter->lower_runtime,
+						filter->has_lower ? start_date_value(filter, fmt) : NULL);
+	params = date_param(params, "end_date", filter->upper_runtime,
+						filter->has_upper ? end_date_value(filter, fmt) : NULL);
 	return params;
 }
