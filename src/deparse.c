@@ -14,8 +14,14 @@
  *
  * The executor side (callogs_compute_filter) evaluates the values, keeps
  * only the documented filter values, intersects repeated conditions into
- * the tightest filter, detects contradictions, and widens date bounds so
- * that the API's answer is always a superset, whatever its inclusivity.
+ * the tightest filter, detects contradictions, and turns date conditions
+ * into a range of instants that every matching row lies in, whatever UTC
+ * offset the API wrote it in and whatever the session TimeZone.
+ * callogs_stream_params then writes the parameters of each request stream,
+ * widened so that the API's answer is a superset whatever its
+ * inclusivity, and never a bound ISO 8601 cannot write.  EXPLAIN goes
+ * through the same two functions, with placeholders for values known only
+ * at execution.
  *
  * IDENTIFICATION
  *		  src/deparse.c
