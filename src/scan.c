@@ -227,13 +227,22 @@ callogs_stream_url(const CallogsOptions *opts, const CallogsFilter *filter,
 
 /*
  * page_url
- *		The URL of page `page` of a stream.
+ *		The URL of page `page` of a stream (palloc'd; nothing else is left
+ *		allocated, so that a scan of many pages does not grow).
  */
 static char *
 page_url(StreamState *st, int page)
 {
-	return callogs_url_build(st->url,
-							 callogs_url_param(NIL, "page", psprintf("%d", page), false));
+	char		number[16];
+	CallogsUrlParam param = {"page", number, false};
+	List	   *params;
+	char	   *url;
+
+	snprintf(number, sizeof(number), "%d", page);
+	params = list_make1(&param);
+	url = callogs_url_build(st->url, params);
+	list_free(params);
+	return url;
 }
 
 /*
