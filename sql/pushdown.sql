@@ -372,6 +372,10 @@ SELECT emu_table('pd_q_calls', 'pd_q', 'OPTIONS (date_format ''timestamp'')');
 EXPLAIN (COSTS OFF) SELECT count(id) FROM pd_q_calls WHERE call_status = 'missed' AND creation_time >= '2025-11-29 12:00+00';
 SELECT count(id) FROM pd_q_calls WHERE call_status = 'missed' AND creation_time >= '2025-11-29 12:00+00';
 SELECT * FROM pd_paths('pdq');
+-- a url without a path keeps its query too (EXPLAIN sends nothing)
+SELECT 'http://127.0.0.1:' || port || '?x=1' AS url FROM emu_config \gset
+ALTER SERVER pd_q OPTIONS (SET url :'url');
+EXPLAIN (COSTS OFF) SELECT count(id) FROM pd_q_calls WHERE call_type = 'outbound';
 
 --
 -- Estimates: no request at plan time unless use_remote_estimate
