@@ -18,10 +18,11 @@
  *
  * A stream ends when its rows reach "count", or when a page comes back
  * empty, a page after the first answers 404 (after the transport's
- * retries) or a page has no "next" link.  The last three are accepted only
- * if the rows received match the "count" of the last page read (rows
- * shifted by new calls only add rows; deletions lower "count"): otherwise
- * the scan raises an ERROR instead of returning a short answer.
+ * retries) or a page has no "next" link.  Once its rows are handed out,
+ * the rows it returned (repeats dropped) must reach the "count" of the
+ * last page read, within what rows shifting during the scan explains (the
+ * spread of the counts seen): otherwise the scan raises an ERROR instead
+ * of returning a short answer.
  *
  * At most `concurrency` pages (in flight or waiting to be read) exist at
  * any time, so memory does not grow with the result; a page's parsed tree
@@ -89,9 +90,14 @@ typedef struct StreamState
 	int			next_page;		/* count mode: next page number to submit */
 	int64		known_pages;	/* count mode: pages that exist */
 	int64		max_count;		/* largest "count" seen */
+	int64		min_count;		/* smallest "count" seen */
 	int64		last_count;		/* "count" of the page read last */
 	int			refetched_page; /* last page asked for again (see below) */
 	int64		rows_received;	/* rows of the pages read, repeats included */
+	int64		rows_delivered; /* rows handed out (repeats dropped) */
+	int			end_page;		/* the page that ended the stream */
+	const char *end_how;		/* how it did, for the message */
+	bool		verified;		/* the end was checked against "count" */
 	int			capacity;		/* rows the server puts on a full page */
 	int			pages_read;
 	List	   *queue;			/* submitted requests, in page order */
@@ -450,26 +456,50 @@ bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
 
 /*
  * end_stream
- *		A page ended the stream before its rows reached "count" as first
- *		seen: it came back empty, answered 404, or had no "next" link.  That
- *		is the end only if the rows received reach the "count" of the last
- *		page read: new calls pushing rows down only add rows (repeats
- *		included), deletions lower "count".  Anything less would be a short
- *		answer with no error: raise SQLSTATE HV00A instead.
+ *		Page `page` ended the stream: it brought the rows to "count", came
+ *		back empty, answered 404, had no "next" link, or was the last page
+ *		"count" explains.  Nothing more is fetched; verify_stream checks
+ *		the end against "count" once the stream's rows have been handed out.
  */
 static void
-end_stream(CallogsScan *scan, StreamState *st, CallogsRequest *req,
-		   const char *how)
+end_stream(CallogsScan *scan, StreamState *st, int page, const char *how)
 {
 	discard_queue(scan, st);
-	if (st->rows_received < st->last_count)
+	st->end_page = page;
+	st->end_how = how;
+}
+
+/*
+ * verify_stream
+ *		A stream ended: the rows it handed out must reach the "count" of the
+ *		last page read, within what rows shifting during the scan explains.
+ *		New calls push rows down (repeats are dropped, so fewer rows than
+ *		the last "count", by at most its growth); deletions pull rows up
+ *		and lower "count" (a row can be missed, by at most the shrinkage).
+ *		So the rows handed out plus the spread of the counts seen must reach
+ *		the last count.  Anything less would be a short answer with no error
+ *		(pages that answered 404 or came back empty in the middle, a "count"
+ *		that lies, an API that ignores the page number): raise SQLSTATE
+ *		HV00A instead.
+ */
+static void
+verify_stream(CallogsScan *scan, StreamState *st, int s)
+{
+	int64		shifted = st->max_count - st->min_count;
+
+	int64		repeats = st->rows_received - st->rows_delivered;
+
+	st->verified = true;
+	if (st->rows_delivered + shifted < st->last_count)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 				 errmsg("call logs API returned an unexpected response: its pages ended after " INT64_FORMAT " of " INT64_FORMAT " rows",
-						st->rows_received, st->last_count),
-				 errdetail("Page %d of request stream %d on server \"%s\" %s; the last \"count\" received was " INT64_FORMAT ".",
-						   callogs_request_page(req), callogs_request_stream(req) + 1,
-						   scan->opts.server_name, how, st->last_count),
+						st->rows_delivered, st->last_count),
+				 errdetail("Page %d of request stream %d on server \"%s\" %s%s; the last \"count\" received was " INT64_FORMAT ".",
+						   st->end_page, s + 1, scan->opts.server_name, st->end_how,
+						   repeats > 0 ?
+						   psprintf(", after " INT64_FORMAT " rows that repeated rows already returned", repeats) : "",
+						   st->last_count),
 				 errhint("The API's pages hold fewer rows than its \"count\"; run the query again, and if it fails again, report the inconsistency to the API's provider.")));
 }
 
@@ -512,7 +542,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	if (root == NULL)
 	{
 		/* only pages after the first may be past the end */
-		end_stream(scan, st, req, "answered HTTP 404");
+		end_stream(scan, st, pageno, "answered HTTP 404");
 		return false;
 	}
 	if (!cl_page_decode(root, page, err, sizeof(err)))
@@ -529,6 +559,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	callogs_session_stats.rows += page->ndata;
 	st->rows_received += page->ndata;
 	st->max_count = Max(st->max_count, page->count);
+	st->min_count = st->pages_read == 1 ? page->count : Min(st->min_count, page->count);
 
 	if (!st->page1_done)
 	{
@@ -547,18 +578,18 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 
 	if (st->rows_received >= st->max_count)
 	{
-		/* every row "count" promised has come: nothing more to fetch */
-		discard_queue(scan, st);
+		/* as many rows as "count" promised have come */
+		end_stream(scan, st, pageno, "brought the rows received to \"count\"");
 	}
 	else if (page->ndata == 0)
-		end_stream(scan, st, req, "was empty");
+		end_stream(scan, st, pageno, "was empty");
 	else if (st->link_mode)
 	{
 		int64		explainable = (st->max_count + st->capacity - 1) / st->capacity;
 		bool		found;
 
 		if (page->next == NULL)
-			end_stream(scan, st, req, "had no \"next\" link");
+			end_stream(scan, st, pageno, "had no \"next\" link");
 		else if (st->pages_read >= explainable + 1)
 			bad_page(scan, req,
 					 psprintf("more pages than \"count\" (" INT64_FORMAT ") can explain",
@@ -579,7 +610,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 
 		st->known_pages = Min(pages, CALLOGS_MAX_PAGES);
 		if (pageno >= st->known_pages && st->queue == NIL)
-			end_stream(scan, st, req, "was the last page \"count\" explains");
+			end_stream(scan, st, pageno, "was the last page \"count\" explains");
 	}
 	return page->ndata > 0;
 }
@@ -669,16 +700,19 @@ callogs_scan_next(CallogsScan *scan, bool *would_block)
 			if (row_is_repeat(scan, obj))
 				continue;		/* shifted across a page boundary: seen */
 			scan->rows_returned++;
+			scan->streams[scan->cur_stream].rows_delivered++;
 			return obj;
 		}
 		release_current(scan);
 
-		/* skip streams with nothing more to read */
+		/* skip streams with nothing more to read, checking how they ended */
 		while (scan->cur_stream < scan->nstreams)
 		{
 			st = &scan->streams[scan->cur_stream];
 			if (st->queue != NIL || stream_can_submit(scan, st))
 				break;
+			if (st->finished && !st->verified)
+				verify_stream(scan, st, scan->cur_stream);
 			scan->cur_stream++;
 		}
 		if (scan->cur_stream >= scan->nstreams)
