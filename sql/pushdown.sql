@@ -305,7 +305,8 @@ SELECT count(*) FROM pd_calls;
 SELECT * FROM emu_requests('pd');
 SELECT count(*) FROM pd_calls WHERE call_status = 'missed';
 SELECT count(*) FROM pd_calls WHERE call_status IN ('missed', 'failed') AND call_type = 'inbound';
-SELECT * FROM emu_requests('pd');
+-- (the streams' requests go out together: sorted, not in arrival order)
+SELECT r FROM emu_requests('pd') r ORDER BY r;
 SELECT (emu_totals('rows=2500')->'by_status'->'missed')::int AS missed,
        (emu_totals('rows=2500')->'by_type_status'->'inbound/missed')::int +
        (emu_totals('rows=2500')->'by_type_status'->'inbound/failed')::int AS inbound_missed_failed;
