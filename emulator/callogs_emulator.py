@@ -1276,14 +1276,16 @@ class Handler(BaseHTTPRequestHandler):
         ct = ds.ct
 
         def newer(key, strict):
-            """Matching rows with creation_time > key (strict) or >= key."""
+            """Matching rows with creation_time > key (strict) or >= key.
+            (bisect over range(p0, p1) returns a position in that range,
+            already counted from p0.)"""
             if strict:
                 k = sum(1 for r in nm if r.ct > key)
                 x = bisect.bisect_left(range(p0, p1), True, key=lambda x: ct[seq[x]] <= key)
             else:
                 k = sum(1 for r in nm if r.ct >= key)
                 x = bisect.bisect_left(range(p0, p1), True, key=lambda x: ct[seq[x]] < key)
-            return k + x - p0
+            return k + x
 
         if cursor is not None:
             # keyset: the rows just older (n) or just newer (p) than the key

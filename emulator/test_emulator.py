@@ -555,6 +555,26 @@ class EmulatorTest(unittest.TestCase):
         self.assertEqual(self.req("/s/links=cursor,tag=cur2%s?page_size=250&call_type="
                                   "outbound&cursor=%s" % (API, cur))[0], 400)
 
+    def test_cursor_links_with_date_bounds(self):
+        # a cursor walk under start_date/end_date brings the rows that page
+        # numbers bring (an end_date moves the first matching row away from
+        # the newest one: the keyset position must count from there)
+        rows = self.all_rows(FIXED)
+        mid = rows[len(rows) // 2]["creation_time"]
+        for q in ("end_date=" + mid[:10], "end_date=" + quote(mid),
+                  "start_date=%s&end_date=%s" % (rows[-10]["creation_time"][:10], mid[:10]),
+                  "end_date=%s&call_status=missed" % mid[:10]):
+            by_page = []
+            for p in range(1, 100):
+                d = self.jget("page_size=70&page=%d&%s" % (p, q), "links=0," + FIXED)
+                by_page += [r["id"] for r in d["data"]]
+                if p * 70 >= d["count"]:
+                    break
+            pages = self.follow("/s/links=cursor,tag=curdate,%s%s?page_size=70&%s"
+                                % (FIXED, API, q))
+            self.assertGreater(len(pages), 2, q)
+            self.assertEqual([r["id"] for _, d in pages for r in d["data"]], by_page, q)
+
     def test_cursor_keyset_under_new_calls(self):
         # cursors mark a position in the rows, not a page number: calls that
         # arrive at the top do not shift the pages that follow
