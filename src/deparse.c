@@ -43,6 +43,7 @@
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "pgtime.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -406,10 +407,76 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 /*
  * The largest UTC offset a timestamp can carry and still be read
  * (PostgreSQL accepts up to +-15:59:59; real zones stay within +-14 h), and
- * the largest offset of any time zone from the tz database, which a
- * session TimeZone or the zone the API reads a bare date in can have.
+ * the largest offset of any time zone from the tz database, which the zone
+ * the API reads a bare date in can have.  (A session TimeZone can go
+ * further: see session_offset_range.)
  */
 #define CALLOGS_MAX_UTC_OFFSET	(16 * USECS_PER_HOUR)
+
+/*
+ * The most a session TimeZone can differ from UTC: PostgreSQL accepts any
+ * offset below a week (SET TIME ZONE 160, '<+100>-100').
+ */
+#define CALLOGS_MAX_SESSION_OFFSET	(7 * USECS_PER_DAY)
+
+/*
+ * session_offset_range
+ *		The smallest and largest UTC offset (east positive, microseconds)
+ *		the session TimeZone gives wall-clock times near the instant v.
+ *
+ *		PostgreSQL compares a timestamp or date column with a timestamptz
+ *		value by reading the column's wall-clock time w in the session
+ *		TimeZone (timestamp2timestamptz, DetermineTimeZoneOffset): w's
+ *		instant is w minus the zone's offset at w.  Every w whose instant
+ *		lies on either side of v is within a week of v (no offset reaches
+ *		a week), so the offsets in force during v - 8 days .. v + 8 days,
+ *		from the zone's transitions (pg_next_dst_boundary), are all that
+ *		matter.  A fixed-offset zone has one; tz database zones stay within
+ *		16 hours, but POSIX and numeric zones do not.  When the zone cannot
+ *		be read, the widest offsets PostgreSQL accepts are returned.
+ */
+static void
+session_offset_range(TimestampTz v, int64 *lo, int64 *hi)
+{
+	long int	gmtoff;
+	pg_time_t	t;
+	pg_time_t	end;
+
+	if (session_timezone != NULL &&
+		pg_get_timezone_offset(session_timezone, &gmtoff))
+	{
+		*lo = *hi = (int64) gmtoff * USECS_PER_SEC;
+		return;
+	}
+	t = timestamptz_to_time_t(v) - 8 * SECS_PER_DAY;
+	end = t + 16 * SECS_PER_DAY;
+	*lo = PG_INT64_MAX;
+	*hi = PG_INT64_MIN;
+	for (int i = 0; i < 64 && session_timezone != NULL; i++)
+	{
+		long int	before_gmtoff,
+					after_gmtoff;
+		int			before_isdst,
+					after_isdst;
+		pg_time_t	boundary;
+		int			r = pg_next_dst_boundary(&t, &before_gmtoff, &before_isdst,
+											 &boundary, &after_gmtoff,
+											 &after_isdst, session_timezone);
+
+		if (r < 0)
+			break;
+		*lo = Min(*lo, (int64) before_gmtoff * USECS_PER_SEC);
+		*hi = Max(*hi, (int64) before_gmtoff * USECS_PER_SEC);
+		if (r == 0 || boundary > end)
+			return;
+		*lo = Min(*lo, (int64) after_gmtoff * USECS_PER_SEC);
+		*hi = Max(*hi, (int64) after_gmtoff * USECS_PER_SEC);
+		t = boundary;
+	}
+	/* unreadable zone, or a transition every few hours: the widest */
+	*lo = -CALLOGS_MAX_SESSION_OFFSET;
+	*hi = CALLOGS_MAX_SESSION_OFFSET;
+}
 
 /*
  * widen
@@ -452,10 +519,10 @@ typedef struct InstantRange
  *		dropped), and a date column that wall-clock time's date: first the
  *		range of wall-clock times w is derived, following PostgreSQL's
  *		cross-type comparisons (timestamp_cmp_date, date_cmp_timestamp; a
- *		timestamptz value is compared through the session TimeZone, whose
- *		offset is within CALLOGS_MAX_UTC_OFFSET); then an instant is w minus
- *		the row's offset, within CALLOGS_MAX_UTC_OFFSET too.  So the bounds
- *		are widened by the largest offset on each side.
+ *		timestamptz value is compared through the session TimeZone, by the
+ *		offsets session_offset_range finds); then an instant is w minus
+ *		the row's offset, within CALLOGS_MAX_UTC_OFFSET.  So the bounds
+ *		are widened by the largest offsets on each side.
  */
 static void
 date_condition_range(Oid coltype, CallogsCondOp op, Oid valtype, Datum value,
@@ -508,9 +575,16 @@ date_condition_range(Oid coltype, CallogsCondOp op, Oid valtype, Datum value,
 	/* wall-clock range [wlo, whi] of the rows that satisfy the condition */
 	if (valtype == TIMESTAMPTZOID)
 	{
-		/* compared through the session TimeZone: any offset */
-		want_lo = want_lo && widen(v, -CALLOGS_MAX_UTC_OFFSET, &wlo);
-		want_hi = want_hi && widen(v, CALLOGS_MAX_UTC_OFFSET, &whi);
+		/*
+		 * compared through the session TimeZone: w's instant is w minus the
+		 * zone's offset at w, so w lies within v plus the offsets in force
+		 */
+		int64		off_lo,
+					off_hi;
+
+		session_offset_range(v, &off_lo, &off_hi);
+		want_lo = want_lo && widen(v, off_lo, &wlo);
+		want_hi = want_hi && widen(v, off_hi, &whi);
 	}
 	else
 	{
