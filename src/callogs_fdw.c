@@ -595,7 +595,18 @@ callogsIterateForeignScan(ForeignScanState *node)
 
 	if (fsstate->store && !fsstate->store_eof)
 	{
-		if (tuplestore_gettupleslot(fsstate->store, true, false, fsstate->replay_slot))
+		/*
+		 * A tuplestore that spilled to disk reads each tuple into the current
+		 * memory context, and the slot frees it at the next read: that must
+		 * not be the per-tuple context, which the executor resets between
+		 * calls (it freed the tuple the slot still held).
+		 */
+		MemoryContext oldcxt = MemoryContextSwitchTo(fsstate->replay_slot->tts_mcxt);
+		bool		found = tuplestore_gettupleslot(fsstate->store, true, false,
+													fsstate->replay_slot);
+
+		MemoryContextSwitchTo(oldcxt);
+		if (found)
 			return ExecCopySlot(slot, fsstate->replay_slot);
 		if (fsstate->remote_done)
 			return slot;

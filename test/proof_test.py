@@ -100,5 +100,45 @@ class SessionTimeZone(ProofCase):
                         "timestamp", "-12:00")
 
 
+class RescanReplay(ProofCase):
+    """The inner side of a nested loop replays the rows it fetched; past
+    work_mem they spill to disk.  The tuplestore read each spilled tuple
+    into the per-tuple memory context, which the executor reset while the
+    replay slot still held the tuple: "invalid memory alloc request size
+    2139062175" (0x7f7f7f7f, freed memory) on every nested loop whose inner
+    rows exceed work_mem (found by test/differential.py)."""
+
+    SETTINGS = ("SET enable_hashjoin = off", "SET enable_mergejoin = off",
+                "SET enable_material = off", "SET work_mem = 64")
+
+    def join_count(self, table, where=""):
+        for s in self.SETTINGS:
+            query(self.conn, s)
+        try:
+            plan = "\n".join(r[0] for r in query(
+                self.conn, "EXPLAIN (COSTS OFF) SELECT count(*) FROM %s a JOIN %s l "
+                "ON a.creation_time = l.creation_time%s" % (table, table, where)))
+            n = query(self.conn, "SELECT count(*), count(DISTINCT a.id) FROM %s a JOIN %s l "
+                      "ON a.creation_time = l.creation_time%s" % (table, table, where))[0]
+        finally:
+            query(self.conn, "RESET ALL")
+        # a nested loop over the two scans: one of them is rescanned
+        self.assertIn("Nested Loop", plan)
+        self.assertEqual(plan.count("Foreign Scan on %s " % table), 2, plan)
+        self.assertNotRegex(plan, "Materialize|Hash|Sort", plan)
+        return n
+
+    def test_spilled_rows_replayed(self):
+        on, off = self.pair("replay", {"rows": 1500, "anchor": "2025-11-30T00:00:00Z"},
+                            COLUMNS, server_opts={"page_size": "100"})
+        self.assertEqual(self.join_count("replay_on"), (1500, 1500))
+        # each table was read once: 15 pages for the outer side, 15 for the
+        # inner one, whose 1,499 rescans replayed the rows from the store
+        self.assertEqual(len(emu_log(on)), 30)
+        self.assertEqual(self.join_count("replay_off", " WHERE l.call_status = 'missed'"),
+                         (emu_totals("rows=1500,anchor=2025-11-30T00:00:00Z")["by_status"]["missed"],) * 2)
+        self.assertEqual(len(emu_log(off)), 30)
+
+
 if __name__ == "__main__":
     unittest.main()
