@@ -229,16 +229,21 @@ extern void callogs_http_init(void);
 extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,
 											  const CallogsOptions *opts,
 											  CallogsStats *stats);
+/* callogs_request_submit flags */
+#define CALLOGS_REQ_404_PAST_END	0x01	/* a 404 may mean "no such page" */
+
 extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
 											  const char *url, int stream,
-											  int page, bool may_be_past_end);
+											  int page, int flags);
 extern ClJson *callogs_request_wait(CallogsRequest *req);
 extern bool callogs_request_ready(CallogsRequest *req);
+extern long callogs_request_status(CallogsRequest *req);
 extern void callogs_request_release(CallogsRequest *req);
 extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
-extern void callogs_http_wait_any(long timeout_ms);
-extern int	callogs_http_add_wait_events(struct WaitEventSet *set, void *user_data);
-extern void callogs_http_idle_wait(void);
+extern int	callogs_http_poll(void);
+extern uint64 callogs_http_settled(void);
+extern int	callogs_http_wait_fd(MemoryContext cxt);
+extern void callogs_http_short_wait(long timeout_ms);
 extern int	callogs_request_stream(CallogsRequest *req);
 extern int	callogs_request_page(CallogsRequest *req);
 extern bool callogs_same_origin(const char *base_url, const char *url);
