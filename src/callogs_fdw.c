@@ -163,6 +163,14 @@ _PG_init(void)
 							 PGC_USERSET,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
+	DefineCustomStringVariable("callogs_fdw.debug_fail_request_start",
+							   "Testing aid: requests whose URL contains this text fail to start.",
+							   "As if libcurl could not create a handle; for tests only.",
+							   &callogs_debug_fail_start,
+							   "",
+							   PGC_SUSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("callogs_fdw");
 	callogs_http_init();
 }

@@ -224,6 +224,7 @@ typedef struct CallogsStats
 
 extern CallogsStats callogs_session_stats;
 extern bool callogs_log_requests;
+extern char *callogs_debug_fail_start;
 
 extern void callogs_http_init(void);
 extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,

@@ -167,6 +167,14 @@ static Transport transport = {
 CallogsStats callogs_session_stats;
 bool		callogs_log_requests = false;
 
+/*
+ * Testing hook (callogs_fdw.debug_fail_request_start, superuser only, not
+ * shown): a request whose URL contains this text fails to start as if
+ * libcurl could not create a handle.  The only way to show, without
+ * exhausting memory, that such a failure belongs to its own request.
+ */
+char	   *callogs_debug_fail_start = NULL;
+
 /* Per-server request spacing for max_requests_per_second. */
 typedef struct RateSlot
 {
@@ -800,6 +808,12 @@ start_transfer(CallogsRequest *req)
 	req->parser_live = true;
 
 	h = curl_easy_init();
+	if (h != NULL && callogs_debug_fail_start && callogs_debug_fail_start[0] &&
+		strstr(req->url, callogs_debug_fail_start) != NULL)
+	{
+		curl_easy_cleanup(h);
+		h = NULL;
+	}
 	if (h == NULL)
 	{
 		release_transfer(req);

@@ -1,0 +1,180 @@
+"""The transport of callogs_fdw (src/http.c): whose failure is whose, 404s
+that may mean "past the end", retries in the request log.
+
+* A request that fails to start while another scan is being waited on (in a
+  subtransaction that catches errors) fails its own scan, loudly: the scan
+  that was waited on is not disturbed, and the owner does not read the
+  failure as "past the end" (issue 9 item 9).
+* Subtransactions that fail while an outer cursor's transfers are in flight
+  leave nothing dangling: the cursor reads every row.
+* A 404 on a page after the first is retried like a 5xx (issue 9 item 3).
+* The request log shows the wait before each retry, and whether
+  Retry-After asked for it (issue 14).
+
+    /usr/bin/python3 -m unittest -q test/transport_test.py
+"""
+
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdwtest import *  # noqa: E402,F401,F403
+
+DB = "transport_test"
+FDW_OUT_OF_MEMORY = "HV001"
+
+
+def setUpModule():
+    recreate_database(DB)
+
+
+def tearDownModule():
+    drop_database(DB)
+
+
+_n = [0]
+
+
+class TransportBase(FdwTestCase):
+    DB = DB
+
+    def setUp(self):
+        self.log_pos = server_log_size()
+
+    def tearDown(self):
+        log = server_log_since(self.log_pos)
+        self.assertIsNone(CRASH_RE.search(log), "a backend crashed")
+        self.assertNotIn("TRAP:", log)
+        self.assertNotIn("could not find block containing chunk", log)
+        self.assertNotIn(TOKEN, log)
+
+    def table(self, tag, rows=250, server_opts=None, table_opts=None, **kw):
+        _n[0] += 1
+        name = "t%d_%s" % (_n[0], re.sub(r"\W", "_", tag))
+        emu_reset(tag)
+        create_table(self.conn, name, scenario(tag, rows=rows, **kw),
+                     server_opts=server_opts, table_opts=table_opts)
+        return name
+
+
+class FailureOwnershipTest(TransportBase):
+
+    def test_start_failure_belongs_to_its_request(self):
+        """Scan B's queued pages start (and fail to start) while scan A is
+        waited on inside a subtransaction: A succeeds, B raises the failure
+        when it reads that page, never a silent end of its rows."""
+        victim = self.table("victim_start", rows=2000,
+                            server_opts={"max_requests_per_second": "5", "concurrency": "4"})
+        bystander = self.table("bystander_start", rows=300, latency=700)
+        conn = connect(DB, autocommit=False)
+        with conn.cursor() as cur:
+            cur.execute("DECLARE c CURSOR FOR SELECT id FROM %s" % victim)
+            cur.execute("FETCH 50 FROM c")
+            self.assertEqual(len(cur.fetchall()), 50)
+            cur.execute("SET LOCAL callogs_fdw.debug_fail_request_start = 'victim_start'")
+            cur.execute("CREATE TEMP TABLE outcome (what text) ON COMMIT DROP")
+            cur.execute("""
+                DO $$
+                DECLARE n bigint;
+                BEGIN
+                  BEGIN
+                    SELECT count(id) INTO n FROM %s;
+                    INSERT INTO outcome VALUES ('count ' || n);
+                  EXCEPTION WHEN others THEN
+                    INSERT INTO outcome VALUES ('error ' || SQLERRM);
+                  END;
+                END $$""" % bystander)
+            cur.execute("SELECT what FROM outcome")
+            self.assertEqual(cur.fetchall(), [("count 300",)],
+                             "the waited-on scan got another scan's failure")
+            cur.execute("SET LOCAL callogs_fdw.debug_fail_request_start = ''")
+        e = query_error(conn, "FETCH ALL FROM c")
+        self.assertSqlState(e, FDW_OUT_OF_MEMORY, "could not create a libcurl handle")
+        self.assertIn("victim_start", e.diag.message_detail or "")
+        conn.rollback()
+        conn.close()
+        # requests of the victim page 2 onwards never reached the API
+        pages = [r["query"] for r in emu_log("victim_start")]
+        self.assertEqual(len(pages), 1, pages)
+
+    def test_subtransaction_aborts_while_cursor_in_flight(self):
+        """Scans that fail inside subtransactions, with transfers of their
+        own and of an outer cursor in flight, free exactly their own: the
+        cursor delivers every row, the backend stays sound."""
+        outer = self.table("outer_sub", rows=3000, latency=30,
+                           server_opts={"concurrency": "4"})
+        failing = self.table("failing_sub", rows=3000, latency=30,
+                             fault="400", fault_pages="3")
+        conn = connect(DB, autocommit=False)
+        got = 0
+        failures = 0
+        with conn.cursor() as cur:
+            cur.execute("DECLARE c CURSOR FOR SELECT id FROM %s" % outer)
+            for _ in range(15):
+                cur.execute("FETCH 150 FROM c")
+                got += len(cur.fetchall())
+                cur.execute("""
+                    DO $$
+                    BEGIN
+                      PERFORM count(id) FROM %s;
+                    EXCEPTION WHEN others THEN
+                      RAISE NOTICE 'failed: %%', SQLSTATE;
+                    END $$""" % failing)
+                failures += sum("failed: HV024" in n for n in conn.notices)
+                del conn.notices[:]
+            cur.execute("FETCH ALL FROM c")
+            rows = cur.fetchall()
+            got += len(rows)
+        conn.commit()
+        conn.close()
+        self.assertEqual(got, 3000)
+        self.assertEqual(failures, 15)
+
+
+class NotFoundTest(TransportBase):
+
+    def test_404_mid_scan_is_retried(self):
+        """Page 3 answers 404 once: the page is asked again and the scan
+        returns every row (was: 200 of 5,000, no error)."""
+        t = self.table("nf_once", rows=5000, fault="404", fault_pages="3", fault_times="1",
+                       server_opts={"concurrency": "1"})
+        self.assertEqual(query(self.conn, "SELECT count(id) FROM %s" % t)[0][0], 5000)
+        pages = [int(r["query"]["page"]) for r in emu_log("nf_once")]
+        self.assertEqual(pages.count(3), 2)
+        self.assertEqual(sorted(set(pages)), list(range(1, 51)))
+
+    def test_404_on_first_page_is_an_error_without_retry(self):
+        t = self.table("nf_first", rows=500, fault="404", fault_pages="1")
+        self.assertFails("SELECT count(id) FROM %s" % t, FDW_TABLE_NOT_FOUND,
+                         r"HTTP 404 Not Found")
+        self.assertEqual(len(emu_log("nf_first")), 1)
+
+
+class RequestLogTest(TransportBase):
+
+    def test_retry_wait_is_logged(self):
+        t = self.table("log_retry", rows=250, fault="503", fault_pages="2", fault_times="2",
+                       server_opts={"concurrency": "1"})
+        t2 = self.table("log_retry_after", rows=250, fault="429", fault_pages="2",
+                        fault_times="1", retry_after="1", server_opts={"concurrency": "1"})
+        query(self.conn, "SET callogs_fdw.log_requests = on")
+        pos = server_log_size()
+        self.assertEqual(query(self.conn, "SELECT count(id) FROM %s" % t)[0][0], 250)
+        self.assertEqual(query(self.conn, "SELECT count(id) FROM %s" % t2)[0][0], 250)
+        query(self.conn, "RESET callogs_fdw.log_requests")
+        log = server_log_since(pos)
+        backoff = re.findall(r"callogs_fdw: GET \S*tag=log_retry,\S*page=2 -> 503 in [\d.]+ ms, \d+ bytes; "
+                             r"retry (\d) of 3 in (\d+) ms \(backoff\)", log)
+        self.assertEqual([b[0] for b in backoff], ["1", "2"], log)
+        # 200 ms, then 400 ms, each with up to half of it as jitter
+        self.assertTrue(100 <= int(backoff[0][1]) <= 200, backoff)
+        self.assertTrue(200 <= int(backoff[1][1]) <= 400, backoff)
+        ra = re.findall(r"callogs_fdw: GET \S*tag=log_retry_after,\S*page=2 -> 429 in [\d.]+ ms, \d+ bytes; "
+                        r"retry 1 of 3 in (\d+) ms \(Retry-After\)", log)
+        self.assertEqual(ra, ["1000"], log)
+
+
+if __name__ == "__main__":
+    unittest.main()
