@@ -171,6 +171,7 @@ _PG_init(void)
 							   PGC_SUSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+	callogs_shmem_init();
 	MarkGUCPrefixReserved("callogs_fdw");
 	callogs_http_init();
 }

@@ -250,6 +250,39 @@ extern int	callogs_request_page(CallogsRequest *req);
 extern bool callogs_same_origin(const char *base_url, const char *url);
 extern const char *callogs_url_path(const char *url, StringInfo buf);
 
+/* in shmem.c */
+
+/*
+ * One backend's activity, in shared memory (preloaded only), for watching
+ * scans from another session.  Written only by its backend, between two
+ * increments of changecount; read with callogs_activity_read.
+ */
+typedef struct CallogsActivity
+{
+	uint32		changecount;	/* odd while being written */
+	int			pid;			/* 0: never used */
+	Oid			dbid;
+	TimestampTz statement_start;	/* counters below are this statement's */
+	/* the scan's part (server, table, progress): not filled yet */
+	Oid			serverid;
+	Oid			relid;
+	int64		pages_done;
+	int64		pages_known;
+	int64		rows;
+	/* the transport's part */
+	int			requests_in_flight;
+	int64		retries;
+	TimestampTz retry_wait_until;	/* waiting out a Retry-After until, or 0 */
+} CallogsActivity;
+
+extern int	callogs_rate_limit_servers;
+extern void callogs_shmem_init(void);
+extern bool callogs_shmem_available(void);
+extern long callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now);
+extern void callogs_activity_transport(int in_flight, int retry_delta,
+									   TimestampTz retry_after_until);
+extern bool callogs_activity_read(int i, CallogsActivity *out);
+
 /* in scan.c */
 typedef struct CallogsScan CallogsScan;
 

@@ -175,17 +175,6 @@ bool		callogs_log_requests = false;
  */
 char	   *callogs_debug_fail_start = NULL;
 
-/* Per-server request spacing for max_requests_per_second. */
-typedef struct RateSlot
-{
-	Oid			serverid;
-	TimestampTz next_start;
-} RateSlot;
-
-#define MAX_RATE_SLOTS 64
-static RateSlot rate_slots[MAX_RATE_SLOTS];
-static int	n_rate_slots = 0;
-
 static void fetcher_cleanup(void *arg);
 static const char *req_printf(CallogsRequest *req, const char *fallback,
 							  const char *fmt,...) pg_attribute_printf(3, 4);
@@ -887,36 +876,8 @@ start_transfer(CallogsRequest *req)
 	callogs_session_stats.requests++;
 	if (f->stats)
 		f->stats->requests++;
+	callogs_activity_transport(transport.running, 0, 0);
 	return true;
-}
-
-/*
- * rate_limit_delay
- *		With max_requests_per_second, return how long the next request to
- *		the server must wait (0: it may start now, and the slot is taken).
- */
-static long
-rate_limit_delay(const CallogsOptions *o, TimestampTz now)
-{
-	RateSlot   *slot = NULL;
-	int64		spacing;
-
-	if (o->max_requests_per_second <= 0)
-		return 0;
-	for (int i = 0; i < n_rate_slots; i++)
-		if (rate_slots[i].serverid == o->serverid)
-			slot = &rate_slots[i];
-	if (slot == NULL)
-	{
-		slot = &rate_slots[n_rate_slots < MAX_RATE_SLOTS ? n_rate_slots++ : 0];
-		slot->serverid = o->serverid;
-		slot->next_start = 0;
-	}
-	if (slot->next_start > now)
-		return (long) ((slot->next_start - now + 999) / 1000);
-	spacing = (int64) (1000000.0 / o->max_requests_per_second);
-	slot->next_start = Max(now, slot->next_start) + spacing;
-	return 0;
 }
 
 /*
@@ -941,7 +902,9 @@ start_due_requests(void)
 		if (req->not_before > now)
 			wait_ms = (long) ((req->not_before - now + 999) / 1000);
 		else
-			wait_ms = rate_limit_delay(&req->fetcher->opts, now);
+			wait_ms = callogs_rate_reserve(req->fetcher->opts.serverid,
+										   req->fetcher->opts.max_requests_per_second,
+										   now);
 		if (wait_ms == 0)
 		{
 			if (!start_transfer(req))
@@ -1064,6 +1027,8 @@ schedule_retry(CallogsRequest *req, double retry_after)
 	callogs_session_stats.retries++;
 	if (req->fetcher->stats)
 		req->fetcher->stats->retries++;
+	callogs_activity_transport(transport.running, 1,
+							   retry_after >= 0 ? req->not_before : -1);
 	return delay_ms;
 }
 
@@ -1289,6 +1254,7 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 		release_transfer(req);
 		transport.settled++;
 	}
+	callogs_activity_transport(transport.running, 0, -1);
 }
 
 /* ---- driving and waiting ---- */

@@ -17,6 +17,7 @@ that may mean "past the end", retries in the request log.
 import os
 import re
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -150,6 +151,54 @@ class NotFoundTest(TransportBase):
         self.assertFails("SELECT count(id) FROM %s" % t, FDW_TABLE_NOT_FOUND,
                          r"HTTP 404 Not Found")
         self.assertEqual(len(emu_log("nf_first")), 1)
+
+
+class RateLimitTest(TransportBase):
+    """max_requests_per_second holds for the server, across sessions, when
+    the library is preloaded; per session otherwise (as documented)."""
+
+    RATE = 10.0
+
+    def combined_rate(self, tag, server_opts):
+        """Two sessions scan one server at the same time; the rate of
+        requests the emulator saw, over all of them (requests per second
+        between the first and the last start)."""
+        t = self.table(tag, rows=1200, server_opts=server_opts)
+        conns = [connect(DB), connect(DB)]
+        counts = {}
+
+        def scan(i):
+            counts[i] = query(conns[i], "SELECT count(id) FROM %s" % t)[0][0]
+
+        threads = [threading.Thread(target=scan, args=(i,)) for i in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        for c in conns:
+            c.close()
+        self.assertEqual(counts, {0: 1200, 1: 1200})
+        starts = sorted(e["start"] for e in emu_log(tag))
+        self.assertEqual(len(starts), 24)
+        return (len(starts) - 1) / (starts[-1] - starts[0])
+
+    def test_rate_across_sessions(self):
+        preloaded = "callogs_fdw" in query(self.conn, "SHOW shared_preload_libraries")[0][0]
+        rate = self.combined_rate("rate_two", {"max_requests_per_second": "%g" % self.RATE,
+                                               "concurrency": "4"})
+        if preloaded:
+            # a loaded machine only spreads requests out: the margin is for
+            # the emulator's clock reading a request late
+            self.assertLess(rate, self.RATE * 1.3)
+        else:
+            # without shared memory each session keeps its own spacing
+            self.assertGreater(rate, self.RATE * 1.5)
+
+    def test_rate_measure_sees_unlimited(self):
+        """The measurement above can fail: without the option the same two
+        scans go far faster than the limit."""
+        rate = self.combined_rate("rate_none", {"concurrency": "4"})
+        self.assertGreater(rate, self.RATE * 2)
 
 
 class RequestLogTest(TransportBase):
