@@ -7,6 +7,7 @@ OBJS = \
 	src/deparse.o \
 	src/http.o \
 	src/jsonpage.o \
+	src/netcheck.o \
 	src/option.o \
 	src/scan.o \
 	src/shmem.o

@@ -163,6 +163,14 @@ _PG_init(void)
 							 PGC_USERSET,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("callogs_fdw.allow_private_addresses",
+							 "Lets servers not owned by a superuser reach private networks.",
+							 "10/8, 172.16/12, 192.168/16, 100.64/10 and IPv6 unique-local fc00::/7; this machine and link-local addresses stay refused.",
+							 &callogs_allow_private_addresses,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomStringVariable("callogs_fdw.debug_fail_request_start",
 							   "Testing aid: requests whose URL contains this text fail to start.",
 							   "As if libcurl could not create a handle; for tests only.",

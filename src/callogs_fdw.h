@@ -83,13 +83,24 @@ typedef struct CallogsOptions
 	bool		async_capable;	/* allow asynchronous Append */
 	bool		ssl_verify;
 	char	   *ca_file;
-	bool		restrict_hosts;	/* server owner may not reach loopback */
+	bool		restrict_hosts;	/* server owner may not reach this machine */
+	bool		allow_private;	/* ... but may reach private networks */
+	char	   *proxy;			/* superuser-chosen proxy, or NULL: none */
 	char	   *date_column;	/* "" disables date pushdown */
 	bool		date_column_set;	/* given explicitly (else a default) */
 	CallogsDateFormat date_format;
 	double		estimated_rows;	/* -1 when unset */
 	int			analyze_max_pages;
 } CallogsOptions;
+
+/* in netcheck.c */
+struct sockaddr;
+extern bool callogs_allow_private_addresses;
+extern const char *callogs_address_refused(const struct sockaddr *sa,
+										   bool allow_private);
+extern const char *callogs_ip_text_refused(const char *text, bool allow_private);
+extern const char *callogs_host_refused(const char *host, bool allow_private);
+extern bool callogs_refusal_is_private(const char *why);
 
 /* in option.c */
 extern void callogs_get_options(Oid foreigntableid, Oid userid,

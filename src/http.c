@@ -127,6 +127,8 @@ struct CallogsRequest
 	size_t		body_len;
 	char		retry_after[64];
 	char		errbuf[CURL_ERROR_SIZE];
+	const char *refused_why;	/* netcheck.c's reason an address was refused */
+	char		refused_ip[INET6_ADDRSTRLEN];
 
 	/* the outcome (state REQ_DONE) */
 	ClJson	   *root;			/* parsed page, on success */
@@ -642,62 +644,57 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 }
 
 /*
- * sockaddr_is_local
- *		Loopback, unspecified or link-local addresses.
+ * opensocket_cb
+ *		CURLOPT_OPENSOCKETFUNCTION: before connecting to each address a name
+ *		resolved to, refuse what a server owned by a non-superuser may not
+ *		reach (netcheck.c): no TCP connection is ever made to it.  curl then
+ *		tries the name's other addresses; if none is left the transfer fails
+ *		with CURLE_COULDNT_CONNECT and finish_transfer reports the refusal.
+ *		With a proxy (a superuser's choice) the address is the proxy's:
+ *		which hosts are reached is then the proxy's policy.
  */
-static bool
-sockaddr_is_local(const struct sockaddr *sa)
+static curl_socket_t
+opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
-	if (sa->sa_family == AF_INET)
-	{
-		const unsigned char *a = (const unsigned char *)
-		&((const struct sockaddr_in *) sa)->sin_addr;
+	CallogsRequest *req = (CallogsRequest *) clientp;
+	const CallogsOptions *o = &req->fetcher->opts;
+	const char *why;
 
-		return a[0] == 127 || a[0] == 0 || (a[0] == 169 && a[1] == 254);
-	}
-	if (sa->sa_family == AF_INET6)
+	if (o->restrict_hosts && o->proxy == NULL &&
+		(why = callogs_address_refused(&address->addr, o->allow_private)) != NULL)
 	{
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6) ||
-			IN6_IS_ADDR_LINKLOCAL(a6))
-			return true;
-		if (IN6_IS_ADDR_V4MAPPED(a6))
-			return a6->s6_addr[12] == 127 || a6->s6_addr[12] == 0;
+		req->refused_why = why;
+		if (address->family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *) &address->addr)->sin_addr,
+					  req->refused_ip, sizeof(req->refused_ip));
+		else if (address->family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &address->addr)->sin6_addr,
+					  req->refused_ip, sizeof(req->refused_ip));
+		return CURL_SOCKET_BAD;
 	}
-	return false;
+	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 /*
  * prereq_cb
- *		Called once the connection is made (new or reused), before the
- *		request and its token are sent: for servers owned by non-superusers,
- *		refuse this machine whatever name resolved to it.
+ *		CURLOPT_PREREQFUNCTION: called before the request (and its token) is
+ *		sent, on a new or a reused connection.  A kept-alive connection may
+ *		have been opened for another server (a superuser's): check its peer
+ *		with the same rule as opensocket_cb.
  */
 static int
 prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
 		  int conn_primary_port, int conn_local_port)
 {
 	CallogsRequest *req = (CallogsRequest *) clientp;
-	struct sockaddr_in6 sa6;
-	struct sockaddr_in sa4;
+	const CallogsOptions *o = &req->fetcher->opts;
+	const char *why;
 
-	if (!req->fetcher->opts.restrict_hosts)
+	if (!o->restrict_hosts || o->proxy != NULL ||
+		(why = callogs_ip_text_refused(conn_primary_ip, o->allow_private)) == NULL)
 		return CURL_PREREQFUNC_OK;
-	memset(&sa4, 0, sizeof(sa4));
-	memset(&sa6, 0, sizeof(sa6));
-	if (inet_pton(AF_INET, conn_primary_ip, &sa4.sin_addr) == 1)
-	{
-		sa4.sin_family = AF_INET;
-		if (!sockaddr_is_local((struct sockaddr *) &sa4))
-			return CURL_PREREQFUNC_OK;
-	}
-	else if (inet_pton(AF_INET6, conn_primary_ip, &sa6.sin6_addr) == 1)
-	{
-		sa6.sin6_family = AF_INET6;
-		if (!sockaddr_is_local((struct sockaddr *) &sa6))
-			return CURL_PREREQFUNC_OK;
-	}
+	req->refused_why = why;
+	strlcpy(req->refused_ip, conn_primary_ip, sizeof(req->refused_ip));
 	req->abort_reason = ABORT_BLOCKED_HOST;
 	return CURL_PREREQFUNC_ABORT;
 }
@@ -784,6 +781,8 @@ start_transfer(CallogsRequest *req)
 	req->body[0] = '\0';
 	req->retry_after[0] = '\0';
 	req->errbuf[0] = '\0';
+	req->refused_why = NULL;
+	req->refused_ip[0] = '\0';
 
 	if (!cl_parser_init(&req->parser, CALLOGS_MAX_JSON_DEPTH,
 						(size_t) o->max_response_bytes))
@@ -847,6 +846,10 @@ start_transfer(CallogsRequest *req)
 	SETOPT(h, CURLOPT_HEADERFUNCTION, header_cb);
 	SETOPT(h, CURLOPT_HEADERDATA, req);
 	SETOPT(h, CURLOPT_NOPROGRESS, 1L);
+	/* environment proxies (http_proxy, ALL_PROXY ...) are never used */
+	SETOPT(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
+	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	SETOPT(h, CURLOPT_OPENSOCKETDATA, req);
 	SETOPT(h, CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(h, CURLOPT_PREREQDATA, req);
 	SETOPT(h, CURLOPT_ERRORBUFFER, req->errbuf);
@@ -1131,14 +1134,25 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 								req->parser.errmsg),
 					 NULL, NULL, NULL);
 	}
-	else if (req->abort_reason == ABORT_BLOCKED_HOST)
+	else if (req->abort_reason == ABORT_BLOCKED_HOST ||
+			 (req->refused_why != NULL && cres == CURLE_COULDNT_CONNECT))
 	{
+		bool		is_private = callogs_refusal_is_private(req->refused_why);
+
 		fail_request(req, ERRCODE_INSUFFICIENT_PRIVILEGE,
+					 is_private ?
+					 req_printf(req, "server may not connect to a private network",
+								"server \"%s\" may not connect to a private network",
+								f->opts.server_name) :
 					 req_printf(req, "server may not connect to this machine",
 								"server \"%s\" may not connect to this machine",
 								f->opts.server_name),
 					 NULL,
-					 "The server's url resolved to a loopback or link-local address, and the server is not owned by a superuser.",
+					 req_printf(req, "The server's url resolved to a refused address, and the server is not owned by a superuser.",
+								"The server's url resolved to %s (%s), and the server is not owned by a superuser.",
+								req->refused_ip, req->refused_why),
+					 is_private ?
+					 "A superuser can allow private networks with the setting callogs_fdw.allow_private_addresses, or any host with callogs_fdw.allow_insecure_url." :
 					 "A superuser can allow it with the setting callogs_fdw.allow_insecure_url.");
 	}
 	else if (cres != CURLE_OK)
