@@ -171,6 +171,14 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("callogs_fdw.max_page_memory",
+							"Memory for API pages held or being parsed, per backend.",
+							"A page arriving past it fails its query (SQLSTATE 53400).",
+							&callogs_max_page_memory,
+							256 * 1024, 1024, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("callogs_fdw.debug_fail_request_start",
 							   "Testing aid: requests whose URL contains this text fail to start.",
 							   "As if libcurl could not create a handle; for tests only.",
@@ -980,6 +988,8 @@ callogsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("API Retries", NULL, st->retries, es);
 			if (es->timing)
 				ExplainPropertyFloat("API Wait Time", "ms", st->wait_ms, 3, es);
+			ExplainPropertyInteger("API Memory Peak", "kB",
+								   (st->peak_memory + 1023) / 1024, es);
 		}
 	}
 }

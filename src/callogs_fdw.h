@@ -231,11 +231,13 @@ typedef struct CallogsStats
 	int64		bytes;			/* body bytes received (decoded) */
 	int64		errors;
 	double		wait_ms;		/* time spent waiting on the API */
+	int64		peak_memory;	/* most bytes of pages held at once (scan) */
 } CallogsStats;
 
 extern CallogsStats callogs_session_stats;
 extern bool callogs_log_requests;
 extern char *callogs_debug_fail_start;
+extern int	callogs_max_page_memory;
 
 extern void callogs_http_init(void);
 extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,

@@ -87,6 +87,7 @@ typedef enum RequestState
 typedef enum AbortReason
 {
 	ABORT_NONE,
+	ABORT_BUDGET,
 	ABORT_TOO_BIG,
 	ABORT_BAD_JSON,
 	ABORT_BLOCKED_HOST
@@ -98,6 +99,7 @@ struct CallogsFetcher
 	CallogsOptions opts;		/* strings copied into cxt */
 	struct curl_slist *headers; /* malloc'd by curl */
 	dlist_head requests;		/* every live request of this fetcher */
+	size_t		charged;		/* bytes its requests hold against the budget */
 	CallogsStats *stats;		/* per-scan counters, or NULL */
 	MemoryContextCallback cleanup;
 };
@@ -123,6 +125,7 @@ struct CallogsRequest
 	long		status;			/* HTTP status of the last attempt, or 0 */
 	AbortReason abort_reason;
 	size_t		bytes;
+	size_t		charged;		/* bytes held against page_budget */
 	char		body[CALLOGS_ERROR_BODY_LEN];	/* start of an error body */
 	size_t		body_len;
 	char		retry_after[64];
@@ -160,6 +163,25 @@ typedef struct Transport
 	uint64		settled;		/* requests settled so far (see callogs_http_settled) */
 } Transport;
 
+/*
+ * The backend's budget for API pages (issue 10 section 3): bytes of every
+ * page held or being parsed, across all scans, at most
+ * callogs_fdw.max_page_memory.  The same three fields as the JSON
+ * decoder's ClBudget, which is to charge its parsed-tree estimate here too
+ * (see budget_charge).
+ */
+typedef struct PageBudget
+{
+	size_t		limit;			/* bytes; from the setting at each charge */
+	size_t		used;
+	size_t		peak;
+} PageBudget;
+
+static PageBudget page_budget;
+
+/* callogs_fdw.max_page_memory, in kB */
+int			callogs_max_page_memory = 256 * 1024;
+
 static Transport transport = {
 	.epfd = -1,
 	.timerfd = -1,
@@ -181,6 +203,7 @@ static void fetcher_cleanup(void *arg);
 static const char *req_printf(CallogsRequest *req, const char *fallback,
 							  const char *fmt,...) pg_attribute_printf(3, 4);
 static void release_transfer(CallogsRequest *req);
+static void budget_release(CallogsRequest *req);
 static void finish_transfer(CallogsRequest *req, CURLcode cres);
 static void arm_timer(void);
 
@@ -458,11 +481,54 @@ fetcher_cleanup(void *arg)
 		if (req->root)
 			cl_json_free(req->root);
 		req->root = NULL;
+		budget_release(req);
 		dlist_delete(&req->node);
 	}
 	if (f->headers)
 		curl_slist_free_all(f->headers);
 	f->headers = NULL;
+}
+
+/*
+ * budget_charge
+ *		Charge n more bytes of a page of req to the backend's budget; false
+ *		(nothing charged) when that would pass callogs_fdw.max_page_memory.
+ *		Called from the write callback: only arithmetic.
+ *
+ *		TREE ESTIMATE: today the received bytes are charged.  When the JSON
+ *		decoder over json-c lands, its parser charges bytes received plus its
+ *		estimate of the parsed tree to a ClBudget: pass it page_budget's
+ *		numbers (cl_parser_init) and charge what it reports here instead of n.
+ */
+static bool
+budget_charge(CallogsRequest *req, size_t n)
+{
+	CallogsFetcher *f = req->fetcher;
+
+	page_budget.limit = (size_t) callogs_max_page_memory * 1024;
+	if (page_budget.used + n > page_budget.limit)
+		return false;
+	page_budget.used += n;
+	page_budget.peak = Max(page_budget.peak, page_budget.used);
+	req->charged += n;
+	f->charged += n;
+	if (f->stats && (int64) f->charged > f->stats->peak_memory)
+		f->stats->peak_memory = (int64) f->charged;
+	return true;
+}
+
+/*
+ * budget_release
+ *		Give back what req holds against the budget (its page was freed, or
+ *		an attempt's body was dropped).
+ */
+static void
+budget_release(CallogsRequest *req)
+{
+	Assert(page_budget.used >= req->charged && req->fetcher->charged >= req->charged);
+	page_budget.used -= req->charged;
+	req->fetcher->charged -= req->charged;
+	req->charged = 0;
 }
 
 /*
@@ -489,6 +555,8 @@ release_transfer(CallogsRequest *req)
 	if (req->parser_live)
 		cl_parser_free(&req->parser);
 	req->parser_live = false;
+	if (req->root == NULL)
+		budget_release(req);	/* a parsed page keeps its charge */
 	req->state = REQ_DONE;
 }
 
@@ -503,6 +571,7 @@ callogs_request_release(CallogsRequest *req)
 	if (req->root)
 		cl_json_free(req->root);
 	req->root = NULL;
+	budget_release(req);
 	dlist_delete(&req->node);
 	pfree(req->url);
 	pfree(req);
@@ -588,6 +657,11 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	req->bytes += n;
 	if (req->status >= 200 && req->status < 300)
 	{
+		if (!budget_charge(req, n))
+		{
+			req->abort_reason = ABORT_BUDGET;
+			return 0;
+		}
 		if (!cl_parser_feed(&req->parser, ptr, n))
 		{
 			req->abort_reason = req->parser.status == CL_PARSE_TOO_BIG ?
@@ -732,7 +806,8 @@ req_printf(CallogsRequest *req, const char *fallback, const char *fmt,...)
  *		Record the final failure of a request; it is raised when (and only
  *		when) the request is waited on.  msg, detail and hint are static or
  *		in the fetcher's memory; api_msg is the API's own text (UTF-8),
- *		converted to the database encoding when raised.
+ *		converted to the database encoding when raised.  The DETAIL always
+ *		ends with the request line (request_detail), after detail if any.
  */
 static void
 fail_request(CallogsRequest *req, int code, const char *msg,
@@ -1117,7 +1192,19 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 	if (f->stats)
 		f->stats->bytes += req->bytes;
 
-	if (req->abort_reason == ABORT_TOO_BIG || cres == CURLE_FILESIZE_EXCEEDED)
+	if (req->abort_reason == ABORT_BUDGET)
+	{
+		fail_request(req, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+					 req_printf(req, "call logs API pages exceed callogs_fdw.max_page_memory",
+								"call logs API pages exceed callogs_fdw.max_page_memory (%d kB)",
+								callogs_max_page_memory),
+					 NULL,
+					 req_printf(req, NULL,
+								"This backend held %zu kB of other pages when this one had sent %zu kB.",
+								page_budget.used / 1024, req->bytes / 1024),
+					 "Lower page_size or concurrency, or ask a superuser to raise callogs_fdw.max_page_memory.");
+	}
+	else if (req->abort_reason == ABORT_TOO_BIG || cres == CURLE_FILESIZE_EXCEEDED)
 	{
 		fail_request(req, ERRCODE_FDW_INVALID_STRING_LENGTH_OR_BUFFER_LENGTH,
 					 req_printf(req, "call logs API response exceeds max_response_bytes",
@@ -1464,7 +1551,9 @@ raise_failure(CallogsRequest *req)
 			 req->fail_api_msg ?
 			 errmsg_internal("%s: %s", req->fail_msg, api_text_to_server(req->fail_api_msg)) :
 			 errmsg_internal("%s", req->fail_msg),
-			 errdetail_internal("%s", req->fail_detail ? req->fail_detail : request_detail(req)),
+			 req->fail_detail ?
+			 errdetail_internal("%s %s", req->fail_detail, request_detail(req)) :
+			 errdetail_internal("%s", request_detail(req)),
 			 req->fail_hint ? errhint("%s", req->fail_hint) : 0));
 	pg_unreachable();
 }

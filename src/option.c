@@ -55,20 +55,34 @@ typedef struct CallogsOptionDef
 	CallogsOptType type;
 	double		min;			/* numeric bounds, inclusive */
 	double		max;
+	double		user_max;		/* above this, superuser only (0: no cap) */
 } CallogsOptionDef;
+
+/*
+ * Caps for non-superusers on options whose product multiplies what one
+ * query may hold or how long it may keep going (issue 10 section 3), as
+ * postgres_fdw keeps its dangerous options for superusers: the defaults
+ * and ordinary values stay open to everyone.
+ */
+#define USER_MAX_RESPONSE_BYTES	(32.0 * 1024 * 1024)
+#define USER_MAX_CONCURRENCY	8
+#define USER_MAX_TIMEOUT_MS		300000	/* 5 minutes */
+#define USER_MAX_WAIT_MS		60000
+#define USER_MAX_RETRIES		10
+#define USER_MAX_ANALYZE_PAGES	1000
 
 static const CallogsOptionDef callogs_options[] = {
 	{"url", ForeignServerRelationId, OPT_STRING},
 	{"org_handle", ForeignServerRelationId, OPT_STRING},
 	{"page_size", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_PAGE_SIZE},
-	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000},
-	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000},
-	{"stall_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 3600000},
-	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100},
-	{"retry_max_wait_ms", ForeignServerRelationId, OPT_INT, 0, 3600000},
+	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000, USER_MAX_TIMEOUT_MS},
+	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000, USER_MAX_WAIT_MS},
+	{"stall_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 3600000, USER_MAX_WAIT_MS},
+	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100, USER_MAX_RETRIES},
+	{"retry_max_wait_ms", ForeignServerRelationId, OPT_INT, 0, 3600000, USER_MAX_WAIT_MS},
 	{"max_requests_per_second", ForeignServerRelationId, OPT_REAL, 0, 100000},
-	{"max_response_bytes", ForeignServerRelationId, OPT_INT64, 1024, 1024.0 * 1024 * 1024},
-	{"concurrency", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
+	{"max_response_bytes", ForeignServerRelationId, OPT_INT64, 1024, 1024.0 * 1024 * 1024, USER_MAX_RESPONSE_BYTES},
+	{"concurrency", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY, USER_MAX_CONCURRENCY},
 	{"pushdown", ForeignServerRelationId, OPT_BOOL},
 	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
 	{"async_capable", ForeignServerRelationId, OPT_BOOL},
@@ -77,14 +91,14 @@ static const CallogsOptionDef callogs_options[] = {
 	{"proxy", ForeignServerRelationId, OPT_STRING},
 	{"org_handle", ForeignTableRelationId, OPT_STRING},
 	{"page_size", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_PAGE_SIZE},
-	{"concurrency", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
+	{"concurrency", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY, USER_MAX_CONCURRENCY},
 	{"pushdown", ForeignTableRelationId, OPT_BOOL},
 	{"use_remote_estimate", ForeignTableRelationId, OPT_BOOL},
 	{"async_capable", ForeignTableRelationId, OPT_BOOL},
 	{"date_column", ForeignTableRelationId, OPT_STRING},
 	{"date_format", ForeignTableRelationId, OPT_STRING},
 	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
-	{"analyze_max_pages", ForeignTableRelationId, OPT_INT, 1, 100000},
+	{"analyze_max_pages", ForeignTableRelationId, OPT_INT, 1, 100000, USER_MAX_ANALYZE_PAGES},
 	{"token", UserMappingRelationId, OPT_STRING},
 	{"field", AttributeRelationId, OPT_STRING},
 	{NULL, InvalidOid, OPT_STRING}
@@ -344,7 +358,15 @@ callogs_fdw_validator(PG_FUNCTION_ARGS)
 			case OPT_INT:
 			case OPT_INT64:
 			case OPT_REAL:
-				(void) check_numeric_value(opt, value);
+				if (check_numeric_value(opt, value) > opt->user_max &&
+					opt->user_max > 0 && !superuser())
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("only a superuser may set option \"%s\" above %.0f",
+									opt->name, opt->user_max),
+							 errdetail("Values above it multiply the memory or time one query may take."),
+							 errhint("Valid values for other users are between %.0f and %.0f.",
+									 opt->min, opt->user_max)));
 				break;
 			case OPT_BOOL:
 				(void) defGetBoolean(def);

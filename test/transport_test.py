@@ -14,6 +14,7 @@ that may mean "past the end", retries in the request log.
     /usr/bin/python3 -m unittest -q test/transport_test.py
 """
 
+import http.server
 import os
 import re
 import sys
@@ -199,6 +200,191 @@ class RateLimitTest(TransportBase):
         scans go far faster than the limit."""
         rate = self.combined_rate("rate_none", {"concurrency": "4"})
         self.assertGreater(rate, self.RATE * 2)
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """A hostile API: pages whose shape makes a backend hold much memory.
+    /one_string/: one row whose end_reason is a 200 MB string;
+    /strings/: 4 pages of 100 rows of 200 kB strings (20 MB a page); pages
+    2 to 4 start sending only when all three were asked for, so that they
+    arrive together;
+    /nested/: 24 MB of densely nested empty arrays."""
+    protocol_version = "HTTP/1.1"
+    together = threading.Barrier(3, timeout=5)
+
+    def body(self):
+        page = int((re.search(r"page=(\d+)", self.path) or re.search("()", "1")).group(1) or 1)
+        if self.path.startswith("/one_string/"):
+            yield b'{"count":1,"data":[{"id":"x","end_reason":"'
+            for _ in range(200):
+                yield b"A" * (1 << 20)
+            yield b'"}]}'
+        elif self.path.startswith("/strings/"):
+            if page > 1:
+                try:
+                    _Hostile.together.wait()
+                except threading.BrokenBarrierError:
+                    pass
+            row = '{"id":"p%dr%%d","end_reason":"%s"}' % (page, "A" * 200000)
+            yield ('{"count":400,"data":[' + ",".join(row % i for i in range(100)) + "]}").encode()
+        else:
+            yield b'{"count":1,"data":[{"id":"x","end_reason":['
+            yield b",".join([b"[]"] * 8000000)
+            yield b"]}]}"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for part in self.body():
+                for i in range(0, len(part), 1 << 20):
+                    chunk = part[i:i + (1 << 20)]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *a):
+        pass
+
+
+def peak_rss_reset(pid):
+    """Reset the process's peak RSS (VmHWM) to its current RSS."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+
+
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+class MemoryBudgetTest(TransportBase):
+    """callogs_fdw.max_page_memory bounds the pages one backend holds or
+    parses, whatever the API sends (issue 10 section 3)."""
+
+    BUDGET_MB = 32
+    SLACK_MB = 16           # the backend's own working memory around a scan
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        port = cls.httpd.server_address[1]
+        for shape in ("one_string", "strings", "nested"):
+            create_table(cls.conn, "hostile_" + shape, "http://127.0.0.1:%d/%s/" % (port, shape),
+                         server_opts={"max_response_bytes": str(512 * 1024 * 1024),
+                                      "max_retries": "0", "concurrency": "4"},
+                         columns="id text, end_reason text")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.shutdown()
+        super().tearDownClass()
+
+    def scan_hostile(self, shape):
+        """Scan a hostile table with the budget in a fresh backend; returns
+        (error, growth of the backend's peak RSS in MB)."""
+        conn = connect(DB)
+        self.addCleanup(conn.close)
+        pid = backend_pid(conn)
+        query(conn, "SET callogs_fdw.max_page_memory = '%dMB'" % self.BUDGET_MB)
+        query(conn, "SELECT count(*) FROM hostile_%s WHERE false" % shape)
+        before = peak_rss_kb(pid)
+        peak_rss_reset(pid)
+        e = query_error(conn, "SELECT count(*), sum(length(end_reason)) FROM hostile_%s" % shape)
+        return e, (peak_rss_kb(pid) - before) / 1024.0
+
+    def test_one_huge_string(self):
+        """A 200 MB string: refused once the budget is reached, and the
+        backend never held much more than the budget."""
+        e, grew = self.scan_hostile("one_string")
+        self.assertSqlState(e, "53400", r"max_page_memory")
+        self.assertLess(grew, self.BUDGET_MB + self.SLACK_MB)
+
+    def test_budget_spans_pages_in_flight(self):
+        """Three 20 MB pages in flight at once pass a 32 MB budget together,
+        though each is below it."""
+        _Hostile.together.reset()
+        e, _ = self.scan_hostile("strings")
+        self.assertSqlState(e, "53400", r"max_page_memory")
+
+    @unittest.expectedFailure
+    def test_strings_peak_within_budget(self):
+        """Parsed strings cost more than their bytes.  Passes once the JSON
+        decoder charges its tree estimate to the budget (ClBudget, the json
+        helper's work); received bytes alone under-charge (98 MB seen)."""
+        _Hostile.together.reset()
+        e, grew = self.scan_hostile("strings")
+        self.assertLess(grew, self.BUDGET_MB + self.SLACK_MB)
+
+    @unittest.expectedFailure
+    def test_nested_arrays_peak_within_budget(self):
+        """24 MB of [[],[],...]: the parsed tree is far larger than the bytes
+        (914 MB seen).  Passes once the decoder's tree estimate is charged."""
+        e, grew = self.scan_hostile("nested")
+        self.assertSqlState(e, "53400", r"max_page_memory")
+        self.assertLess(grew, self.BUDGET_MB + self.SLACK_MB)
+
+    def test_budget_is_superuser_only(self):
+        role = "callogs_budget_user"
+        create_fdw_role(self.conn, role)
+        self.addCleanup(drop_role, role)
+        c = connect(DB, user=role)
+        self.addCleanup(c.close)
+        e = query_error(c, "SET callogs_fdw.max_page_memory = '1GB'")
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+
+    def test_explain_shows_peak(self):
+        t = self.table("budget_explain", rows=1000, server_opts={"concurrency": "4"})
+        plan = query(self.conn, "EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) SELECT * FROM %s" % t)[0][0][0]["Plan"]
+        peak = plan["API Memory Peak"]
+        # at most the four pages in flight and the one being read, at least one
+        self.assertGreater(peak, 30)
+        self.assertLess(peak, 5 * 40)
+
+
+class OptionCapTest(TransportBase):
+    """Options that multiply memory or time are superuser-only above a safe
+    level (issue 10 section 3)."""
+
+    CAPS = [("max_response_bytes", "33554432", "33554433"), ("concurrency", "8", "9"),
+            ("timeout_ms", "300000", "300001"), ("connect_timeout_ms", "60000", "60001"),
+            ("stall_timeout_ms", "60000", "60001"), ("retry_max_wait_ms", "60000", "60001"),
+            ("max_retries", "10", "11")]
+
+    def test_caps_for_non_superusers(self):
+        role = "callogs_cap_user"
+        create_fdw_role(self.conn, role)
+        self.addCleanup(drop_role, role)
+        query(self.conn, "GRANT CREATE ON SCHEMA public TO %s" % role)
+        self.addCleanup(query, self.conn, "REVOKE CREATE ON SCHEMA public FROM %s" % role)
+        c = connect(DB, user=role)
+        self.addCleanup(c.close)
+        for i, (opt, ok, too_much) in enumerate(self.CAPS):
+            with self.subTest(option=opt):
+                query(c, "CREATE SERVER cap_ok_%d FOREIGN DATA WRAPPER callogs_fdw "
+                         "OPTIONS (%s '%s')" % (i, opt, ok))
+                e = query_error(c, "CREATE SERVER cap_no_%d FOREIGN DATA WRAPPER callogs_fdw "
+                                   "OPTIONS (%s '%s')" % (i, opt, too_much))
+                self.assertSqlState(e, INSUFFICIENT_PRIVILEGE, "only a superuser may set option")
+                e = query_error(c, "ALTER SERVER cap_ok_%d OPTIONS (SET %s '%s')" % (i, opt, too_much))
+                self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+                # a superuser may
+                query(self.conn, "CREATE SERVER cap_su_%d FOREIGN DATA WRAPPER callogs_fdw "
+                                 "OPTIONS (%s '%s')" % (i, opt, too_much))
+        query(c, "CREATE FOREIGN TABLE cap_t (id text) SERVER cap_ok_0 OPTIONS (concurrency '8')")
+        e = query_error(c, "ALTER FOREIGN TABLE cap_t OPTIONS (ADD analyze_max_pages '1001')")
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+        for i in range(len(self.CAPS)):
+            query(self.conn, "DROP SERVER IF EXISTS cap_ok_%d CASCADE" % i)
+            query(self.conn, "DROP SERVER IF EXISTS cap_su_%d CASCADE" % i)
 
 
 class RequestLogTest(TransportBase):
