@@ -15,10 +15,12 @@ that may mean "past the end", retries in the request log.
 """
 
 import http.server
+import json
 import os
 import re
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -385,6 +387,119 @@ class OptionCapTest(TransportBase):
         for i in range(len(self.CAPS)):
             query(self.conn, "DROP SERVER IF EXISTS cap_ok_%d CASCADE" % i)
             query(self.conn, "DROP SERVER IF EXISTS cap_su_%d CASCADE" % i)
+
+
+API_MESSAGE = "Ung\u00fcltiger Wert f\u00fcr call_type: \u65e5\u672c \U0001F600 \u00e9t\u00e9"
+
+
+class _ErrorApi(http.server.BaseHTTPRequestHandler):
+    """Answers every request 400 with a message outside ASCII."""
+
+    def do_GET(self):
+        body = json.dumps({"status_code": 400, "message": API_MESSAGE},
+                          ensure_ascii=False).encode("utf-8")
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+class EncodingTest(TransportBase):
+    """The API's error text reaches the user in the database encoding, with
+    '?' where a character has no equivalent; never an "invalid byte
+    sequence" error instead of the real one (issue 10 section 4)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ErrorApi)
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.shutdown()
+        super().tearDownClass()
+
+    def error_in(self, encoding):
+        db = "transport_test_" + encoding.lower()
+        admin = connect("postgres")
+        with admin.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+            cur.execute("CREATE DATABASE %s ENCODING '%s' LC_COLLATE 'C' LC_CTYPE 'C' "
+                        "TEMPLATE template0" % (db, encoding))
+        admin.close()
+        self.addCleanup(drop_database, db)
+        conn = connect(db)
+        self.addCleanup(conn.close)
+        query(conn, "CREATE EXTENSION callogs_fdw")
+        create_table(conn, "bad_request", "http://127.0.0.1:%d%s" % (self.httpd.server_address[1], API_PATH),
+                     server_opts={"max_retries": "0"})
+        return query_error(conn, "SELECT * FROM bad_request")
+
+    def check(self, encoding, shown):
+        e = self.error_in(encoding)
+        self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE)
+        self.assertEqual(e.diag.message_primary,
+                         "call logs API answered HTTP 400 Bad Request: " + shown)
+        self.assertIn("Request: GET", e.diag.message_detail or "")
+        self.assertIn("pushdown", e.diag.message_hint or "")
+
+    def test_latin1(self):
+        self.check("LATIN1", "Ung\u00fcltiger Wert f\u00fcr call_type: ?? ? \u00e9t\u00e9")
+
+    def test_euc_jp(self):
+        e = self.error_in("EUC_JP")
+        self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE)
+        msg = e.diag.message_primary
+        self.assertTrue(msg.startswith("call logs API answered HTTP 400 Bad Request: "), msg)
+        self.assertIn("call_type: \u65e5\u672c ? ", msg)        # Japanese kept, emoji replaced
+        self.assertIn("pushdown", e.diag.message_hint or "")
+
+    def test_sql_ascii_and_utf8(self):
+        self.check("UTF8", API_MESSAGE)
+
+
+class AlterSystemTest(TransportBase):
+    """ALTER SYSTEM SET callogs_fdw.log_requests works the documented way:
+    in a session that has loaded the library (always, when it is preloaded;
+    else after LOAD 'callogs_fdw' or any use of a callogs_fdw table).
+    PostgreSQL 15 refuses a setting of a library the session has not loaded."""
+
+    def tearDown(self):
+        c = connect(DB)
+        query(c, "LOAD 'callogs_fdw'")
+        query(c, "ALTER SYSTEM RESET callogs_fdw.log_requests")
+        query(c, "SELECT pg_reload_conf()")
+        c.close()
+        super().tearDown()
+
+    def test_alter_system_log_requests(self):
+        preloaded = "callogs_fdw" in query(self.conn, "SHOW shared_preload_libraries")[0][0]
+        c = connect(DB)
+        if not preloaded:
+            e = query_error(c, "ALTER SYSTEM SET callogs_fdw.log_requests = on")
+            self.assertSqlState(e, "42704", "unrecognized configuration parameter")
+            query(c, "LOAD 'callogs_fdw'")
+        query(c, "ALTER SYSTEM SET callogs_fdw.log_requests = on")
+        query(c, "SELECT pg_reload_conf()")
+        c.close()
+        t = self.table("alter_system", rows=150)
+        deadline = time.time() + 10
+        while True:
+            c = connect(DB)
+            pos = server_log_size()
+            n = query(c, "SELECT count(id) FROM %s" % t)[0][0]
+            on = query(c, "SHOW callogs_fdw.log_requests")[0][0]
+            c.close()
+            if on == "on" or time.time() > deadline:
+                break
+            time.sleep(0.2)         # the reload reaches new sessions soon
+        self.assertEqual((n, on), (150, "on"))
+        self.assertRegex(server_log_since(pos), r"callogs_fdw: GET \S*tag=alter_system,\S*page=2 -> 200")
 
 
 class RequestLogTest(TransportBase):
