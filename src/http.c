@@ -160,6 +160,8 @@ typedef struct Transport
 	dlist_head	pending;		/* PENDING requests of every fetcher */
 	int			running;		/* transfers handed to curl */
 	long		own_due_ms;		/* ms until a PENDING request is due, or -1 */
+	int64		own_due_us;		/* ... as a CLOCK_MONOTONIC time, or -1 */
+	int64		curl_due_us;	/* curl's next timeout, CLOCK_MONOTONIC, or -1 */
 	uint64		settled;		/* requests settled so far (see callogs_http_settled) */
 } Transport;
 
@@ -186,6 +188,8 @@ static Transport transport = {
 	.epfd = -1,
 	.timerfd = -1,
 	.own_due_ms = -1,
+	.own_due_us = -1,
+	.curl_due_us = -1,
 };
 
 CallogsStats callogs_session_stats;
@@ -205,7 +209,6 @@ static const char *req_printf(CallogsRequest *req, const char *fallback,
 static void release_transfer(CallogsRequest *req);
 static void budget_release(CallogsRequest *req);
 static void finish_transfer(CallogsRequest *req, CURLcode cres);
-static void arm_timer(void);
 
 /*
  * callogs_http_init
@@ -281,51 +284,62 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 }
 
 /*
- * timer_cb
- *		CURLMOPT_TIMERFUNCTION: curl's next timeout changed; program the
- *		timerfd (arm_timer asks curl_multi_timeout for the value itself, so
- *		that a timeout is never lost between two calls).
- */
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	arm_timer();
-	return 0;
-}
-
-/*
- * arm_timer
+ * program_timer
  *		Program the timerfd to the earliest of curl's next timeout and the
  *		moment the first PENDING request is due (backoff, rate limit), or
  *		disarm it.  Setting a timerfd also clears an expiry not yet read.
- *		Called from curl callbacks too: only system calls.
+ *		Only system calls: safe inside curl callbacks.
  */
 static void
-arm_timer(void)
+program_timer(void)
 {
-	long		curl_ms = -1;
-	long		due_ms = -1;
+	int64		at = transport.curl_due_us;
 	struct itimerspec its;
 
 	if (transport.timerfd < 0)
 		return;
-	if (transport.multi)
-		(void) curl_multi_timeout(transport.multi, &curl_ms);
-	due_ms = curl_ms;
-	if (transport.own_due_ms >= 0 && (due_ms < 0 || transport.own_due_ms < due_ms))
-		due_ms = transport.own_due_ms;
-
+	if (transport.own_due_us >= 0 && (at < 0 || transport.own_due_us < at))
+		at = transport.own_due_us;
 	memset(&its, 0, sizeof(its));
-	if (due_ms >= 0)
+	if (at >= 0)
 	{
-		int64		at = mono_now_us() + (int64) due_ms * 1000;
-
 		its.it_value.tv_sec = at / 1000000;
 		its.it_value.tv_nsec = (at % 1000000) * 1000;
 		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 			its.it_value.tv_nsec = 1;	/* zero would disarm */
 	}
 	(void) timerfd_settime(transport.timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/*
+ * timer_cb
+ *		CURLMOPT_TIMERFUNCTION: curl's next timeout changed (-1: none).
+ */
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	transport.curl_due_us = timeout_ms < 0 ? -1 :
+		mono_now_us() + (int64) timeout_ms * 1000;
+	program_timer();
+	return 0;
+}
+
+/*
+ * arm_timer
+ *		Outside curl's callbacks: take curl's next timeout from
+ *		curl_multi_timeout (authoritative, so that a timeout is never lost
+ *		because curl saw no change worth a callback) and program the timer.
+ */
+static void
+arm_timer(void)
+{
+	long		curl_ms = -1;
+
+	if (transport.multi == NULL ||
+		curl_multi_timeout(transport.multi, &curl_ms) != CURLM_OK)
+		curl_ms = -1;
+	transport.curl_due_us = curl_ms < 0 ? -1 : mono_now_us() + (int64) curl_ms * 1000;
+	program_timer();
 }
 
 /*
@@ -376,7 +390,12 @@ get_transport(void)
 	}
 	if (transport.wait_set == NULL)
 	{
+		/* for the backend's life (move to src/compat.h with the others) */
+#if PG_VERSION_NUM >= 170000
+		WaitEventSet *set = CreateWaitEventSet(NULL, 3);
+#else
 		WaitEventSet *set = CreateWaitEventSet(TopMemoryContext, 3);
+#endif
 
 		transport.latch_pos = AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET,
 												MyLatch, NULL);
@@ -992,6 +1011,7 @@ start_due_requests(void)
 			next_ms = wait_ms;
 	}
 	transport.own_due_ms = next_ms;
+	transport.own_due_us = next_ms < 0 ? -1 : mono_now_us() + (int64) next_ms * 1000;
 }
 
 /*

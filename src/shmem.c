@@ -36,7 +36,11 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#if PG_VERSION_NUM < 170000
 #include "storage/backendid.h"
+#else
+#include "storage/procnumber.h"
+#endif
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -250,7 +254,12 @@ callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now)
 static CallogsActivity *
 my_activity(void)
 {
+	/* (move to src/compat.h with the others) */
+#if PG_VERSION_NUM >= 170000
+	int			i = MyProcNumber;
+#else
 	int			i = MyBackendId - 1;
+#endif
 
 	if (shared == NULL || i < 0 || i >= shared->nactivity)
 		return NULL;
