@@ -25,12 +25,9 @@ import fcntl
 import http.server
 import os
 import select
-import shutil
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -38,6 +35,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdwtest import *  # noqa: E402,F401,F403
+from pgcluster import ThrowawayCluster  # noqa: E402
 
 DB = "netcheck_test"
 ROLE = "callogs_net_user"
@@ -349,35 +347,15 @@ class ProxyTest(NetBase):
     def test_environment_proxies_ignored(self):
         """A cluster whose postmaster has http_proxy, https_proxy and
         ALL_PROXY set: scans go straight to the API, the proxy sees nothing."""
-        pgbin = os.environ.get("CL_PGBIN")
-        self.assertTrue(pgbin, "CL_PGBIN must name the PostgreSQL binaries (scripts/env.sh sets it)")
         lis = Listener()
         self.addCleanup(lis.close)
         proxy = "http://127.0.0.1:%d" % lis.port
-        work = tempfile.mkdtemp(prefix="callogs_net_")
-        self.addCleanup(shutil.rmtree, work, True)
-        os.chmod(work, 0o777)
-        data = os.path.join(work, "data")
-        env = dict(os.environ, http_proxy=proxy, HTTP_PROXY=proxy, https_proxy=proxy,
-                   HTTPS_PROXY=proxy, ALL_PROXY=proxy, all_proxy=proxy, NO_PROXY="", no_proxy="")
-        user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(user + [os.path.join(pgbin, "initdb"), "-D", data, "-A", "trust", "-U",
-                               "postgres", "-E", "UTF8", "--locale=C.UTF-8"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port = int(subprocess.check_output([sys.executable, "-c",
-                                            "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); "
-                                            "print(s.getsockname()[1])"]))
-        with open(os.path.join(data, "postgresql.conf"), "a") as f:
-            f.write("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n"
-                    % (port, work))
-        subprocess.run(user + [os.path.join(pgbin, "pg_ctl"), "-D", data, "-w", "-l",
-                               os.path.join(work, "log"), "start"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-        self.addCleanup(subprocess.run, user + [os.path.join(pgbin, "pg_ctl"), "-D", data,
-                                                "-m", "immediate", "stop"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
-        conn.autocommit = True
+        pg = ThrowawayCluster(env=dict(http_proxy=proxy, HTTP_PROXY=proxy, https_proxy=proxy,
+                                       HTTPS_PROXY=proxy, ALL_PROXY=proxy, all_proxy=proxy,
+                                       NO_PROXY="", no_proxy=""))
+        pg.__enter__()
+        self.addCleanup(pg.__exit__, None, None, None)
+        conn = pg.connect()
         self.addCleanup(conn.close)
         query(conn, "CREATE EXTENSION callogs_fdw")
         tag = "net_env_proxy"

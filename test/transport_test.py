@@ -25,6 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdwtest import *  # noqa: E402,F401,F403
+from pgcluster import ThrowawayCluster  # noqa: E402
 
 DB = "transport_test"
 FDW_OUT_OF_MEMORY = "HV001"
@@ -196,6 +197,33 @@ class RateLimitTest(TransportBase):
         else:
             # without shared memory each session keeps its own spacing
             self.assertGreater(rate, self.RATE * 1.5)
+
+    def test_full_table_waits_never_overwrites(self):
+        """With one shared slot (callogs_fdw.rate_limit_servers = 1) and two
+        rate-limited servers scanned in one query, neither server's requests
+        ever come closer than its spacing: the second waits for the slot
+        instead of taking it over (a throwaway cluster, for the setting)."""
+        with ThrowawayCluster(conf={"shared_preload_libraries": "'callogs_fdw'",
+                                    "callogs_fdw.rate_limit_servers": "1"}) as pg:
+            conn = pg.connect()
+            query(conn, "CREATE EXTENSION callogs_fdw")
+            for tag in ("rate_full_a", "rate_full_b"):
+                emu_reset(tag)
+                create_table(conn, tag, scenario(tag, rows=300),
+                             server_opts={"max_requests_per_second": "4", "concurrency": "4"})
+            n = query(conn, "SELECT count(*) FROM (SELECT id FROM rate_full_a UNION ALL "
+                            "SELECT id FROM rate_full_b) s")[0][0]
+            log = pg.server_log()
+            conn.close()
+        self.assertEqual(n, 600)
+        self.assertNotIn("TRAP:", log)
+        for tag in ("rate_full_a", "rate_full_b"):
+            starts = sorted(e["start"] for e in emu_log(tag))
+            self.assertEqual(len(starts), 3)
+            gaps = [b - a for a, b in zip(starts, starts[1:])]
+            # spacing 250 ms; the margin is for the emulator reading a
+            # request late, never for a request sent early
+            self.assertTrue(all(g > 0.2 for g in gaps), (tag, gaps))
 
     def test_rate_measure_sees_unlimited(self):
         """The measurement above can fail: without the option the same two
