@@ -823,6 +823,9 @@ callogsForeignAsyncConfigureWait(AsyncRequest *areq)
 	{
 		fsstate->async_fd = callogs_http_wait_fd(node->ss.ps.state->es_query_cxt);
 		fsstate->async_fd_made = true;
+		if (fsstate->async_fd < 0)
+			elog(DEBUG1, "callogs_fdw: no descriptor left for the asynchronous scan of \"%s\"; it waits without one",
+				 fsstate->relname);
 	}
 	if (fsstate->async_fd >= 0)
 		AddWaitEventToSet(requestor->as_eventset, WL_SOCKET_READABLE,

@@ -28,6 +28,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdwtest import *  # noqa: E402,F401,F403
+from pgcluster import ThrowawayCluster  # noqa: E402
 
 DB = "async_test"
 ROWS = 25000
@@ -239,6 +240,30 @@ class CancelAsyncTest(AsyncBase):
         self.assertLess(time.time() - start, 0.7 + CANCEL_LIMIT)
         query(conn, "RESET statement_timeout")
         conn.close()
+
+
+class DescriptorShortageTest(AsyncBase):
+    """More async partitions than the process may open descriptors for
+    (AcquireExternalFD, max_files_per_process = 64 in a throwaway cluster):
+    the partitions without one register nothing and the answer is still
+    exact."""
+
+    def test_many_partitions_few_descriptors(self):
+        orgs = ["org%02d" % i for i in range(40)]
+        with ThrowawayCluster(conf={"max_files_per_process": "64"}) as pg:
+            conn = pg.connect()
+            query(conn, "CREATE EXTENSION callogs_fdw")
+            make_parent(conn, "many", orgs, "async_many", rows=300)
+            query(conn, "SET client_min_messages = debug1")
+            n = query(conn, "SELECT count(id) FROM many")[0][0]
+            notices = "".join(conn.notices)
+            plan = "\n".join(r[0] for r in query(conn, "EXPLAIN (COSTS OFF) SELECT count(id) FROM many"))
+            log = pg.server_log()
+            conn.close()
+        self.assertEqual(n, sum(t["count"] for t in org_totals(orgs, rows=300).values()))
+        self.assertIn("Async Foreign Scan", plan)
+        self.assertIn("no descriptor left for the asynchronous scan", notices)
+        self.assertIsNone(BAD_LOG_RE.search(log), "the throwaway server's log shows a crash")
 
 
 class StressTest(AsyncBase):
