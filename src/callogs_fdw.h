@@ -254,7 +254,6 @@ extern bool callogs_request_ready(CallogsRequest *req);
 extern long callogs_request_status(CallogsRequest *req);
 extern void callogs_request_release(CallogsRequest *req);
 extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
-extern int	callogs_http_poll(void);
 extern uint64 callogs_http_settled(void);
 extern int	callogs_http_wait_fd(MemoryContext cxt);
 extern void callogs_http_short_wait(long timeout_ms);

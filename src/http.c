@@ -1624,17 +1624,6 @@ callogs_request_ready(CallogsRequest *req)
 }
 
 /*
- * callogs_http_poll
- *		Non-blocking: let the transport work once.  Returns the number of
- *		requests (of any scan) settled by it.
- */
-int
-callogs_http_poll(void)
-{
-	return transport_drive();
-}
-
-/*
  * callogs_http_settled
  *		A counter of requests settled in this backend: comparing two
  *		readings tells whether some scan's page (or failure) became

@@ -323,8 +323,9 @@ callogs_activity_transport(int in_flight, int retry_delta,
 
 /*
  * callogs_activity_read
- *		A consistent copy of backend slot i (0-based), for a view; false
- *		when there is no such slot or it was never used.
+ *		A consistent copy of backend slot i (0-based), for the activity view
+ *		of issue 14 (not written yet); false when there is no such slot or
+ *		it was never used.
  */
 bool
 callogs_activity_read(int i, CallogsActivity *out)
