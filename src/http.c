@@ -448,6 +448,7 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 	f->opts.server_name = copy_opt(cxt, opts->server_name);
 	f->opts.table_name = copy_opt(cxt, opts->table_name);
 	f->opts.ca_file = copy_opt(cxt, opts->ca_file);
+	f->opts.proxy = copy_opt(cxt, opts->proxy);
 	f->opts.date_column = copy_opt(cxt, opts->date_column);
 	f->stats = stats;
 	dlist_init(&f->requests);
