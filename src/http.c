@@ -788,7 +788,7 @@ prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
 		(why = callogs_ip_text_refused(conn_primary_ip, o->allow_private)) == NULL)
 		return CURL_PREREQFUNC_OK;
 	req->refused_why = why;
-	strlcpy(req->refused_ip, conn_primary_ip, sizeof(req->refused_ip));
+	snprintf(req->refused_ip, sizeof(req->refused_ip), "%s", conn_primary_ip);
 	req->abort_reason = ABORT_BLOCKED_HOST;
 	return CURL_PREREQFUNC_ABORT;
 }
@@ -1562,7 +1562,6 @@ request_detail(CallogsRequest *req)
  *		CHECK_FOR_INTERRUPTS first, so that a cancel wins over a failure it
  *		may have caused.
  */
-pg_attribute_noreturn()
 static void
 raise_failure(CallogsRequest *req)
 {
@@ -1576,7 +1575,6 @@ raise_failure(CallogsRequest *req)
 			 errdetail_internal("%s %s", req->fail_detail, request_detail(req)) :
 			 errdetail_internal("%s", request_detail(req)),
 			 req->fail_hint ? errhint("%s", req->fail_hint) : 0));
-	pg_unreachable();
 }
 
 /*

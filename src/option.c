@@ -200,7 +200,6 @@ check_numeric_value(const CallogsOptionDef *opt, const char *value)
  *		Refuse a url option value.  The value is echoed only when it cannot
  *		hold a secret (no "@": a user name or password would be shown).
  */
-pg_attribute_noreturn()
 static void
 url_error(const char *url, const char *detail)
 {
@@ -215,7 +214,6 @@ url_error(const char *url, const char *detail)
 			 detail ? errdetail("%s", detail) : 0,
 			 errhint("The url must be an absolute http:// or https:// URL without user name or password, such as \"%s\".",
 					 CALLOGS_DEFAULT_URL)));
-	pg_unreachable();
 }
 
 /*
@@ -238,19 +236,16 @@ check_url(const char *url)
 {
 	CURLU	   *u;
 	char	   *host = NULL;
-	const char *rest;
+	const char *rest = url;
 	const char *why;
 	size_t		auth_len;
-	bool		is_http;
+	bool		is_http = false;
 	bool		ok;
 
 	if (strlen(url) >= CALLOGS_MAX_URL_LEN)
 		url_error(url, "The url is too long.");
 	if (pg_strncasecmp(url, "https://", 8) == 0)
-	{
 		rest = url + 8;
-		is_http = false;
-	}
 	else if (pg_strncasecmp(url, "http://", 7) == 0)
 	{
 		rest = url + 7;
