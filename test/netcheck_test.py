@@ -334,6 +334,7 @@ class ProxyTest(NetBase):
     def test_proxy_option_is_used(self):
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.addCleanup(httpd.server_close)
         self.addCleanup(httpd.shutdown)
         _Proxy.seen = []
         tag = "net_proxy_opt"

@@ -324,6 +324,7 @@ class MemoryBudgetTest(TransportBase):
     @classmethod
     def tearDownClass(cls):
         cls.httpd.shutdown()
+        cls.httpd.server_close()
         super().tearDownClass()
 
     def scan_hostile(self, shape):
@@ -458,6 +459,7 @@ class EncodingTest(TransportBase):
     @classmethod
     def tearDownClass(cls):
         cls.httpd.shutdown()
+        cls.httpd.server_close()
         super().tearDownClass()
 
     def error_in(self, encoding):
