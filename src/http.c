@@ -416,6 +416,7 @@ get_transport(void)
 	return transport.multi;
 }
 
+/* A copy of an option string in cxt (NULL stays NULL). */
 static char *
 copy_opt(MemoryContext cxt, const char *s)
 {
@@ -636,6 +637,7 @@ callogs_request_submit(CallogsFetcher *f, const char *url, int stream,
 	return req;
 }
 
+/* The stream and page a request was submitted for. */
 int
 callogs_request_stream(CallogsRequest *req)
 {
@@ -1068,6 +1070,7 @@ parse_retry_after(const char *value)
 	return secs < 0 ? 0 : secs;
 }
 
+/* The reason phrase shown after a status code in messages. */
 static const char *
 http_reason(long status)
 {
@@ -1634,12 +1637,18 @@ callogs_http_settled(void)
 	return transport.settled;
 }
 
+/* A scan's dup of the epoll descriptor, closed with its memory context. */
 typedef struct WaitFd
 {
-	int			fd;
+	int			fd;				/* -1 once closed */
 	MemoryContextCallback cb;
 } WaitFd;
 
+/*
+ * wait_fd_close
+ *		Memory context callback: close a scan's descriptor and give its slot
+ *		back to fd.c's count of external descriptors.
+ */
 static void
 wait_fd_close(void *arg)
 {
