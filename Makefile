@@ -10,7 +10,8 @@ OBJS = \
 	src/netcheck.o \
 	src/option.o \
 	src/scan.o \
-	src/shmem.o
+	src/shmem.o \
+	src/url.o
 PGFILEDESC = "callogs_fdw - foreign data wrapper for a Call Logs REST API"
 
 EXTENSION = callogs_fdw

@@ -17,6 +17,7 @@ runs 200 on the assert-enabled server.  CL_ASYNC_STRESS_SEED fixes its seed
 (printed on failure).
 """
 
+import collections
 import json
 import os
 import random
@@ -256,7 +257,10 @@ class DescriptorShortageTest(AsyncBase):
         with ThrowawayCluster(conf={"max_files_per_process": "64"}) as pg:
             conn = pg.connect()
             query(conn, "CREATE EXTENSION callogs_fdw")
-            make_parent(conn, "many", orgs, "async_many", rows=300)
+            # latency: pages are still in flight when the Append configures
+            # its waits, so every partition needs an event
+            make_parent(conn, "many", orgs, "async_many", rows=300, latency=30)
+            conn.notices = collections.deque()      # all of them, not the last 50
             query(conn, "SET client_min_messages = debug1")
             n = query(conn, "SELECT count(id) FROM many")[0][0]
             notices = "".join(conn.notices)
