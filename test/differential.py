@@ -491,9 +491,15 @@ class Gen:
             c["shape"] = "join_numbers"
         elif r < 0.85:
             c["shape"] = "correlated"
-        elif r < 0.91:
+        elif r < 0.88:
             c["shape"] = "lateral"
             c["limit"] = self.r.choice([1, 3, 10])
+        elif r < 0.91:
+            c["shape"] = "correlated_join"
+            # a nested loop, whose inner foreign scan keeps its rows for rescans
+            c["settings"]["enable_hashjoin"] = "off"
+            c["settings"]["enable_mergejoin"] = "off"
+            c["settings"]["enable_material"] = "off"
         elif r < 0.95:
             c["shape"] = "selfjoin"
         else:
@@ -563,6 +569,13 @@ def render(c, cfg, table):
     elif shape == "correlated":
         q = ("SELECT s.k, s.status, (SELECT count(*) FROM %s l%s) FROM diff_statuses s"
              % (t, where(c["conds"], p, params, ["l.%s = s.status" % sc])))
+    elif shape == "correlated_join":
+        # a join inside a correlated subquery: a nested loop rescans its
+        # inner foreign scan with each new value of the outer parameter
+        q = ("SELECT s.k, s.status, (SELECT count(*) FROM %s a JOIN %s l "
+             "ON a.creation_time = l.creation_time%s) FROM diff_statuses s"
+             % (t, t, where(c["conds"], p, params,
+                            ["a.%s = s.status" % sc, "l.%s = s.status" % sc])))
     elif shape == "lateral":
         q = ("SELECT s.k, x.* FROM diff_bounds s CROSS JOIN LATERAL "
              "(SELECT l.id, l.creation_time, l.%s FROM %s l%s "

@@ -139,6 +139,33 @@ class RescanReplay(ProofCase):
                          (emu_totals("rows=1500,anchor=2025-11-30T00:00:00Z")["by_status"]["missed"],) * 2)
         self.assertEqual(len(emu_log(off)), 30)
 
+    def test_changed_parameter_fetches_again(self):
+        """A correlated subquery whose nested loop rescans a foreign scan
+        with a new value of the outer query's parameter: the rows of the
+        new value, never a replay of the previous value's rows."""
+        on, off = self.pair("param", {"rows": 1500, "anchor": "2025-11-30T00:00:00Z"},
+                            COLUMNS, server_opts={"page_size": "1000"})
+        want = emu_totals("rows=1500,anchor=2025-11-30T00:00:00Z")["by_status"]
+        for s in self.SETTINGS[:3]:
+            query(self.conn, s)
+        try:
+            for t, tag in (("param_on", on), ("param_off", off)):
+                emu_reset(tag)
+                sql = ("SELECT s.status, (SELECT count(*) FROM %s a JOIN %s l ON a.id = l.id "
+                       "WHERE a.call_status = s.status AND l.call_status = s.status) "
+                       "FROM (VALUES ('missed'), ('failed'), ('completed'), ('missed')) "
+                       "s(status)" % (t, t))
+                plan = "\n".join(r[0] for r in query(self.conn, "EXPLAIN (COSTS OFF) " + sql))
+                self.assertIn("Nested Loop", plan)
+                self.assertNotRegex(plan, "Materialize|Hash|Sort", plan)
+                self.assertEqual(query(self.conn, sql),
+                                 [(st, want[st]) for st in ("missed", "failed", "completed",
+                                                            "missed")])
+                # every execution of the subquery asked the API for its value
+                self.assertGreaterEqual(len(emu_log(tag)), 8, t)
+        finally:
+            query(self.conn, "RESET ALL")
+
 
 if __name__ == "__main__":
     unittest.main()
