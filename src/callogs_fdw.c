@@ -152,14 +152,6 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-	DefineCustomBoolVariable("callogs_fdw.fast_conversion",
-							 "Builds timestamps, intervals, integers and text directly instead of through their input functions.",
-							 "Only for measuring what it saves; results are the same.",
-							 &callogs_fast_conversion,
-							 true,
-							 PGC_USERSET,
-							 GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("callogs_fdw");
 	callogs_http_init();
 }

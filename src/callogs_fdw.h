@@ -141,7 +141,6 @@ extern void callogs_convert_row(ClJson *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
 								Datum *values, bool *nulls);
 extern char *callogs_shorten(const char *s, size_t len);
-extern bool callogs_fast_conversion;
 
 /*
  * Pushdown.  A pushed condition is a (kind, op, expression) triple; the

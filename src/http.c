@@ -533,7 +533,7 @@ start_transfer(CallogsRequest *req)
 	req->errbuf[0] = '\0';
 
 	if (!cl_parser_init(&req->parser, CALLOGS_MAX_JSON_DEPTH,
-						(size_t) o->max_response_bytes))
+						(size_t) o->max_response_bytes, NULL))
 	{
 		cl_parser_free(&req->parser);
 		ereport(ERROR, (errcode(ERRCODE_FDW_OUT_OF_MEMORY), errmsg("out of memory")));

@@ -549,16 +549,18 @@ callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
 
 		while (scan->cur_data != NULL && scan->cur_idx < scan->cur_n)
 		{
-			ClJson	   *obj = scan->cur_data->elements[scan->cur_idx++];
+			ClJson	   *obj = cl_array_get(scan->cur_data, scan->cur_idx++);
 			ClJson	   *id;
+			const char *id_str;
+			size_t		id_len;
 
 			if (cl_type(obj) != CL_JSON_OBJECT)
 				bad_page(scan, scan->cur_req,
 						 psprintf("element %zu of \"data\" is not an object",
 								  scan->cur_idx - 1));
 			if (cl_object_get(obj, "id", &id) &&
-				cl_type(id) == CL_JSON_STRING &&
-				id_seen(scan, hash_string(id->str, id->str_len)))
+				(id_str = cl_string(id, &id_len)) != NULL &&
+				id_seen(scan, hash_string(id_str, id_len)))
 				continue;		/* shifted across a page boundary: seen */
 			return obj;
 		}
