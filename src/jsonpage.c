@@ -82,40 +82,56 @@
 
 /*
  * What json-c allocates, as upper bounds in bytes of glibc malloc chunks
- * (request + 8, rounded up to 16) on a 64-bit machine, for json-c 0.16:
+ * (request + 8, rounded up to 16, at least 32) on a 64-bit machine, for
+ * json-c 0.16 (json_object.c, linkhash.c, arraylist.c, json_tokener.c):
  *
- * EST_TOKENER: the tokener with its stack of max_depth levels (24 bytes
- *	each), its printbuf, and the locale copies json_tokener_parse_ex makes
- *	for the duration of each call.
- * EST_OBJECT: '{': json_object_object (64) + lh_table (64) + 16 entries of
- *	40 bytes (656); measured 784, plus the slot in its parent.
+ * EST_TOKENER: the tokener, its stack (24 bytes per level of max_depth),
+ *	its printbuf, and the locale copies each json_tokener_parse_ex makes.
+ * EST_OBJECT: '{': json_object_object (64) + lh_table (64) + 16 hash
+ *	entries of 40 bytes (656); glibc measures 784.
  * EST_ARRAY: '[': json_object_array (64) + array_list (48) + 32 slots (272)
- *	until ']' shrinks them; measured 384, plus its slot.
- * EST_MEMBER: ',' in an object: the hash table doubles when 2/3 full, and
- *	while it is rehashed the old and the new table exist: 3 * 40 bytes per
- *	slot, 1.5 slots per member, at most 182 bytes per member.
- * EST_ELEMENT: ',' in an array: 8-byte slots, at most twice the elements,
- *	plus the old slots while realloc copies them: 24 bytes per element.
- * EST_STRING: a string value (json_object_string: 48 bytes + the text + 1,
- *	at least 80 as a chunk) or a key (strdup'ed by the tokener, then again
- *	into the table before the first copy is freed).
- * EST_SCALAR: a number, true or false: json_object_int, _double or _boolean
- *	(64), plus a double's text (strdup, at least 32).
- * EST_TOKEN_BYTE: each byte of a string or token: its copy in the tree, and
- *	the second, short-lived copy of a key.
+ *	until ']' shrinks them; glibc measures 384.
+ * EST_ENTRY, EST_RESIZE: an object's table doubles when an insertion finds
+ *	it 66 % full (lh_table_insert_w_hash): the new table (40 bytes per
+ *	entry, one chunk) and a temporary lh_table; the old table is freed
+ *	after the copy (it was charged before).
+ * EST_SLOT: an array doubles its slots when full (array_list_add): the new
+ *	slots; realloc may hold old and new at once (the old were charged).
+ * EST_KEY + EST_KEY_BYTE per byte: a key is strdup'ed by the tokener, then
+ *	again into the table before the first copy is freed: two chunks of
+ *	length + 24 at most.
+ * EST_STRING + 1 per byte: json_object_string with the text inline:
+ *	48 + length + 1 (at least 57), a chunk of at most length + 72.
+ * EST_SCALAR + 1 per byte: a number, true or false (json_object_int,
+ *	_double, _boolean: 64) and a double's text (strdup: length + 24 at
+ *	most); null allocates nothing but is charged the same.
  * EST_PRINTBUF_BYTE: each byte by which the longest string or token grows:
- *	the tokener accumulates it in a printbuf that doubles by realloc
- *	(old + new buffers at once).
+ *	the tokener collects every string and token in one printbuf that
+ *	doubles by realloc (old + new at once).
+ * Nested deeper than CL_SC_LEVELS (only with a max_depth above it), the
+ * classifier does not follow the containers and charges flat upper
+ * bounds: EST_FLAT_MEMBER per key (182 bytes of table per member, the
+ * worst case of a table just doubled, with the old one still there) and
+ * EST_FLAT_ELEMENT per element (slots at twice the elements, plus the old
+ * ones during realloc).
+ *
+ * test/unit/test_budget.c checks these against glibc after every feed;
+ * the fuzzer and test_jsonpage.c against ASan's count of the bytes
+ * requested, at their peak inside each feed.
  */
 #define EST_TOKENER			4096
 #define EST_OBJECT			800
 #define EST_ARRAY			400
-#define EST_MEMBER			192
-#define EST_ELEMENT			24
-#define EST_STRING			96
-#define EST_SCALAR			96
-#define EST_TOKEN_BYTE		2
+#define EST_ENTRY			40
+#define EST_RESIZE			(16 + 64)
+#define EST_SLOT			8
+#define EST_KEY				48
+#define EST_KEY_BYTE		2
+#define EST_STRING			72
+#define EST_SCALAR			88
 #define EST_PRINTBUF_BYTE	3
+#define EST_FLAT_MEMBER		192
+#define EST_FLAT_ELEMENT	24
 
 /*
  * cl_budget_init
@@ -302,7 +318,7 @@ number_complete(uint8_t s)
 static inline size_t
 token_byte(ClJsonParser *p)
 {
-	size_t		cost = EST_TOKEN_BYTE;
+	size_t		cost = p->sc_byte_cost;
 
 	if (++p->sc_tok_len > p->sc_max_tok)
 	{
@@ -312,23 +328,75 @@ token_byte(ClJsonParser *p)
 	return cost;
 }
 
-/* A container opens; is_obj for '{'. */
-static inline void
-push_kind(ClJsonParser *p, bool is_obj)
+/*
+ * add_item
+ *		A value starts (is_key: a key) in the innermost container: what its
+ *		table or slots grow by, as json-c grows them.
+ */
+static size_t
+add_item(ClJsonParser *p, bool is_key)
 {
-	if (p->sc_depth >= 64)
-		p->sc_kinds_lost = true;
-	p->sc_kinds = (p->sc_kinds << 1) | (is_obj ? 1 : 0);
-	p->sc_depth++;
+	int			d = p->sc_depth;
+
+	if (d == 0)
+		return 0;				/* the top-level value */
+	if (d > CL_SC_LEVELS)
+		return is_key ? EST_FLAT_MEMBER : EST_FLAT_ELEMENT;
+	if (p->sc_level[d - 1].is_object)
+	{
+		uint32_t	n = p->sc_level[d - 1].count,
+					size = p->sc_level[d - 1].size;
+
+		if (!is_key)
+			return 0;			/* counted at its key */
+		p->sc_level[d - 1].count = n + 1;
+		/* lh_table_insert_w_hash: resize if count >= size * 0.66 */
+		if ((uint64_t) n * 100 >= (uint64_t) size * 66 && size < UINT32_MAX / 2)
+		{
+			p->sc_level[d - 1].size = size * 2;
+			return (size_t) size * 2 * EST_ENTRY + EST_RESIZE;
+		}
+		return 0;
+	}
+	else
+	{
+		uint32_t	n = p->sc_level[d - 1].count + 1,
+					size = p->sc_level[d - 1].size;
+
+		p->sc_level[d - 1].count = n;
+		/* array_list_expand_internal: double when full */
+		if (n > size && size < UINT32_MAX / 2)
+		{
+			p->sc_level[d - 1].size = size * 2;
+			return (size_t) size * 2 * EST_SLOT + 16;
+		}
+		return 0;
+	}
 }
 
-/* The cost of a ',': an object member or an array element. */
-static inline size_t
-separator_cost(const ClJsonParser *p)
+/* Is the innermost container an object (or unknown, beyond the levels)? */
+static inline bool
+in_object(const ClJsonParser *p)
 {
-	if (p->sc_kinds_lost || (p->sc_kinds & 1))
-		return EST_MEMBER;
-	return EST_ELEMENT;
+	return p->sc_depth > CL_SC_LEVELS ||
+		(p->sc_depth > 0 && p->sc_level[p->sc_depth - 1].is_object);
+}
+
+/* A container opens: its cost. */
+static size_t
+open_container(ClJsonParser *p, bool is_obj)
+{
+	size_t		cost = add_item(p, false) + (is_obj ? EST_OBJECT : EST_ARRAY);
+
+	if (p->sc_depth < CL_SC_LEVELS)
+	{
+		p->sc_level[p->sc_depth].is_object = is_obj;
+		p->sc_level[p->sc_depth].count = 0;
+		p->sc_level[p->sc_depth].size = is_obj ? 16 : 32;
+	}
+	p->sc_depth++;
+	p->sc_expect_key = is_obj;
+	return cost;
 }
 
 /*
@@ -415,15 +483,15 @@ classify(ClJsonParser *p, const unsigned char *buf, size_t len, size_t room,
 					case '\t':
 					case '\n':
 					case '\r':
+						break;
 					case ':':
+						p->sc_expect_key = false;
 						break;
 					case '{':
-						push_kind(p, true);
-						add += EST_OBJECT;
+						add += open_container(p, true);
 						break;
 					case '[':
-						push_kind(p, false);
-						add += EST_ARRAY;
+						add += open_container(p, false);
 						break;
 					case '}':
 					case ']':
@@ -434,17 +502,33 @@ classify(ClJsonParser *p, const unsigned char *buf, size_t len, size_t room,
 							goto stop;
 						}
 						p->sc_depth--;
-						p->sc_kinds >>= 1;
+						p->sc_expect_key = false;
 						if (p->sc_depth == 0)
 							p->sc_state = SC_DONE;
 						break;
 					case ',':
-						add += separator_cost(p);
+						p->sc_expect_key = in_object(p);
 						break;
 					case '"':
 						p->sc_state = SC_STRING;
 						p->sc_tok_len = 0;
-						add += EST_STRING;
+						if (p->sc_depth > CL_SC_LEVELS)
+						{
+							/* key or value: charge for both */
+							add += add_item(p, true) + EST_STRING + EST_KEY;
+							p->sc_byte_cost = EST_KEY_BYTE;
+						}
+						else if (p->sc_expect_key && in_object(p))
+						{
+							add += add_item(p, true) + EST_KEY;
+							p->sc_byte_cost = EST_KEY_BYTE;
+						}
+						else
+						{
+							add += add_item(p, false) + EST_STRING;
+							p->sc_byte_cost = 1;
+						}
+						p->sc_expect_key = false;
 						break;
 					case '-':
 					case '0':
@@ -466,7 +550,9 @@ classify(ClJsonParser *p, const unsigned char *buf, size_t len, size_t room,
 						if (p->sc_depth == 0 && c == 'n')
 							p->sc_top_null = true;
 						p->sc_tok_len = 0;
-						add += EST_SCALAR + token_byte(p);
+						p->sc_byte_cost = 1;
+						p->sc_expect_key = false;
+						add += add_item(p, false) + EST_SCALAR + token_byte(p);
 						break;
 					default:
 						/* NaN, Infinity, ', /, a BOM, ... */
@@ -706,7 +792,8 @@ cl_parser_finish(ClJsonParser *p)
 	if (!p->done)
 	{
 		/* a number or literal at the top level ends only at a delimiter */
-		if (!advance(p, " ", 1, p->nbytes))
+		if (p->sc_state == SC_TOKEN && p->sc_depth == 0 &&
+			!advance(p, " ", 1, p->nbytes))
 			return NULL;
 		if (!p->done)
 		{

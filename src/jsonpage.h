@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #define CL_ERRMSG_LEN 256
+#define CL_SC_LEVELS 64			/* containers the classifier follows */
 
 /* A JSON value: json-c's object (NULL is JSON null). */
 typedef struct json_object ClJson;
@@ -107,13 +108,19 @@ typedef struct ClJsonParser
 	/* the byte classifier (see jsonpage.c) */
 	uint8_t		sc_state;
 	uint8_t		sc_num;			/* number-grammar state inside a token */
+	uint8_t		sc_byte_cost;	/* estimate per byte of this string/token */
 	bool		sc_top_null;	/* the top-level value is a literal "n..." */
-	bool		sc_kinds_lost;	/* nesting went past the kind bits */
+	bool		sc_expect_key;	/* the next string in this object is a key */
 	int			sc_depth;		/* open containers */
-	uint64_t	sc_kinds;		/* bit i: container at depth i+1 is an object */
 	size_t		sc_tok_len;		/* bytes of the current string or token */
 	size_t		sc_max_tok;		/* longest string or token so far */
 	size_t		sc_estimate;	/* upper bound of json-c's allocations */
+	struct
+	{
+		bool		is_object;
+		uint32_t	count;		/* members or elements so far */
+		uint32_t	size;		/* hash entries or array slots charged */
+	}			sc_level[CL_SC_LEVELS];	/* the open containers, outermost first */
 } ClJsonParser;
 
 extern bool cl_parser_init(ClJsonParser *p, int max_depth, size_t max_bytes,
