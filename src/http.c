@@ -91,6 +91,7 @@ struct CallogsRequest
 	/* the current transfer */
 	CURL	   *easy;
 	ClJsonParser parser;
+	ClBudget	budget;			/* bounds the parsed tree (see start_transfer) */
 	bool		parser_live;
 	long		status;
 	AbortReason abort_reason;
@@ -532,8 +533,15 @@ start_transfer(CallogsRequest *req)
 	req->retry_after[0] = '\0';
 	req->errbuf[0] = '\0';
 
+	/*
+	 * The decoded tree of one page may take 8 times max_response_bytes (at
+	 * least 64 MB), as with the old parser's arena.  The transport's
+	 * backend-wide budget replaces this per-request one.
+	 */
+	cl_budget_init(&req->budget, Max((size_t) o->max_response_bytes * 8,
+									 (size_t) 64 * 1024 * 1024));
 	if (!cl_parser_init(&req->parser, CALLOGS_MAX_JSON_DEPTH,
-						(size_t) o->max_response_bytes, NULL))
+						(size_t) o->max_response_bytes, &req->budget))
 	{
 		cl_parser_free(&req->parser);
 		ereport(ERROR, (errcode(ERRCODE_FDW_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -891,6 +899,15 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 							  f->opts.max_response_bytes),
 					 request_detail(req),
 					 pstrdup("Lower page_size, or raise the server option max_response_bytes."));
+	}
+	else if (req->abort_reason == ABORT_BAD_JSON &&
+			 req->parser.status == CL_PARSE_BUDGET)
+	{
+		fail_request(req, ERRCODE_FDW_OUT_OF_MEMORY,
+					 psprintf("call logs API response is too large to decode: %s",
+							  req->parser.errmsg),
+					 request_detail(req),
+					 pstrdup("Lower page_size or max_response_bytes."));
 	}
 	else if (req->abort_reason == ABORT_BAD_JSON)
 	{
