@@ -304,6 +304,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--json-out")
     ap.add_argument("--wait-quiet", type=int, default=180)
+    ap.add_argument("--pg-config", default="/usr/lib/postgresql/15/bin/pg_config",
+                    help="pg_config of the installation measured")
     a = ap.parse_args()
 
     summ = json.load(open(a.summary))
@@ -446,9 +448,10 @@ def report(a, results, wrk_res, mem, idle_hwm, check, summ, pgver, work_mem,
         ver("nginx -v 2>&1 | sed 's#.*/##'"), ver("curl --version | head -1 | cut -d' ' -f1,2"),
         ver("wrk -v 2>&1 | head -1 | cut -d' ' -f2")))
     P("")
-    so = ver("f=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/callogs_fdw.so; "
-             "echo \"$(sha256sum $f | cut -c1-12), installed $(date -r $f '+%Y-%m-%d %H:%M:%S')\"")
-    P("callogs_fdw.so: sha256 %s." % so)
+    so = ver("f=$(%s --pkglibdir)/callogs_fdw.so; "
+             "echo \"$f: sha256 $(sha256sum $f | cut -c1-12), installed $(date -r $f '+%%Y-%%m-%%d %%H:%%M:%%S')\""
+             % a.pg_config)
+    P("callogs_fdw.so: %s." % so)
     P("")
     P("CPU busy (all processes, 1 s sample) just before the bench: %.0f%%, just after: %.0f%%." % (
         100 * busy[0], 100 * busy[1]))
