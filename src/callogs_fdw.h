@@ -131,6 +131,8 @@ typedef struct CallogsColumn
 	Oid			typioparam;
 	Datum		constval;		/* CALLOGS_CONV_CONSTANT */
 	bool		is_string;		/* a string type: no length cap on input */
+	bool		same_field;		/* an earlier column has the same field */
+	int			next_same;		/* next column with the same field, or -1 */
 } CallogsColumn;
 
 /* in convert.c */

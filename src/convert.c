@@ -176,6 +176,29 @@ callogs_build_columns(Relation rel, List *attnums, const char *org_handle,
 			c->constval = input_function(c, pstrdup(org_handle ? org_handle : ""));
 		}
 	}
+	/* columns fed by the same key: converted together, the key found once */
+	for (int i = 0; i < n; i++)
+	{
+		cols[i].next_same = -1;
+		cols[i].same_field = false;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int			last = i;
+
+		if (cols[i].same_field || cols[i].kind == CALLOGS_CONV_CONSTANT)
+			continue;
+		for (int j = i + 1; j < n; j++)
+		{
+			if (cols[j].kind != CALLOGS_CONV_CONSTANT && !cols[j].same_field &&
+				strcmp(cols[i].field, cols[j].field) == 0)
+			{
+				cols[j].same_field = true;
+				cols[last].next_same = j;
+				last = j;
+			}
+		}
+	}
 	*ncolumns = n;
 	return cols;
 }
@@ -516,9 +539,38 @@ convert_value(CallogsColumn *col, ClJson *v)
 }
 
 /*
+ * convert_member
+ *		Convert the value v of one JSON key into every column it feeds
+ *		(columns[i] and the chain of next_same).
+ */
+static void
+convert_member(ConvContext *cc, CallogsColumn *columns, int i, ClJson *v,
+			   Datum *values, bool *nulls)
+{
+	if (v == NULL)
+		return;					/* JSON null: the columns stay NULL */
+	for (; i >= 0; i = columns[i].next_same)
+	{
+		CallogsColumn *col = &columns[i];
+
+		cc->col = col;
+		cc->value = v;
+		values[col->attnum - 1] = convert_value(col, v);
+		nulls[col->attnum - 1] = false;
+	}
+}
+
+/*
  * callogs_convert_row
  *		Fill values/nulls (indexed by attnum - 1) from one call-log object.
- *		Columns not listed stay NULL.  Errors name the column and field.
+ *		Columns not listed stay NULL, as do columns whose key is missing or
+ *		null.  Errors name the column and field.
+ *
+ *		The members are walked once, in their order, and matched to the
+ *		columns starting after the column matched last: the API writes its
+ *		keys in the same order in every row, so each member usually costs
+ *		one comparison, cheaper than a hash lookup per column.  An object
+ *		with many more members than the query needs is read by lookups.
  */
 void
 callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
@@ -526,6 +578,7 @@ callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 {
 	ConvContext cc;
 	ErrorContextCallback errcallback;
+	int			nkeys = 0;
 
 	cc.relname = relname;
 	cc.col = NULL;
@@ -539,7 +592,6 @@ callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 	{
 		CallogsColumn *col = &columns[i];
 		int			idx = col->attnum - 1;
-		ClJson	   *v = NULL;
 
 		if (col->kind == CALLOGS_CONV_CONSTANT)
 		{
@@ -547,16 +599,45 @@ callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 			nulls[idx] = false;
 			continue;
 		}
-		if (!cl_object_get(obj, col->field, &v) || v == NULL)
+		values[idx] = (Datum) 0;
+		nulls[idx] = true;
+		if (!col->same_field)
+			nkeys++;
+	}
+
+	if (cl_object_length(obj) > (size_t) (2 * nkeys + 4))
+	{
+		for (int i = 0; i < ncolumns; i++)
 		{
-			values[idx] = (Datum) 0;
-			nulls[idx] = true;
-			continue;
+			ClJson	   *v;
+
+			if (columns[i].kind != CALLOGS_CONV_CONSTANT && !columns[i].same_field &&
+				cl_object_get(obj, columns[i].field, &v))
+				convert_member(&cc, columns, i, v, values, nulls);
 		}
-		cc.col = col;
-		cc.value = v;
-		values[idx] = convert_value(col, v);
-		nulls[idx] = false;
+	}
+	else if (nkeys > 0)
+	{
+		const void *pos = NULL;
+		const char *key;
+		ClJson	   *v;
+		int			next = 0;
+
+		while (cl_object_next(obj, &pos, &key, &v))
+		{
+			for (int k = 0; k < ncolumns; k++)
+			{
+				int			i = (next + k) % ncolumns;
+				CallogsColumn *col = &columns[i];
+
+				if (col->kind == CALLOGS_CONV_CONSTANT || col->same_field ||
+					strcmp(col->field, key) != 0)
+					continue;
+				convert_member(&cc, columns, i, v, values, nulls);
+				next = i + 1;
+				break;
+			}
+		}
 	}
 
 	error_context_stack = errcallback.previous;

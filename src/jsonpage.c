@@ -73,6 +73,7 @@
 
 #include <json_object.h>
 #include <json_object_iterator.h>
+#include <linkhash.h>
 #include <json_tokener.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,65 @@ is_json_space(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Bytes inside a string that need no attention: not '"', '\\', below 0x20. */
+static const bool string_plain[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x22 '"' */
+	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x40] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x5c '\\' */
+	[0x60] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x90] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xa0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xb0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xc0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xd0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xe0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xf0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/*
+ * plain_run
+ *		The end of the run of plain string bytes starting at buf[i]: eight
+ *		bytes at a time while none of them is '"', '\\' or below 0x20 (the
+ *		usual bit tricks: a byte b of x is zero in x ^ c exactly when b == c,
+ *		and (x - 0x20..) & ~x & 0x80.. is nonzero exactly when some byte is
+ *		below 0x20), then byte by byte.
+ */
+static inline size_t
+plain_run(const unsigned char *buf, size_t i, size_t len)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t highs = UINT64_C(0x8080808080808080);
+
+	while (i + 8 <= len)
+	{
+		uint64_t	x,
+					q,
+					b,
+					hit;
+
+		memcpy(&x, buf + i, 8);
+		q = x ^ (ones * '"');
+		b = x ^ (ones * '\\');
+		hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & highs;
+		if (hit)
+		{
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* the lowest flag is a real one (borrows only run upwards) */
+			return i + ((size_t) __builtin_ctzll(hit) >> 3);
+#else
+			break;
+#endif
+		}
+		i += 8;
+	}
+	while (i < len && string_plain[buf[i]])
+		i++;
+	return i;
+}
+
 /* A byte that ends a number or literal (json-c stops at these too). */
 static inline bool
 ends_token(unsigned char c)
@@ -417,9 +477,35 @@ classify(ClJsonParser *p, const unsigned char *buf, size_t len, size_t room,
 
 	for (i = 0; i < len; i++)
 	{
-		unsigned char c = buf[i];
+		unsigned char c;
 		size_t		add = 1;	/* the byte itself */
 
+		if (p->sc_state == SC_STRING && string_plain[buf[i]])
+		{
+			/* most bytes: a run of plain string bytes, charged at once */
+			size_t		j = i + 1;
+			size_t		n,
+						tok,
+						grow;
+
+			j = plain_run(buf, j, len);
+			n = j - i;
+			tok = p->sc_tok_len + n;
+			grow = tok > p->sc_max_tok ? tok - p->sc_max_tok : 0;
+			add = n * (1 + (size_t) p->sc_byte_cost) + grow * EST_PRINTBUF_BYTE;
+			if (add <= room - total)
+			{
+				p->sc_tok_len = tok;
+				p->sc_max_tok += grow;
+				total += add;
+				p->sc_estimate += add - n;
+				i = j - 1;
+				continue;
+			}
+			/* the budget runs out inside the run: find the byte, one by one */
+			add = 1;
+		}
+		c = buf[i];
 		switch (p->sc_state)
 		{
 			case SC_STRING:
@@ -587,6 +673,55 @@ stop:
 
 /* ---- the parser ---- */
 
+/*
+ * Tokeners of finished parses are kept for the next ones (the process is
+ * single-threaded): json_tokener_new_ex callocs the stack of max_depth
+ * levels, a request large enough to make glibc consolidate every chunk the
+ * previous page freed, once per page.  Only the tokener of a document
+ * json-c completed is kept: its state is then back to the start (no open
+ * level, no pending surrogate escape), which json_tokener_reset alone does
+ * not ensure after a parse cut short.  A kept tokener holds no tree and is
+ * charged to no budget; at most TOKENER_CACHE are kept.
+ */
+#define TOKENER_CACHE 8
+static struct json_tokener *tokener_cache[TOKENER_CACHE];
+static int	tokener_cache_depth[TOKENER_CACHE];
+static int	n_tokener_cache = 0;
+
+/* A tokener for max_depth, from the cache if one is there. */
+static struct json_tokener *
+tokener_get(int max_depth)
+{
+	for (int i = n_tokener_cache - 1; i >= 0; i--)
+	{
+		if (tokener_cache_depth[i] == max_depth)
+		{
+			struct json_tokener *tok = tokener_cache[i];
+
+			tokener_cache[i] = tokener_cache[n_tokener_cache - 1];
+			tokener_cache_depth[i] = tokener_cache_depth[n_tokener_cache - 1];
+			n_tokener_cache--;
+			return tok;
+		}
+	}
+	return json_tokener_new_ex(max_depth);
+}
+
+/* Give back the tokener of a completed document: kept, or freed. */
+static void
+tokener_put(struct json_tokener *tok, int max_depth)
+{
+	if (n_tokener_cache < TOKENER_CACHE)
+	{
+		json_tokener_reset(tok);
+		tokener_cache[n_tokener_cache] = tok;
+		tokener_cache_depth[n_tokener_cache] = max_depth;
+		n_tokener_cache++;
+	}
+	else
+		json_tokener_free(tok);
+}
+
 static bool
 parser_fail(ClJsonParser *p, ClParseStatus status, const char *msg)
 {
@@ -629,7 +764,7 @@ cl_parser_init(ClJsonParser *p, int max_depth, size_t max_bytes, ClBudget *budge
 	p->max_bytes = max_bytes;
 	p->budget = budget;
 	p->sc_state = SC_VALUE;
-	p->tok = json_tokener_new_ex(p->max_depth);
+	p->tok = tokener_get(p->max_depth);
 	if (p->tok == NULL)
 		return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
 	json_tokener_set_flags(p->tok, JSON_TOKENER_STRICT);
@@ -824,7 +959,7 @@ cl_parser_finish(ClJsonParser *p)
 	}
 	p->root = NULL;
 	/* the tokener is no longer needed: free it now */
-	json_tokener_free(p->tok);
+	tokener_put(p->tok, p->max_depth);
 	p->tok = NULL;
 	return root;
 }
@@ -921,6 +1056,41 @@ cl_object_get(const ClJson *obj, const char *key, ClJson **value)
 	if (cl_type(obj) != CL_JSON_OBJECT)
 		return false;
 	return json_object_object_get_ex(obj, key, value);
+}
+
+/* The number of members of an object (0 for anything else). */
+size_t
+cl_object_length(const ClJson *obj)
+{
+	return cl_type(obj) == CL_JSON_OBJECT ? (size_t) json_object_object_length(obj) : 0;
+}
+
+/*
+ * cl_object_next
+ *		Walk the members of obj in their order (json-c keeps the order of
+ *		first appearance): *pos NULL starts; each call sets *key and *value
+ *		(NULL for JSON null) of the next member and returns true, false at
+ *		the end or if obj is not an object.
+ */
+bool
+cl_object_next(const ClJson *obj, const void **pos, const char **key, ClJson **value)
+{
+	struct lh_entry *e;
+
+	if (*pos == NULL)
+	{
+		if (cl_type(obj) != CL_JSON_OBJECT)
+			return false;
+		e = lh_table_head(json_object_get_object(obj));
+	}
+	else
+		e = lh_entry_next((const struct lh_entry *) *pos);
+	if (e == NULL)
+		return false;
+	*pos = e;
+	*key = (const char *) lh_entry_k(e);
+	*value = (ClJson *) lh_entry_v(e);
+	return true;
 }
 
 size_t

@@ -139,6 +139,9 @@ extern const char *cl_type_name(const ClJson *v);
 extern bool cl_object_get(const ClJson *obj, const char *key, ClJson **value);
 extern size_t cl_array_length(const ClJson *arr);
 extern ClJson *cl_array_get(const ClJson *arr, size_t i);
+extern size_t cl_object_length(const ClJson *obj);
+extern bool cl_object_next(const ClJson *obj, const void **pos, const char **key,
+						   ClJson **value);
 extern bool cl_json_get_bool(const ClJson *v, bool *out);
 extern bool cl_json_get_int64(const ClJson *v, int64_t *out);
 extern bool cl_json_int_clamped(const ClJson *v);

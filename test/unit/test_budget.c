@@ -9,8 +9,9 @@
  * mmap'ed blocks.  For each shape, a document is fed in 16 kB chunks (as
  * libcurl delivers them); after every feed the growth since the parser was
  * created must not exceed the parser's estimate (sc_estimate), and for
- * real call-log pages the estimate must not be wildly above it (at most
- * MAX_RATIO_REAL times).  The hostile shapes are the ones of issue 10:
+ * real call-log pages (of more than a few rows: the tokener's fixed charge
+ * dominates a page of one row) the estimate must not be wildly above it
+ * (at most MAX_RATIO_REAL times).  The hostile shapes are the ones of issue 10:
  * dense "[[],[],...]", "[{},{},...]" and the like, where json-c's tree is
  * 40 to 270 times the bytes.  Prints one line per shape, then
  * "budget: N passed, M failed".
@@ -177,7 +178,7 @@ measure(const char *name, const char *doc, size_t len, bool real)
 	printf("%-34s %9zu bytes  json-c peak %10zu (%6.1fx bytes)  page %10zu  estimate %10zu (%4.2fx peak)\n",
 		   name, len, worst, (double) worst / (double) len, tree, p.sc_estimate,
 		   (double) p.sc_estimate / (double) worst);
-	if (real)
+	if (real && len > 4096)		/* the fixed 4 kB for the tokener dominates smaller pages */
 		CHECK((double) p.sc_estimate <= MAX_RATIO_REAL * (double) worst,
 			  "%s: estimate %zu within %.1fx of json-c's %zu", name, p.sc_estimate,
 			  MAX_RATIO_REAL, worst);
