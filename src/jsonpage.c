@@ -409,9 +409,11 @@ add_item(ClJsonParser *p, bool is_key)
 
 		if (!is_key)
 			return 0;			/* counted at its key */
+		if (size >= UINT32_MAX / 4)
+			return EST_FLAT_MEMBER; /* beyond what the counters follow */
 		p->sc_level[d - 1].count = n + 1;
 		/* lh_table_insert_w_hash: resize if count >= size * 0.66 */
-		if ((uint64_t) n * 100 >= (uint64_t) size * 66 && size < UINT32_MAX / 2)
+		if ((uint64_t) n * 100 >= (uint64_t) size * 66)
 		{
 			p->sc_level[d - 1].size = size * 2;
 			return (size_t) size * 2 * EST_ENTRY + EST_RESIZE;
@@ -423,9 +425,11 @@ add_item(ClJsonParser *p, bool is_key)
 		uint32_t	n = p->sc_level[d - 1].count + 1,
 					size = p->sc_level[d - 1].size;
 
+		if (size >= UINT32_MAX / 4)
+			return EST_FLAT_ELEMENT;
 		p->sc_level[d - 1].count = n;
-		/* array_list_expand_internal: double when full */
-		if (n > size && size < UINT32_MAX / 2)
+		/* array_list_add: the n-th element makes a list of size n double */
+		if (n >= size)
 		{
 			p->sc_level[d - 1].size = size * 2;
 			return (size_t) size * 2 * EST_SLOT + 16;
