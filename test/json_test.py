@@ -18,12 +18,15 @@ Run: python3 -m unittest test.json_test (environment: see fdwtest.py).
 """
 
 import http.server
+import os
 import socket
+import sys
 import threading
 import time
 
-from test.fdwtest import (FdwTestCase, connect, recreate_database, drop_database,
-                          create_table, query, backend_pid, FDW_INVALID_STRING_FORMAT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdwtest import (FdwTestCase, connect, recreate_database, drop_database,  # noqa: E402
+                     create_table, query, backend_pid, FDW_INVALID_STRING_FORMAT)
 
 DB = "json_test"
 NUMERIC_VALUE_OUT_OF_RANGE = "22003"
