@@ -255,6 +255,10 @@ fuzz_serialize(FuzzBuf *b, ClJson *v, int depth)
 			{
 				struct json_object_iterator it = json_object_iter_begin(v);
 				struct json_object_iterator end = json_object_iter_end(v);
+				const void *pos = NULL;
+				const char *ckey;
+				ClJson	   *cval;
+				size_t		n = 0;
 
 				fb_put(b, "{", 1);
 				for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
@@ -266,8 +270,14 @@ fuzz_serialize(FuzzBuf *b, ClJson *v, int depth)
 					/* a lookup finds the member iterated */
 					if (!cl_object_get(v, key, &got) || got != json_object_iter_peek_value(&it))
 						abort();
+					/* cl_object_next walks the same members in the same order */
+					if (!cl_object_next(v, &pos, &ckey, &cval) || ckey != key || cval != got)
+						abort();
+					n++;
 					fuzz_serialize(b, got, depth + 1);
 				}
+				if (cl_object_next(v, &pos, &ckey, &cval) || n != cl_object_length(v))
+					abort();
 				fb_put(b, "}", 1);
 				break;
 			}

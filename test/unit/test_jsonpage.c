@@ -633,6 +633,28 @@ test_tree(void)
 		  memcmp(s, "\xef\xbf\xbd", 3) == 0, "a lone surrogate becomes U+FFFD");
 	CHECK(cl_object_get(r, "k", &v) && cl_type(v) == CL_JSON_INT, "a key is cut at \\u0000");
 	CHECK(cl_string(NULL, &len) == NULL && len == 0, "cl_string of null");
+	/* members in the order of their first appearance, each key once */
+	{
+		static const char *const keys[] = {"count", "k\xc3\xa9y", "nul", "n", "t", "f",
+		"dup", "o", "lone", "k", "data"};
+		const void *pos = NULL;
+		const char *key;
+		size_t		i = 0;
+		bool		order = true;
+
+		while (cl_object_next(r, &pos, &key, &v))
+		{
+			if (i >= 11 || strcmp(key, keys[i]) != 0)
+				order = false;
+			if (i == 6 && strcmp(cl_string(v, &len), "last") != 0)
+				order = false;	/* "dup": its last value, at its first place */
+			i++;
+		}
+		CHECK(order && i == 11 && cl_object_length(r) == 11, "member walk: %zu members", i);
+		pos = NULL;
+		CHECK(!cl_object_next(NULL, &pos, &key, &v) && !cl_object_next(v, &pos, &key, &v) &&
+			  cl_object_length(NULL) == 0, "walking a non-object");
+	}
 	CHECK(cl_object_get(r, "data", &v) && cl_array_length(v) == 4 &&
 		  cl_type(cl_array_get(v, 0)) == CL_JSON_OBJECT &&
 		  cl_array_length(cl_array_get(v, 1)) == 2 &&
