@@ -12,7 +12,8 @@ wrong is checked through SQL:
 - a page delivered a few bytes at a time gives the same rows as in one
   piece;
 - a hostile page of dense empty objects (about 270 times its size in
-  json-c) is refused by the memory budget before the backend grows.
+  json-c) is refused by callogs_fdw.max_page_memory before the backend
+  grows: the budget counts the tree json-c would build, not only bytes.
 
 Run: python3 -m unittest test.json_test (environment: see fdwtest.py).
 """
@@ -30,7 +31,7 @@ from fdwtest import (FdwTestCase, connect, recreate_database, drop_database,  # 
 
 DB = "json_test"
 NUMERIC_VALUE_OUT_OF_RANGE = "22003"
-FDW_OUT_OF_MEMORY = "HV001"
+CONFIGURATION_LIMIT_EXCEEDED = "53400"
 
 
 def vm_hwm_kb(pid):
@@ -239,24 +240,27 @@ class Delivery(JsonCase):
 class Budget(JsonCase):
     """A hostile page of dense empty objects stays within the budget."""
 
+    BUDGET_MB = 32
+    SLACK_MB = 16           # the backend's own working memory around a scan
+
     def test_dense_objects(self):
         n = 1000000                                   # 3 MB, ~800 MB in json-c
         body = b'{"count": 1, "data": [' + b"{}," * (n - 1) + b"{}]}"
-        self.serve("b_dense", body, server_opts={"max_response_bytes": str(4 * 1000 * 1000)})
+        self.serve("b_dense", body, server_opts={"max_response_bytes": str(4 * 1000 * 1000),
+                                                 "max_retries": "0"})
         conn = connect(DB)
         try:
             pid = backend_pid(conn)
             query(conn, "LOAD 'callogs_fdw'")
+            query(conn, "SET callogs_fdw.max_page_memory = '%dMB'" % self.BUDGET_MB)
             before = vm_hwm_kb(pid)
             cur = conn.cursor()
             with self.assertRaises(Exception) as cm:
                 cur.execute("SELECT count(*) FROM (SELECT * FROM b_dense) s")
-            self.assertSqlState(cm.exception, FDW_OUT_OF_MEMORY,
-                                "call logs API response is too large to decode: "
-                                "decoding the response would exceed the memory budget")
-            hwm = vm_hwm_kb(pid)
-            # the per-request budget is 64 MB here: the backend peak stays far
-            # below the ~800 MB json-c would take for the page
-            self.assertLess(hwm - before, 200 * 1024, "backend grew %d kB" % (hwm - before))
+            # 3 MB of bytes fit the budget: only the tree estimate trips it
+            self.assertSqlState(cm.exception, CONFIGURATION_LIMIT_EXCEEDED,
+                                "call logs API pages exceed callogs_fdw.max_page_memory")
+            grew = (vm_hwm_kb(pid) - before) / 1024.0
+            self.assertLess(grew, self.BUDGET_MB + self.SLACK_MB, "backend grew %.0f MB" % grew)
         finally:
             conn.close()
