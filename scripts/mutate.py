@@ -253,6 +253,9 @@ def main(argv=None):
     ap.add_argument("--only", help="comma-separated mutation names")
     ap.add_argument("--all-suites", action="store_true",
                     help="run every suite of each mutation, not only up to the first that fails")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that every mutation still applies to the source "
+                    "(CL_MUT_SRC, else this checkout; nothing is built or run)")
     ap.add_argument("--suites",
                     help="comma-separated suites to run for every mutation instead of its own "
                     "(e.g. diff:500/1 to see what the differential test alone catches)")
@@ -275,6 +278,20 @@ def main(argv=None):
                                         " [equivalent today: %s]" % m.equivalent
                                         if m.equivalent else ""))
         return 0
+    if args.check:
+        src = SRC or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        bad = 0
+        for m in muts:
+            with open(os.path.join(src, m.path)) as f:
+                text = f.read()
+            for pattern, _, count in m.edits:
+                found = len(re.findall(pattern, text))
+                if (count is None and found == 0) or (count is not None and found != count):
+                    print("mutation %s no longer applies: %s: pattern %r matches %d times"
+                          % (m.name, m.path, pattern, found))
+                    bad += 1
+        print("%d mutations, %d no longer apply" % (len(muts), bad))
+        return 1 if bad else 0
     if not SRC or not os.path.isdir(SRC):
         print("CL_MUT_SRC must name the scratch copy (run scripts/mutate.sh)")
         return 2

@@ -27,7 +27,7 @@ REPO=$(cd "$SCRIPTS/.." && pwd)
 
 for a in "$@"; do
   case $a in
-    --list|-h|--help) exec /usr/bin/python3 "$SCRIPTS/mutate.py" "$@" ;;
+    --list|--check|-h|--help) exec /usr/bin/python3 "$SCRIPTS/mutate.py" "$@" ;;
   esac
 done
 
