@@ -60,6 +60,7 @@ cleanup() {
   rm -rf "$MUT_WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 cl_pg_paths || exit 1
 cl_build_install || { echo "the unmutated source does not build"; exit 1; }
 cl_start_emulator || exit 1

@@ -65,7 +65,8 @@ import psycopg2  # noqa: E402
 
 DB = "differential_test"
 ANCHORS = ["2025-11-30T00:00:00Z", "2025-03-30T06:00:00Z",   # EU spring forward
-           "2024-11-03T12:00:00Z", "2026-01-01T00:00:00Z"]   # US fall back, new year
+           "2024-11-03T12:00:00Z", "2026-01-01T00:00:00Z",   # US fall back, new year
+           "now"]      # the emulator's start: now()-relative bounds find rows
 OFFSETS = ["Z", "+00:00", "+05:30", "-08:00", "+14:00", "-12:00", "+05:45",
            "-03:30", "+15:59", "-15:59", "+01:00"]
 NAMED_ZONES = ["America/New_York", "Asia/Kolkata", "Pacific/Kiritimati",
@@ -323,8 +324,12 @@ class Gen:
         if r < 0.89:
             return Val("(SELECT b.since FROM diff_bounds b WHERE b.k = %d)"
                        % self.r.randint(1, 5))
-        if r < 0.93:
+        if r < 0.91:
             return Val("date_trunc('day', timestamptz '%s')" % text)
+        if r < 0.93:
+            # now()-relative, as users write it (rows only with anchor=now)
+            hours = self.r.choice([1, 6, 24, 7 * 24, 15 * 24])
+            return Val("now() - interval '%d hours'" % hours)
         return self.r.choice([
             Val("timestamptz 'infinity'"), Val("timestamptz '-infinity'"),
             Val("'infinity'"), Val("'-infinity'"),
