@@ -63,12 +63,14 @@ typedef struct CallogsOptions
 {
 	Oid			serverid;
 	Oid			userid;			/* user whose mapping is used */
+	Oid			relid;			/* the foreign table, or InvalidOid */
 	char	   *server_name;
 	char	   *table_name;		/* NULL outside a table context */
 	char	   *url;
 	char	   *org_handle;		/* NULL if not set anywhere */
 	char	   *token;			/* NULL if the user mapping has none */
 	bool		has_user_mapping;
+	bool		public_mapping; /* the mapping used is the PUBLIC one */
 	int			page_size;
 	int			timeout_ms;
 	int			connect_timeout_ms;
@@ -105,6 +107,8 @@ extern bool callogs_refusal_is_private(const char *why);
 /* in option.c */
 extern void callogs_get_options(Oid foreigntableid, Oid userid,
 								CallogsOptions *opts);
+extern void callogs_get_server_options(Oid serverid, Oid userid,
+									   CallogsOptions *opts);
 extern void callogs_check_usable(const CallogsOptions *opts);
 extern bool callogs_allow_insecure_url;
 
@@ -222,6 +226,7 @@ extern List *callogs_stream_params(const CallogsFilter *filter,
 								   CallogsDateFormat fmt, int stream);
 extern Oid	callogs_date_column_type(Relation rel, const CallogsOptions *opts,
 									 AttrNumber *attnum);
+extern char *callogs_format_instant(TimestampTz t, CallogsDateFormat fmt);
 
 /* in url.c */
 typedef struct CallogsUrlParam
@@ -239,6 +244,7 @@ extern char *callogs_url_follow(const char *base_url, const char *stream_url,
 								const char *link, size_t len, const char **why);
 extern bool callogs_url_is_page_link(const char *stream_url, const char *link,
 									 int page);
+extern char *callogs_url_fix_path(const char *url, bool *no_path);
 
 /* in http.c */
 typedef struct CallogsFetcher CallogsFetcher;
@@ -267,6 +273,7 @@ extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,
 											  CallogsStats *stats);
 /* callogs_request_submit flags */
 #define CALLOGS_REQ_404_PAST_END	0x01	/* a 404 may mean "no such page" */
+#define CALLOGS_REQ_CLIENT_ERROR_OK	0x02	/* hand back a 400 or 404 (probe) */
 
 extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
 											  const char *url, int stream,
@@ -274,6 +281,7 @@ extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
 extern ClJson *callogs_request_wait(CallogsRequest *req);
 extern bool callogs_request_ready(CallogsRequest *req);
 extern long callogs_request_status(CallogsRequest *req);
+extern const char *callogs_request_api_message(CallogsRequest *req);
 extern void callogs_request_release(CallogsRequest *req);
 extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
 extern uint64 callogs_http_settled(void);
