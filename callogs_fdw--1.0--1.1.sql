@@ -133,3 +133,18 @@ BEGIN
   RETURN;
 END
 $$;
+
+-- callogs_fdw_probe: ask the provider, with a fixed, small number of cheap
+-- requests, what no document settles (which field start_date/end_date
+-- filter on, their inclusivity, the date format, the page-size cap, the
+-- kind of "next" links, case of filter values, ids, the page past the end)
+-- and which of foreign_table's columns no call carries; one row per fact
+-- with the setting it recommends.  Superuser or the server's owner only
+-- (checked inside).
+CREATE FUNCTION @extschema@.callogs_fdw_probe(
+    server name, foreign_table regclass DEFAULT NULL,
+    OUT fact text, OUT finding text, OUT evidence text,
+    OUT recommendation text, OUT requests integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
