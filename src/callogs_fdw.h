@@ -293,26 +293,42 @@ extern int	callogs_request_page(CallogsRequest *req);
 /* in shmem.c */
 
 /*
- * One backend's activity, in shared memory (preloaded only), for watching
- * scans from another session.  Written only by its backend, between two
- * increments of changecount; read with callogs_activity_read.
+ * One backend's activity, in shared memory (preloaded only), for the view
+ * callogs_fdw_activity: its scans in progress and its transport's state.
+ * Written only by its backend, between two increments of changecount; read
+ * with callogs_activity_read.
  */
+#define CALLOGS_ACTIVITY_SCANS		16	/* scans shown per backend */
+#define CALLOGS_ACTIVITY_NAME_LEN	(2 * NAMEDATALEN + 8)	/* "schema"."table" */
+
+typedef struct CallogsActivityScan
+{
+	bool		in_use;
+	Oid			serverid;
+	Oid			relid;
+	char		server[NAMEDATALEN];
+	char		table[CALLOGS_ACTIVITY_NAME_LEN];	/* quoted, qualified */
+	TimestampTz started;
+	int			streams;		/* request streams of the scan */
+	int			streams_known;	/* streams whose first page arrived */
+	int64		pages_done;		/* pages read */
+	int64		pages_known;	/* pages "count" implies for those streams */
+	int64		rows;			/* rows received from the API */
+} CallogsActivityScan;
+
 typedef struct CallogsActivity
 {
 	uint32		changecount;	/* odd while being written */
-	int			pid;			/* 0: never used */
+	int			pid;			/* 0: never used, or its backend exited */
 	Oid			dbid;
+	Oid			userid;			/* the session's user */
 	TimestampTz statement_start;	/* counters below are this statement's */
-	/* the scan's part (server, table, progress): not filled yet */
-	Oid			serverid;
-	Oid			relid;
-	int64		pages_done;
-	int64		pages_known;
-	int64		rows;
 	/* the transport's part */
 	int			requests_in_flight;
 	int64		retries;
 	TimestampTz retry_wait_until;	/* waiting out a Retry-After until, or 0 */
+	/* the scans in progress */
+	CallogsActivityScan scans[CALLOGS_ACTIVITY_SCANS];
 } CallogsActivity;
 
 extern int	callogs_rate_limit_servers;
@@ -322,6 +338,11 @@ extern long callogs_rate_reserve(Oid serverid, double per_second, TimestampTz no
 extern void callogs_activity_transport(int in_flight, int retry_delta,
 									   TimestampTz retry_after_until);
 extern bool callogs_activity_read(int i, CallogsActivity *out);
+extern int	callogs_activity_scan_begin(const CallogsOptions *opts, int streams);
+extern void callogs_activity_scan_progress(int slot, int streams_known,
+										   int64 pages_done, int64 pages_known,
+										   int64 rows);
+extern void callogs_activity_scan_end(int slot);
 
 /* in scan.c */
 typedef struct CallogsScan CallogsScan;

@@ -122,6 +122,7 @@ struct CallogsRequest
 
 	/* the current transfer */
 	CURL	   *easy;
+	bool		in_multi;		/* easy was added to the multi handle */
 	ClJsonParser parser;
 	bool		parser_live;
 	long		status;			/* HTTP status of the last attempt, or 0 */
@@ -597,10 +598,15 @@ release_transfer(CallogsRequest *req)
 		dlist_delete(&req->pending_node);
 	if (req->easy)
 	{
-		if (req->state == REQ_RUNNING)
+		/*
+		 * Whether it is in the multi handle, not the state: a settled
+		 * request is marked done before its transfer is released.
+		 */
+		if (req->in_multi)
 		{
 			curl_multi_remove_handle(transport.multi, req->easy);
 			transport.running--;
+			req->in_multi = false;
 		}
 		curl_easy_cleanup(req->easy);
 		req->easy = NULL;
@@ -1020,6 +1026,7 @@ start_transfer(CallogsRequest *req)
 		return false;
 	}
 	req->state = REQ_RUNNING;
+	req->in_multi = true;
 	transport.running++;
 	req->attempts++;
 	req->started = GetCurrentTimestamp();

@@ -8,6 +8,11 @@
   without its trailing slash or without any path, connection refused.
 * The README's read-only analyst role: exactly the grants and mapping it
   needs, and nothing more.
+* The view callogs_fdw_activity, from a second session while a slow scan
+  runs (a throwaway cluster with callogs_fdw in shared_preload_libraries):
+  pages done of pages known, rows, requests in flight, a Retry-After wait,
+  one row per partition of an asynchronous Append, nothing left after an
+  error, other roles' details hidden; without preloading, a NOTICE.
 
     /usr/bin/python3 -m unittest -q test/dba_test.py
 """
@@ -21,6 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdwtest import *  # noqa: E402,F401,F403
+from pgcluster import ThrowawayCluster  # noqa: E402
 
 DB = "dba_test"
 ANALYST = "callogs_dba_analyst"
@@ -609,6 +615,190 @@ class AnalystRecipe(DbaBase):
         self.assertSqlState(query_error(c, "CREATE FOREIGN TABLE x (id text) SERVER %s_srv" % t),
                             INSUFFICIENT_PRIVILEGE)
         self.assertIsNotNone(query_error(c, "DELETE FROM %s" % t))
+
+
+ACTIVITY_COLS = ("pid, usename, datname, server, foreign_table, streams, streams_known, "
+                 "pages_done, pages_known, rows, requests_in_flight, retries, "
+                 "waiting_on_retry_after, retry_after_until, now() AS now")
+
+
+class Activity(unittest.TestCase):
+    """callogs_fdw_activity in a cluster that preloads callogs_fdw."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = ThrowawayCluster(conf={"shared_preload_libraries": "'callogs_fdw'"})
+        cls.pg.__enter__()
+        cls.conn = cls.pg.connect()
+        query(cls.conn, "CREATE EXTENSION callogs_fdw")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.conn.close()
+        cls.pg.__exit__(None, None, None)
+
+    def tearDown(self):
+        log = self.pg.server_log()
+        self.assertNotIn("TRAP:", log)
+        self.assertIsNone(CRASH_RE.search(log), "a backend crashed")
+
+    def table(self, tag, server_opts=None, **kw):
+        emu_reset(tag)
+        name = next_name("a")
+        create_table(self.conn, name, scenario(tag, **kw), server_opts=server_opts)
+        return name
+
+    def watch(self, sql, until_rows=None, timeout=30):
+        """Run sql in a second session and poll the view from this one until
+        it ends; returns (its backend pid, the snapshots as dicts, the query's
+        result or error)."""
+        busy = self.pg.connect()
+        pid = query(busy, "SELECT pg_backend_pid()")[0][0]
+        out = {}
+
+        def run():
+            try:
+                out["rows"] = query(busy, sql)
+            except Exception as e:     # noqa: BLE001 (reported by the test)
+                out["error"] = e
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        snaps = []
+        deadline = time.time() + timeout
+        while worker.is_alive() and time.time() < deadline:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT %s FROM callogs_fdw_activity WHERE pid = %%s" % ACTIVITY_COLS, (pid,))
+                names = [d[0] for d in cur.description]
+                snaps.append([dict(zip(names, r)) for r in cur.fetchall()])
+            time.sleep(0.05)
+        worker.join(timeout)
+        self.assertFalse(worker.is_alive(), "the watched query did not end")
+        self.after = query(self.conn, "SELECT count(*) FROM callogs_fdw_activity WHERE pid = %s", (pid,))[0][0]
+        busy.close()
+        return pid, snaps, out
+
+    def test_slow_scan_from_another_session(self):
+        """20 pages of 100 rows, 2 in flight, 250 ms each: the view shows the
+        scan's progress, page by page, and nothing once it ended."""
+        t = self.table("dba_act_slow", rows=2000, latency=250,
+                       server_opts={"concurrency": "2"})
+        pid, snaps, out = self.watch("SELECT count(id) FROM %s" % t)
+        self.assertEqual(out.get("rows"), [(2000,)], out.get("error"))
+        seen = [s[0] for s in snaps if s]
+        self.assertGreaterEqual(len(seen), 5, "the scan was seen in too few snapshots")
+        self.assertTrue(all(len(s) <= 1 for s in snaps))
+        for r in seen:
+            self.assertEqual((r["pid"], r["usename"], r["datname"], r["server"], r["foreign_table"],
+                              r["streams"], r["retries"], r["waiting_on_retry_after"], r["retry_after_until"]),
+                             (pid, "postgres", "postgres", "%s_srv" % t, "public.%s" % t,
+                              1, 0, False, None))
+            # rows received are whole pages of 100
+            self.assertEqual(r["rows"], 100 * r["pages_done"])
+            self.assertLessEqual(r["requests_in_flight"], 2)
+            if r["streams_known"]:
+                self.assertEqual(r["pages_known"], 20)
+            else:
+                self.assertIsNone(r["pages_known"])
+        done = [r["pages_done"] for r in seen]
+        self.assertEqual(done, sorted(done))
+        self.assertTrue(any(0 < d < 20 for d in done), done)
+        self.assertTrue(any(r["requests_in_flight"] == 2 for r in seen))
+        self.assertEqual(self.after, 0)
+
+    def test_retry_after_wait(self):
+        """A 429 with Retry-After: 2 on page 3: the view says the backend
+        waits, and until when."""
+        t = self.table("dba_act_429", rows=1000, fault="429", retry_after=2, fault_pages=3,
+                       fault_times=1, latency=150, server_opts={"concurrency": "1"})
+        pid, snaps, out = self.watch("SELECT count(id) FROM %s" % t)
+        self.assertEqual(out.get("rows"), [(1000,)], out.get("error"))
+        waiting = [s[0] for s in snaps if s and s[0]["waiting_on_retry_after"]]
+        self.assertGreaterEqual(len(waiting), 3)
+        for r in waiting:
+            self.assertEqual(r["retries"], 1)
+            self.assertEqual(r["pages_done"], 2)
+            left = (r["retry_after_until"] - r["now"]).total_seconds()
+            self.assertTrue(0 < left <= 2.0, left)
+        # before the 429 and after the wait (7 more pages of 150 ms), not waiting
+        seen = [s[0] for s in snaps if s]
+        self.assertFalse(seen[0]["waiting_on_retry_after"])
+        self.assertFalse(seen[-1]["waiting_on_retry_after"])
+        self.assertGreater(seen[-1]["pages_done"], 2)
+
+    def test_async_partitions_each_shown(self):
+        """A partitioned table over three organizations scans them at once:
+        one row per partition, all of the same backend."""
+        emu_reset("dba_act_orgs")
+        url = emu_url(scenario("dba_act_orgs", rows=600, latency=200, orgs="acme+globex+initech"))
+        query(self.conn, "DROP SERVER IF EXISTS act_orgs CASCADE")
+        query(self.conn, "CREATE SERVER act_orgs FOREIGN DATA WRAPPER callogs_fdw "
+                         "OPTIONS (url %s, concurrency '1')" % sql_literal(url))
+        query(self.conn, "CREATE USER MAPPING FOR CURRENT_USER SERVER act_orgs OPTIONS (token %s)"
+              % sql_literal(TOKEN))
+        query(self.conn, "SELECT callogs_create_org_tables('act_calls', 'act_orgs', "
+                         "ARRAY['acme', 'globex', 'initech'])")
+        pid, snaps, out = self.watch("SELECT count(id) FROM act_calls")
+        self.assertEqual(out.get("rows"), [(1800,)], out.get("error"))
+        tables = {r["foreign_table"] for s in snaps for r in s}
+        self.assertEqual(tables, {"public.act_calls_acme", "public.act_calls_globex",
+                                  "public.act_calls_initech"})
+        self.assertTrue(any(len(s) == 3 for s in snaps), [len(s) for s in snaps])
+
+    def test_entry_freed_after_an_error(self):
+        """A scan cancelled by statement_timeout leaves nothing in the view,
+        though its backend lives on."""
+        t = self.table("dba_act_cancel", rows=2000, latency=400, server_opts={"concurrency": "1"})
+        pid, snaps, out = self.watch("SET statement_timeout = '1500ms'; SELECT count(id) FROM %s" % t)
+        self.assertEqual(getattr(out.get("error"), "pgcode", None), QUERY_CANCELED)
+        self.assertTrue(any(snaps), "the scan was never seen")
+        self.assertEqual(self.after, 0)
+
+    def test_other_roles_see_no_details(self):
+        role = "callogs_dba_watcher"
+        query(self.conn, "DROP ROLE IF EXISTS %s" % role)
+        query(self.conn, "CREATE ROLE %s LOGIN" % role)
+        try:
+            t = self.table("dba_act_priv", rows=1500, latency=250, server_opts={"concurrency": "1"})
+            busy = self.pg.connect()
+            pid = query(busy, "SELECT pg_backend_pid()")[0][0]
+            worker = threading.Thread(target=query, args=(busy, "SELECT count(id) FROM %s" % t))
+            worker.start()
+            watcher = psycopg2.connect(host="127.0.0.1", port=self.pg.port, user=role, dbname="postgres")
+            watcher.autocommit = True
+            try:
+                plain = granted = None
+                deadline = time.time() + 10
+                while (plain is None or granted is None) and time.time() < deadline and worker.is_alive():
+                    rows = query(watcher, "SELECT pid, usename, server, foreign_table, pages_done "
+                                          "FROM callogs_fdw_activity WHERE pid = %s", (pid,))
+                    if rows and plain is None:
+                        plain = rows[0]
+                        query(self.conn, "GRANT pg_read_all_stats TO %s" % role)
+                    elif rows and granted is None and plain is not None:
+                        granted = rows[0]
+                    time.sleep(0.05)
+            finally:
+                watcher.close()
+                worker.join(30)
+                busy.close()
+            self.assertEqual(plain, (pid, "postgres", None, None, None))
+            self.assertEqual(granted[:4], (pid, "postgres", "%s_srv" % t, "public.%s" % t))
+        finally:
+            query(self.conn, "DROP ROLE %s" % role)
+
+    def test_without_preloading(self):
+        """Without shared_preload_libraries the view has no rows, and says why."""
+        with ThrowawayCluster() as pg:
+            conn = pg.connect()
+            query(conn, "CREATE EXTENSION callogs_fdw")
+            notices = []
+            conn.notices = notices
+            self.assertEqual(query(conn, "SELECT * FROM callogs_fdw_activity"), [])
+            conn.close()
+        self.assertEqual(len(notices), 1)
+        self.assertIn("callogs_fdw_activity shows nothing: callogs_fdw is not in "
+                      "shared_preload_libraries", notices[0])
 
 
 if __name__ == "__main__":
