@@ -375,6 +375,28 @@ convert_interval(CallogsColumn *col, ClJson *v)
 }
 
 /*
+ * duration_in_integer
+ *		A "H:MM:SS" string (variant A's call_duration) for an integer column:
+ *		the input function's own error (22P02, same text), with a HINT that
+ *		names the type that reads it (issue 14).
+ */
+static void
+duration_in_integer(CallogsColumn *col, ClJson *v)
+{
+	int64_t		usec;
+
+	if (cl_type(v) != CL_JSON_STRING || memchr(v->str, ':', v->str_len) == NULL ||
+		!cl_parse_duration(v->str, v->str_len, &usec))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type %s: \"%s\"",
+					format_type_be(col->typid), callogs_shorten(v->str, v->str_len)),
+			 errhint("The API sends a duration (H:MM:SS): declare column \"%s\" as interval.",
+					 col->attname)));
+}
+
+/*
  * convert_integer
  *		A range-checked smallint/integer/bigint from a JSON integer or its text.
  */
@@ -386,7 +408,10 @@ convert_integer(CallogsColumn *col, ClJson *v)
 	if ((cl_type(v) == CL_JSON_BOOLEAN))
 		wrong_json_type(col, v);
 	if (!(cl_type(v) == CL_JSON_INT))
+	{
+		duration_in_integer(col, v);
 		return input_function(col, scalar_text(col, v));
+	}
 	if (!cl_json_get_int64(v, &i))
 		conversion_error(col, v, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 						 "the number is out of range");

@@ -534,6 +534,24 @@ class Hints(DbaBase):
                          "of server \"%s_srv\", and that the API can be reached from the database "
                          "server." % t)
 
+    def test_duration_in_an_integer_column(self):
+        cols = "id text, call_duration integer"
+        t = self.server("dba_h_dur", rows=250, columns=cols)
+        e = self.assertFails("SELECT call_duration FROM %s" % t, "22P02")
+        self.assertRegex(e.diag.message_primary, r'^invalid input syntax for type integer: "\d+:\d\d:\d\d"$')
+        self.assertEqual(e.diag.message_hint,
+                         'The API sends a duration (H:MM:SS): declare column "call_duration" as interval.')
+        self.assertIn('column "call_duration" (JSON field "call_duration")', e.diag.context)
+        # the advice works; variant B's integer seconds fill an integer column
+        query(self.conn, "ALTER FOREIGN TABLE %s ALTER COLUMN call_duration TYPE interval" % t)
+        self.assertEqual(query(self.conn, "SELECT count(call_duration) FROM %s" % t)[0][0], 250)
+        tb = self.server("dba_h_dur_b", rows=250, columns=cols, variant="b")
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM %s WHERE call_duration >= 0" % tb)[0][0], 250)
+        # another string in an integer column: the input function's error, no hint
+        tc = self.server("dba_h_dur_c", rows=250, columns="id text, end_reason bigint")
+        e = self.assertFails("SELECT end_reason FROM %s" % tc, "22P02")
+        self.assertIsNone(e.diag.message_hint)
+
     def test_missing_mapping_for_a_role_that_may_not_create_one(self):
         """The analyst has SELECT on the table but no USAGE on the server: the
         hint says whom to ask for what, not a command that fails."""
