@@ -8,6 +8,10 @@
   without its trailing slash or without any path, connection refused.
 * The README's read-only analyst role: exactly the grants and mapping it
   needs, and nothing more.
+* docs/caching.md, "Providers without id": the materialized view and the
+  incremental refresh keyed on (source_number, destination_number,
+  creation_time), on variant B while new calls push rows across pages; the
+  same recipes without DISTINCT ON fail, which is why it is there.
 * The view callogs_fdw_activity, from a second session while a slow scan
   runs (a throwaway cluster with callogs_fdw in shared_preload_libraries):
   pages done of pages known, rows, requests in flight, a Retry-After wait,
@@ -633,6 +637,160 @@ class AnalystRecipe(DbaBase):
         self.assertSqlState(query_error(c, "CREATE FOREIGN TABLE x (id text) SERVER %s_srv" % t),
                             INSUFFICIENT_PRIVILEGE)
         self.assertIsNotNone(query_error(c, "DELETE FROM %s" % t))
+
+
+# docs/caching.md, section 4: the recipes for providers without "id"
+NOID_COLUMNS = """
+  source_number text, destination_number text, call_type text, call_status text,
+  creation_time timestamptz, start_time timestamptz, end_time timestamptz,
+  call_duration interval, end_reason text
+"""
+NOID_COLS = ("source_number, destination_number, call_type, call_status, creation_time, "
+             "start_time, end_time, call_duration, end_reason")
+NOID_KEY = "source_number, destination_number, creation_time"
+NOID_MV = """
+CREATE MATERIALIZED VIEW {mv} AS
+  SELECT DISTINCT ON (source_number, destination_number, creation_time) *
+    FROM {t}
+   ORDER BY source_number, destination_number, creation_time;
+CREATE UNIQUE INDEX ON {mv} (source_number, destination_number, creation_time);
+"""
+NOID_LOCAL = """
+CREATE TABLE {local} (
+  source_number text NOT NULL, destination_number text NOT NULL,
+  call_type text, call_status text,
+  creation_time timestamptz NOT NULL, start_time timestamptz, end_time timestamptz,
+  call_duration interval, end_reason text,
+  refreshed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (source_number, destination_number, creation_time)
+);
+CREATE INDEX ON {local} (creation_time);
+"""
+NOID_FILL = """
+INSERT INTO {local} (source_number, destination_number, call_type, call_status,
+                     creation_time, start_time, end_time, call_duration, end_reason)
+SELECT DISTINCT ON (source_number, destination_number, creation_time)
+       source_number, destination_number, call_type, call_status,
+       creation_time, start_time, end_time, call_duration, end_reason
+  FROM {t}
+ ORDER BY source_number, destination_number, creation_time;
+"""
+NOID_REFRESH = """
+CREATE FUNCTION {fn}(days int) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  n bigint;
+BEGIN
+  INSERT INTO {local} AS l
+         (source_number, destination_number, call_type, call_status,
+          creation_time, start_time, end_time, call_duration, end_reason)
+  SELECT DISTINCT ON (source_number, destination_number, creation_time)
+         source_number, destination_number, call_type, call_status,
+         creation_time, start_time, end_time, call_duration, end_reason
+    FROM {t}
+   WHERE creation_time >= now() - make_interval(days => days)
+   ORDER BY source_number, destination_number, creation_time
+  ON CONFLICT (source_number, destination_number, creation_time) DO UPDATE SET
+         call_type = EXCLUDED.call_type, call_status = EXCLUDED.call_status,
+         start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,
+         call_duration = EXCLUDED.call_duration, end_reason = EXCLUDED.end_reason,
+         refreshed_at = now()
+   WHERE (l.call_type, l.call_status, l.start_time, l.end_time, l.call_duration, l.end_reason)
+         IS DISTINCT FROM
+         (EXCLUDED.call_type, EXCLUDED.call_status, EXCLUDED.start_time, EXCLUDED.end_time,
+          EXCLUDED.call_duration, EXCLUDED.end_reason);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+"""
+
+
+class CachingWithoutId(DbaBase):
+    """Variant B (no id): a scan during which new calls arrive returns the
+    rows they push onto the next page twice; the natural-key recipes keep
+    one copy and stay equal to the API."""
+
+    ROWS = 1000
+    SHIFT = 5
+
+    def noid_table(self, tag, **fault):
+        name = next_name("nb")
+        emu_reset(tag)
+        opts = scenario(tag, rows=self.ROWS, variant="b", shift_rows=self.SHIFT, **fault)
+        create_table(self.conn, name, opts, server_opts={"page_size": "100"},
+                     columns=NOID_COLUMNS)
+        return name, opts
+
+    def digest(self, sql):
+        return query(self.conn, "SELECT count(*), md5(string_agg(t::text, ',' ORDER BY t::text)) "
+                                "FROM (%s) t" % sql)[0]
+
+    def test_materialized_view(self):
+        # the 2nd request for page 2 first puts 5 new calls on top: that scan
+        # sees 5 rows of page 1 again on page 2
+        t, opts = self.noid_table("dba_cache_mv_b", fault="shift", fault_pages=2, fault_after=1,
+                                  fault_times=1)
+        mv = t + "_cache"
+        query(self.conn, NOID_MV.format(mv=mv, t=t))
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM %s" % mv)[0][0], self.ROWS)
+        # the refresh during which the calls arrive: the repeats are dropped
+        query(self.conn, "REFRESH MATERIALIZED VIEW CONCURRENTLY %s" % mv)
+        self.assertEqual(emu_state("dba_cache_mv_b")["fault_fired"], 1)
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM %s" % mv)[0][0], self.ROWS)
+        # the next one brings the new calls
+        query(self.conn, "REFRESH MATERIALIZED VIEW CONCURRENTLY %s" % mv)
+        newest = emu_totals(opts)["newest"]
+        self.assertEqual(query(self.conn, "SELECT count(*), count(*) FILTER (WHERE creation_time > %%s) "
+                                          "FROM %s" % mv, (newest,))[0],
+                         (self.ROWS + self.SHIFT, self.SHIFT))
+        self.assertEqual(self.digest("SELECT * FROM %s" % mv),
+                         self.digest("SELECT DISTINCT * FROM %s" % t))
+
+    def test_materialized_view_needs_distinct_on(self):
+        """Without DISTINCT ON, the refresh during which calls arrive fails
+        and keeps the old rows."""
+        t, _ = self.noid_table("dba_cache_mv_b2", fault="shift", fault_pages=2, fault_after=1,
+                               fault_times=1)
+        mv = t + "_cache"
+        query(self.conn, "CREATE MATERIALIZED VIEW %s AS SELECT * FROM %s" % (mv, t))
+        query(self.conn, "CREATE UNIQUE INDEX ON %s (%s)" % (mv, NOID_KEY))
+        before = self.digest("SELECT * FROM %s" % mv)
+        e = self.assertFails("REFRESH MATERIALIZED VIEW CONCURRENTLY %s" % mv, "21000",
+                             r"duplicate rows")
+        self.assertEqual(emu_state("dba_cache_mv_b2")["fault_fired"], 1, error_text(e))
+        self.assertEqual(self.digest("SELECT * FROM %s" % mv), before)
+
+    def test_incremental_refresh(self):
+        # the first scan (the fill) sees new calls arrive at page 2
+        t, opts = self.noid_table("dba_cache_inc_b", fault="shift", fault_pages=2, fault_times=1)
+        local = t + "_local"
+        fn = "refresh_" + t
+        query(self.conn, NOID_LOCAL.format(local=local))
+        query(self.conn, NOID_REFRESH.format(fn=fn, local=local, t=t))
+        query(self.conn, NOID_FILL.format(local=local, t=t))
+        self.assertEqual(emu_state("dba_cache_inc_b")["fault_fired"], 1)
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM %s" % local)[0][0], self.ROWS)
+        # the new calls come with the refresh of the last days, and only them
+        seq = wait_emu_quiet("dba_cache_inc_b")[-1]["seq"]
+        self.assertEqual(query(self.conn, "SELECT %s(2)" % fn)[0][0], self.SHIFT)
+        inc = [e for e in wait_emu_quiet("dba_cache_inc_b") if e["seq"] > seq]
+        self.assertTrue(inc and all("start_date" in e["query"] for e in inc), inc)
+        self.assertLess(len(inc), self.ROWS // 100)
+        self.assertEqual(query(self.conn, "SELECT %s(2)" % fn)[0][0], 0)
+        self.assertEqual(self.digest("SELECT %s FROM %s" % (NOID_COLS, local)),
+                         self.digest("SELECT DISTINCT %s FROM %s" % (NOID_COLS, t)))
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM %s" % local)[0][0], self.ROWS + self.SHIFT)
+
+    def test_fill_needs_distinct_on(self):
+        """Without DISTINCT ON, a fill during which calls arrive fails on the
+        natural key (the copies of the rows pushed onto page 2)."""
+        t, _ = self.noid_table("dba_cache_inc_b2", fault="shift", fault_pages=2, fault_times=1)
+        local = t + "_local"
+        query(self.conn, NOID_LOCAL.format(local=local))
+        self.assertFails("INSERT INTO %s (%s) SELECT %s FROM %s" % (local, NOID_COLS, NOID_COLS, t),
+                         "23505")
+        self.assertEqual(emu_state("dba_cache_inc_b2")["fault_fired"], 1)
 
 
 ACTIVITY_COLS = ("pid, usename, datname, server, foreign_table, streams, streams_known, "
