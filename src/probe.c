@@ -1198,7 +1198,7 @@ callogs_fdw_probe(PG_FUNCTION_ARGS)
 	}
 	columns(p);
 	add_fact(p, "requests",
-			 psprintf("%d questions, " INT64_FORMAT " requests with retries, to server \"%s\"",
+			 psprintf("%d questions, " INT64_FORMAT " requests (retries included) to server \"%s\"",
 					  p->asked, p->stats.requests, p->server->servername),
 			 psprintf("at most %d questions; the token is sent only to the server's url", PROBE_MAX_QUESTIONS),
 			 "nothing to change", (int) p->stats.requests);

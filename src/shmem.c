@@ -328,12 +328,16 @@ my_activity(void)
 
 /*
  * activity_for_statement
- *		The slot, with the counters of an earlier statement cleared.
+ *		The slot, with the counters of an earlier statement cleared, or NULL
+ *		while no scan of this backend has claimed it: the transport calls
+ *		this while settling any request, where nothing may raise an error,
+ *		so it never claims the slot itself (callogs_activity_scan_begin
+ *		does, where an error is allowed).
  */
 static CallogsActivity *
 activity_for_statement(void)
 {
-	CallogsActivity *a = my_activity();
+	CallogsActivity *a = my_slot;
 	TimestampTz stmt = GetCurrentStatementStartTimestamp();
 
 	if (a && a->statement_start != stmt)

@@ -149,7 +149,7 @@ class DbaBase(FdwTestCase):
         log = wait_emu_quiet(tag)
         total = facts["requests"][3]
         self.assertEqual(total, len(log))
-        questions = int(re.match(r"(\d+) questions, (\d+) requests with retries",
+        questions = int(re.match(r"(\d+) questions, (\d+) requests \(retries included\)",
                                  facts["requests"][0]).group(1))
         self.assertEqual(sum(v[3] for k, v in facts.items() if k != "requests"), questions)
         self.assertLessEqual(questions, 11)
@@ -377,7 +377,7 @@ class Probe(DbaBase):
         f = self.probe(t)
         log = self.assertRequests(f, tag)
         self.assertEqual(len(log), 12)
-        self.assertEqual(f["requests"][0], '11 questions, 12 requests with retries, to server "%s_srv"' % t)
+        self.assertEqual(f["requests"][0], '11 questions, 12 requests (retries included) to server "%s_srv"' % t)
 
     def test_no_token_anywhere(self):
         tag = "dba_p_token"
