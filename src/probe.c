@@ -463,7 +463,13 @@ first_page(Probe *p)
 
 	/* the page-size cap */
 	cap = p->ncalls;
-	if (p->total > cap && cap < PROBE_FIRST_PAGE)
+	if (cap > PROBE_FIRST_PAGE)
+		add_fact(p, "page_size cap",
+				 "none: the API ignores page_size",
+				 psprintf("asked for %d rows, got %d", PROBE_FIRST_PAGE, cap),
+				 "cannot tell: scans count pages by page_size; report it to the API's provider",
+				 0);
+	else if (p->total > cap && cap < PROBE_FIRST_PAGE)
 		add_fact(p, "page_size cap",
 				 psprintf("at most %d rows per page", cap),
 				 psprintf("asked for %d rows, got %d of " INT64_FORMAT,
@@ -531,6 +537,13 @@ first_page(Probe *p)
 		add_fact(p, "row ids", "every call carries an \"id\"",
 				 psprintf("%d of %d rows of the first page, all distinct", with_id, p->ncalls),
 				 "nothing to change: rows that calls arriving during a scan push onto the next page are dropped by their id",
+				 0);
+	else if (distinct_ids < with_id)
+		add_fact(p, "row ids",
+				 psprintf("ids repeat: %d calls carry %d distinct ids", with_id, distinct_ids),
+				 psprintf("%d of %d rows of the first page have a string \"id\"",
+						  with_id, p->ncalls),
+				 "cannot tell: scans drop a call whose id they have returned already, so calls sharing an id are lost; report it to the API's provider",
 				 0);
 	else
 		add_fact(p, "row ids",

@@ -66,17 +66,20 @@ def next_name(prefix="d"):
 
 
 class FilterDroppingProxy:
-    """An API that ignores the filter parameters: forwards every request to
-    the emulator without start_date, end_date, call_type and call_status."""
+    """A misbehaving API in front of the emulator: forwards every request
+    without the parameters named in drop (by default the filters: an API
+    that ignores them), with the parameters of `set` replaced, and the body
+    passed through rewrite."""
 
     DROP = ("start_date", "end_date", "call_type", "call_status")
 
-    def __init__(self):
+    def __init__(self, drop=DROP, set=None, rewrite=None):
         import http.server
         import urllib.parse
         import urllib.request
 
-        drop = self.DROP
+        override = dict(set or {})
+        rewrite = rewrite or (lambda body: body)
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
@@ -84,7 +87,8 @@ class FilterDroppingProxy:
 
             def do_GET(self):
                 path, _, q = self.path.partition("?")
-                kept = [(k, v) for k, v in urllib.parse.parse_qsl(q, keep_blank_values=True)
+                kept = [(k, override.get(k, v))
+                        for k, v in urllib.parse.parse_qsl(q, keep_blank_values=True)
                         if k not in drop]
                 req = urllib.request.Request(
                     EMU + path + "?" + urllib.parse.urlencode(kept),
@@ -95,6 +99,7 @@ class FilterDroppingProxy:
                         status, body = r.status, r.read()
                 except urllib.error.HTTPError as e:
                     status, body = e.code, e.read()
+                body = rewrite(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -368,6 +373,31 @@ class Probe(DbaBase):
         query(self.conn, f["call_status filter"][2].split(" (count")[0])
         right = query(self.conn, "SELECT count(*) FROM %s WHERE call_status = 'missed'" % t)[0][0]
         self.assertEqual(right, emu_totals(probe_scenario(tag, rows=2500, links=0))["by_status"]["missed"])
+
+    def test_api_ignores_page_size(self):
+        tag = "dba_p_nosize"
+        t = self.server(tag, links=0)
+        proxy = FilterDroppingProxy(drop=(), set={"page_size": "1500"})
+        self.addCleanup(proxy.close)
+        url = emu_url(probe_scenario(tag, rows=2500, links=0, cap=5000), port=proxy.port)
+        query(self.conn, "ALTER SERVER %s_srv OPTIONS (SET url %s)" % (t, sql_literal(url)))
+        f = self.probe(t)
+        self.assertEqual(f["page_size cap"][:3],
+                         ("none: the API ignores page_size", "asked for 1000 rows, got 1500",
+                          "cannot tell: scans count pages by page_size; report it to the API's provider"))
+
+    def test_ids_repeat(self):
+        """Ids shared by several calls: the scans would drop all but one."""
+        tag = "dba_p_sameid"
+        t = self.server(tag, links=0)
+        proxy = FilterDroppingProxy(drop=(), rewrite=lambda body: re.sub(
+            rb'"id": ?"call_[0-9a-f]{11}', b'"id": "call_0', body))
+        self.addCleanup(proxy.close)
+        url = emu_url(probe_scenario(tag, rows=2500, links=0), port=proxy.port)
+        query(self.conn, "ALTER SERVER %s_srv OPTIONS (SET url %s)" % (t, sql_literal(url)))
+        f = self.probe(t)
+        self.assertEqual(f["row ids"][0], "ids repeat: 1000 calls carry 16 distinct ids")
+        self.assertTrue(f["row ids"][2].startswith("cannot tell: scans drop a call whose id"))
 
     def test_retries_are_counted(self):
         """A 503 on one question is retried by the transport: the probe
