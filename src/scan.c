@@ -122,12 +122,12 @@ struct CallogsScan
 	double		limit_rows;		/* -1: no limit */
 	int64		rows_returned;	/* rows handed out */
 	int			max_pages;		/* 0: no limit (ANALYZE sets one) */
+	int			activity;		/* entry in callogs_fdw_activity, or -1 */
+	MemoryContextCallback activity_cb;	/* frees it if cxt goes first */
 	int			pages_submitted;
 	int64		reported_count; /* sum of page-1 counts */
 	hashset_hash *ids[2];		/* id hashes: two generations */
 	int			ids_cur;		/* the generation being filled */
-	int			activity;		/* entry in callogs_fdw_activity, or -1 */
-	MemoryContextCallback activity_cb;	/* frees it if cxt goes first */
 };
 
 static void activity_end(void *arg);
@@ -791,13 +791,13 @@ callogs_scan_count(CallogsScan *scan)
 				bad_page(scan, req, err);
 			if (scan->stats)
 				scan->stats->pages++;
+			total += page.count;
+			if (total < 0)
+				bad_page(scan, req, "the counts overflow");
 			st->page1_done = true;
 			st->pages_read = 1;
 			st->known_pages = 1;
 			report_progress(scan);
-			total += page.count;
-			if (total < 0)
-				bad_page(scan, req, "the counts overflow");
 			callogs_request_release(req);
 			scan->outstanding--;
 		}
