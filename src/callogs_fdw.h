@@ -12,6 +12,8 @@
  *	scan.c			the page walker: request streams, paging, concurrency
  *	url.c			request URLs, built with libcurl's URL API
  *	http.c			the libcurl transport: retries, rate limit, cancel
+ *	shmem.c			shared memory: rate table, the activity view
+ *	probe.c			callogs_fdw_probe: what the provider's API does
  *	convert.c		JSON value to Datum conversion
  *	jsonpage.c		backend-independent JSON page decoding (fuzzed alone)
  *
