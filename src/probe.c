@@ -136,34 +136,32 @@ typedef struct Probe
 	int			field;			/* the date field found, or -1 */
 } Probe;
 
-/* ---- reading the page: the only code that knows the ClJson layout ---- */
+/* ---- reading the page (jsonpage.h's accessors) ---- */
 
 /* The i-th call object of a decoded page. */
 static ClJson *
 probe_row(const ClPage *page, size_t i)
 {
-	return page->data->elements[i];
+	return cl_page_row(page, i);
 }
 
 /* A JSON string's bytes and length, or NULL if v is not a string. */
 static const char *
 probe_string(const ClJson *v, size_t *len)
 {
-	if (cl_type(v) != CL_JSON_STRING)
-		return NULL;
-	*len = v->str_len;
-	return v->str;
+	return cl_string(v, len);
 }
 
 /* Add the keys of a JSON object to a list of distinct key strings. */
 static List *
 probe_add_keys(List *keys, const ClJson *obj)
 {
-	if (cl_type(obj) != CL_JSON_OBJECT)
-		return keys;
-	for (size_t i = 0; i < obj->n; i++)
+	const void *pos = NULL;
+	const char *key;
+	ClJson	   *value;
+
+	while (cl_object_next(obj, &pos, &key, &value))
 	{
-		const char *key = obj->members[i].key;
 		ListCell   *lc;
 		bool		found = false;
 
