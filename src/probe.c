@@ -801,8 +801,9 @@ date_field_timestamps(Probe *p)
 	{
 		ask(p, params_of("start_date", ts_text(c->t[w] - PROBE_MS),
 						 "end_date", ts_text(c->t[w] + PROBE_MS), NULL), &a[w]);
-		appendStringInfo(&ev, "%s+-1 ms around the %s of call %d: %s",
-						 w > 0 ? "; " : "", field_names[w], r + 1, answer_text(&a[w]));
+		appendStringInfo(&ev, "%s+-1 ms around the %s of call %d (%s): %s",
+						 w > 0 ? "; " : "", field_names[w], r + 1, ts_text(c->t[w]),
+						 answer_text(&a[w]));
 		if (!a[w].ok || a[w].count != p->total)
 			all_total = false;
 	}
@@ -818,9 +819,9 @@ date_field_timestamps(Probe *p)
 			matches++;
 		}
 	}
-	appendStringInfoString(&ev, "; the first page gives, filtering on");
+	appendStringInfoString(&ev, "; on the first page, filtering on");
 	for (int f = 0; f < PF_NFIELDS; f++)
-		appendStringInfo(&ev, "%s %s gives " INT64_FORMAT "/" INT64_FORMAT "/" INT64_FORMAT,
+		appendStringInfo(&ev, "%s %s would give " INT64_FORMAT "/" INT64_FORMAT "/" INT64_FORMAT,
 						 f > 0 ? "," : "", field_names[f], pred[f][0], pred[f][1], pred[f][2]);
 
 	if (matches == 1)
