@@ -904,6 +904,11 @@ date_field_dates(Probe *p)
 				 date_column_rec(p, PF_START,
 								 "; with creation_time, calls whose start_time is null are lost; start_time and end_time give the same rows unless a call lasts over 16 hours"),
 				 0);
+	else if (dropped)
+		add_fact(p, "date field",
+				 "cannot tell: a date filter drops calls, but the first page does not show which field is null",
+				 evidence,
+				 "cannot tell: date_column '' is always safe (no date bounds are sent)", 0);
 	else
 		add_fact(p, "date field",
 				 "cannot tell: bare dates are too coarse, and no date field is null on the first page",
