@@ -287,9 +287,8 @@ params_of(const char *name,...)
 /*
  * bad_answer
  *		A 2xx page that is not a Call Logs page: SQLSTATE HV00A, as a scan
- *		would raise it.
+ *		would raise it.  Never returns.
  */
-pg_attribute_noreturn()
 static void
 bad_answer(Probe *p, const char *query, const char *why)
 {
