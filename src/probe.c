@@ -702,7 +702,8 @@ pick_call(Probe *p, int64 pred[PF_NFIELDS][PF_NFIELDS])
 			ok = c->has[f] && c->whole_ms[f] && c->t[f] - PROBE_MS > floor &&
 				!page_has_at(p, c->t[f] - PROBE_MS) && !page_has_at(p, c->t[f] + PROBE_MS);
 			for (int g = 0; g < f && ok; g++)
-				ok = Abs(c->t[f] - c->t[g]) > 2 * PROBE_MS;
+				ok = c->t[f] - c->t[g] > 2 * PROBE_MS ||
+					c->t[g] - c->t[f] > 2 * PROBE_MS;
 		}
 		if (!ok)
 			continue;
