@@ -256,8 +256,7 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 						 Oid foreigntableid)
 {
 	CallogsRelInfo *fpinfo = palloc0(sizeof(CallogsRelInfo));
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	Oid			userid = callogs_planner_userid(root, baserel);
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 	double		rows;
@@ -362,8 +361,8 @@ callogsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	scan_costs(fpinfo, fpinfo->fetched_rows, &startup, &total);
 	total += baserel->baserestrictinfo ? baserel->rows * cpu_operator_cost : 0;
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup, total, NIL, NULL, NULL, NIL));
+			 callogs_create_foreignscan_path(root, baserel, NULL, baserel->rows,
+											 startup, total, NIL, NULL, NULL, NIL));
 }
 
 /*
@@ -453,9 +452,9 @@ callogsGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	*upper = *fpinfo;
 	output_rel->fdw_private = upper;
 	add_path(output_rel, (Path *)
-			 create_foreign_upper_path(root, output_rel, target, 1,
-									   CALLOGS_PAGE_COST, CALLOGS_PAGE_COST + 1,
-									   NIL, NULL, NIL));
+			 callogs_create_foreign_upper_path(root, output_rel, target, 1,
+											   CALLOGS_PAGE_COST, CALLOGS_PAGE_COST + 1,
+											   NIL, NULL, NIL));
 }
 
 /* ---- execution ---- */
@@ -471,8 +470,6 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	CallogsScanState *fsstate = palloc0(sizeof(CallogsScanState));
-	Index		rtindex;
-	RangeTblEntry *rte;
 	Oid			userid;
 	Relation	rel;
 	AttrNumber	date_att;
@@ -485,12 +482,7 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 	fsstate->limit_rows = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
 	fsstate->count_only = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateCountOnly)) != 0;
 
-	if (fsplan->scan.scanrelid > 0)
-		rtindex = fsplan->scan.scanrelid;
-	else
-		rtindex = (Index) bms_next_member(fsplan->fs_relids, -1);
-	rte = exec_rt_fetch(rtindex, estate);
-	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	userid = callogs_executor_userid(fsplan, estate);
 	callogs_get_options(fsstate->relid, userid, &fsstate->opts);
 
 	rel = node->ss.ss_currentRelation ? node->ss.ss_currentRelation :
@@ -966,7 +958,7 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	{
 		int			pos = -1;
 
-		vacuum_delay_point();
+		callogs_analyze_delay_point();
 		if (numrows < targrows)
 			pos = numrows++;
 		else if (reservoir_get_next_S(&rstate, seen, targrows) < 1)

@@ -211,12 +211,10 @@ conversion_error_callback(void *arg)
 			   callogs_shorten(text, strlen(text)));
 }
 
-pg_attribute_noreturn()
-static void conversion_error(CallogsColumn *col, ClJson *v, int code, const char *why);
+pg_noreturn static void conversion_error(CallogsColumn *col, ClJson *v, int code, const char *why);
 
 /* A JSON value whose type (boolean, object, array) cannot feed the column. */
-pg_attribute_noreturn()
-static void
+pg_noreturn static void
 wrong_json_type(CallogsColumn *col, ClJson *v)
 {
 	conversion_error(col, v, ERRCODE_FDW_INVALID_DATA_TYPE,
@@ -228,8 +226,7 @@ wrong_json_type(CallogsColumn *col, ClJson *v)
  * conversion_error
  *		Raise an error about a value that cannot feed the column, naming both.
  */
-pg_attribute_noreturn()
-static void
+pg_noreturn static void
 conversion_error(CallogsColumn *col, ClJson *v, int code, const char *why)
 {
 	const char *text = v->raw;

@@ -1030,13 +1030,13 @@ drive_once(CallogsRequest *target, long timeout_ms)
 		timeout_ms = Max(due_ms, 1);
 
 	before = GetCurrentTimestamp();
-	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	pgstat_report_wait_start(callogs_wait_event());
 	if (running_transfers > 0)
 		curl_multi_poll(get_multi(), NULL, 0, (int) timeout_ms, NULL);
 	else
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 timeout_ms, PG_WAIT_EXTENSION);
+						 timeout_ms, callogs_wait_event());
 		ResetLatch(MyLatch);
 	}
 	pgstat_report_wait_end();
@@ -1153,7 +1153,8 @@ callogs_http_idle_wait(void)
 	long		due_ms = start_due_requests();
 
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 due_ms >= 0 ? Min(Max(due_ms, 1), 10) : 10, PG_WAIT_EXTENSION);
+					 due_ms >= 0 ? Min(Max(due_ms, 1), 10) : 10,
+					 callogs_wait_event());
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 }
