@@ -40,11 +40,20 @@ cl_pg_paths() {
   export PATH="$CL_PGBIN:$PATH"
 }
 
+# Build (from clean: objects of another installation's headers must not be
+# reused) with -Werror, and install into the installation CL_PG_CONFIG names.
 cl_build_install() {
-  cl_log "building callogs_fdw"
+  cl_log "building callogs_fdw against $("$CL_PG_CONFIG" --version) ($CL_PG_CONFIG)"
   cl_pg_paths || return 1
-  make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" >/dev/null || return 1
+  make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" clean >/dev/null 2>&1
+  make -C "$CL_REPO" -s -j"$(nproc)" PG_CONFIG="$CL_PG_CONFIG" >/dev/null || return 1
   make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" install >/dev/null
+}
+
+# Whether the installation CL_PG_CONFIG names has pg_cron.
+cl_has_pg_cron() {
+  [ -f "$("$CL_PG_CONFIG" --pkglibdir)/pg_cron.so" ] &&
+    [ -f "$("$CL_PG_CONFIG" --sharedir)/extension/pg_cron.control" ]
 }
 
 cl_free_port() {
