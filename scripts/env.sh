@@ -101,6 +101,19 @@ CONF
   cl_log "PostgreSQL $("$CL_PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT (log: $CL_WORK/postgres.log)"
 }
 
+# Wait (at most 60 s) until the cluster accepts connections again, e.g.
+# after a crashed backend made it restart, so that the next suite is
+# judged on its own rather than on the crash (which the log check reports).
+cl_wait_ready() {
+  local i
+  for i in $(seq 1 120); do
+    /usr/lib/postgresql/15/bin/pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 1 && return 0
+    sleep 0.5
+  done
+  cl_log "PostgreSQL on port $PGPORT does not accept connections"
+  return 1
+}
+
 cl_stop_all() {
   if [ -n "${PGDATA:-}" ] && [ -f "$PGDATA/postmaster.pid" ]; then
     runuser -u postgres -- "$CL_PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true

@@ -43,6 +43,7 @@ cl_unittest() {
   local name=$1 out rc counts
   shift
   cl_step_log "test: $name"
+  [ -n "${PGPORT:-}" ] && type cl_wait_ready >/dev/null 2>&1 && cl_wait_ready
   out=$(mktemp)
   "${CL_PY:-/usr/bin/python3}" "$CL_TESTLIB_DIR/unittest_count.py" "$@" >"$out" 2>&1
   rc=$?
