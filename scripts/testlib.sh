@@ -22,7 +22,8 @@ CL_TESTLIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CL_PASSED=0 CL_FAILED=0 CL_SKIPPED=0
 CL_FAILURES=() CL_SKIPS=()
 
-cl_step_log() { printf '== %s\n' "$*" >&2; }
+# each step's start (seconds), for the time its summary line shows
+cl_step_log() { CL_STEP_T0=$SECONDS; printf '== %s\n' "$*" >&2; }
 
 # _cl_add NAME PASSED FAILED SKIPPED RC: add a step's counts.
 _cl_add() {
@@ -33,7 +34,8 @@ _cl_add() {
   CL_PASSED=$((CL_PASSED + p)); CL_FAILED=$((CL_FAILED + f)); CL_SKIPPED=$((CL_SKIPPED + s))
   [ "$f" -gt 0 ] && CL_FAILURES+=("$name ($f failed)")
   [ "$s" -gt 0 ] && CL_SKIPS+=("$name ($s skipped)")
-  printf '%s: %d passed, %d failed, %d skipped\n' "$name" "$p" "$f" "$s" >&2
+  printf '%s: %d passed, %d failed, %d skipped (%d s)\n' "$name" "$p" "$f" "$s" \
+    $((SECONDS - ${CL_STEP_T0:-$SECONDS})) >&2
 }
 
 # cl_unittest NAME FILE [more unittest names]: run a Python unittest suite

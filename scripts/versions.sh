@@ -145,7 +145,7 @@ cl_version_run() {
   fi
   CL_PG_CONFIG=$pgc; export CL_PG_CONFIG
   cl_pg_paths
-  label="PostgreSQL $("$CL_PGBIN/postgres" --version | awk '{print $NF}')"
+  label="PostgreSQL $("$CL_PGBIN/postgres" --version | awk '{print $3}')"
   if ! cl_check "$label: build with -Werror" cl_version_build "$major" "$pgc" "$dir"; then
     return 1
   fi
