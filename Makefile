@@ -12,7 +12,7 @@ OBJS = \
 PGFILEDESC = "callogs_fdw - foreign data wrapper for a Call Logs REST API"
 
 EXTENSION = callogs_fdw
-DATA = callogs_fdw--1.0.sql
+DATA = callogs_fdw--1.0.sql callogs_fdw--1.0--1.1.sql
 
 REGRESS = setup options scan types errors pushdown import multiorg
 REGRESS_OPTS = --load-extension=callogs_fdw

@@ -9,12 +9,15 @@ CLI flags, the /s/<opts>/ scenario prefix, fault kinds and control endpoints.
 
 import argparse
 import array
+import base64
 import bisect
 import calendar
 import collections
 import datetime
 import email.utils
 import gzip
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -31,7 +34,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
 API_PATH = "/api/v2/platform/call-logs/"
-DEFAULT_ANCHOR_MS = calendar.timegm((2025, 11, 30, 0, 0, 0)) * 1000
+# The anchor tests pin when they need fixed data (anchor=2025-11-30T00:00:00Z);
+# the default anchor is "now".
+FIXED_ANCHOR_MS = calendar.timegm((2025, 11, 30, 0, 0, 0)) * 1000
+DEFAULT_CUSTOMERS = 2000
+# UTC offsets (minutes) that tz=mixed draws from, per row
+TZ_MIXED = (None, 330, -480, 840, -720, 0)      # Z, +05:30, -08:00, +14:00, -12:00, +00:00
+# key of the cursors' HMAC: fixed, so that cursors are reproducible across
+# runs (a forged or edited cursor still fails the check)
+CURSOR_KEY = b"callogs-emulator-cursor-v1"
 MESSAGE_OK = "Call logs fetched successfully"
 
 MASK48 = (1 << 48) - 1
@@ -93,12 +104,22 @@ def customer_number(r):
     return "+614%08d" % (r % 100000000)         # Australia mobile
 
 
-def fmt_ts(ms, with_ms):
+def fmt_tz(off):
+    """ISO 8601 suffix of a UTC offset in minutes (None: "Z")."""
+    if off is None:
+        return "Z"
+    a = abs(off)
+    return "%s%02d:%02d" % ("-" if off < 0 else "+", a // 60, a % 60)
+
+
+def fmt_ts(ms, with_ms, off=None):
+    """Instant ms written as local time at UTC offset off (minutes; None: Z)."""
     s, m = divmod(ms, 1000)
-    t = time.gmtime(s)
+    t = time.gmtime(s + (off or 0) * 60)
     if with_ms:
-        return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (t[0], t[1], t[2], t[3], t[4], t[5], m)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % t[:6]
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%03d%s" % (t[0], t[1], t[2], t[3], t[4], t[5], m,
+                                                         fmt_tz(off))
+    return "%04d-%02d-%02dT%02d:%02d:%02d%s" % (t[:6] + (fmt_tz(off),))
 
 
 def fmt_duration_a(sec):
@@ -150,6 +171,23 @@ def draw_row(r, ms):
     return gap, so, du, typ | (st << 1) | (rsn << 3) | (bridge << 4)
 
 
+class RowFormat(collections.namedtuple("RowFormat", "variant tz customers")):
+    """How rows are written: field variant "a"/"b"; tz None (Z), a fixed UTC
+    offset in minutes, or "mixed" (per row, from TZ_MIXED); customers: the
+    size of the pool of customers calling (0: every call a new number)."""
+    __slots__ = ()
+
+    def offset(self, rec):
+        """UTC offset (minutes, None for Z) the timestamps of rec are written in."""
+        if self.tz == "mixed":
+            return TZ_MIXED[(rec.r2 >> 8) % len(TZ_MIXED)]
+        return self.tz
+
+
+FORMAT_A = RowFormat("a", None, DEFAULT_CUSTOMERS)
+FORMAT_B = RowFormat("b", None, DEFAULT_CUSTOMERS)
+
+
 class Dataset:
     def __init__(self, seed, rows, org, anchor_ms, ms):
         self.seed, self.n, self.org, self.ms = seed, rows, org, ms
@@ -175,7 +213,8 @@ class Dataset:
         self.ct, self.so, self.du, self.fl = cts, sos, dus, fls
         self._combos = {}
         self._filter_cache = collections.OrderedDict()
-        self._render = {"a": {}, "b": {}}
+        self._render = {}
+        self._pools = {}
         self._totals = None
         self.lock = threading.Lock()
 
@@ -186,11 +225,32 @@ class Dataset:
                       mix64(self.salt ^ (i * 0x9E3779B97F4A7C15 + 1)),
                       mix64(self.salt + i * 0xBF58476D1CE4E5B9 + 7))
 
-    def row_bytes(self, variant, i):
-        cache = self._render[variant]
+    def customer_pool(self, n):
+        """The n customers of this organization (E.164 numbers)."""
+        pool = self._pools.get(n)
+        if pool is None:
+            pool = [customer_number(mix64(self.salt ^ ((k + 1) * 0xD6E8FEB86659FD93)))
+                    for k in range(n)]
+            self._pools[n] = pool
+        return pool
+
+    def customer(self, rec, n):
+        """The customer number of a call: with a pool of n customers, a skewed
+        draw (customer k calls about as often as 1/sqrt(k+1): a few call very
+        often, every one several times in a large data set); n = 0: a new
+        number for every call."""
+        if n <= 0:
+            return customer_number(rec.r1)
+        u = (rec.r1 >> 11) * (1.0 / (1 << 53))
+        return self.customer_pool(n)[min(int(n * u * u), n - 1)]
+
+    def row_bytes(self, fmt, i):
+        cache = self._render.get(fmt)
+        if cache is None:
+            cache = self._render.setdefault(fmt, {})
         b = cache.get(i)
         if b is None:
-            b = row_json(self.record(i), variant, self.org_numbers)
+            b = row_json(self.record(i), fmt, self)
             if len(cache) > 300000:
                 cache.clear()
             cache[i] = b
@@ -288,21 +348,23 @@ def rec_field_ms(rec, variant, field):
     return v
 
 
-def row_dict(rec, variant, org_numbers):
+def row_dict(rec, fmt, ds):
+    """The JSON object of a call (dict), written as fmt says."""
     fl = rec.fl
     typ, st, rsn, bridge = fl & 1, (fl >> 1) & 3, (fl >> 3) & 1, fl >> 4
-    cust = customer_number(rec.r1)
-    orgn = org_numbers[rec.r2 % 4]
+    cust = ds.customer(rec, fmt.customers)
+    orgn = ds.org_numbers[rec.r2 % 4]
     src, dst = (cust, orgn) if typ == 0 else (orgn, cust)
-    a = variant == "a"
+    a = fmt.variant == "a"
+    off = fmt.offset(rec)
     ct = rec.ct
-    creation = fmt_ts(ct, a)
+    creation = fmt_ts(ct, a, off)
     if st == ST_MISSED:
         start = end = (creation if a else None)
     else:
         s = ct + rec.so
-        start = fmt_ts(s, a)
-        end = fmt_ts(s + rec.du * 1000, a)
+        start = fmt_ts(s, a, off)
+        end = fmt_ts(s + rec.du * 1000, a, off)
     d = {}
     if a:
         d["id"] = rec.ident
@@ -328,22 +390,23 @@ _TPL_B = ('{"source_number": "%s", "destination_number": "%s", "call_type": "%s"
           '"call_duration": %d, "end_reason": "%s"}')
 
 
-def row_json(rec, variant, org_numbers):
+def row_json(rec, fmt, ds):
     """Fast path equal to json.dumps(row_dict(...)).encode() (all values are plain ASCII)."""
     fl = rec.fl
     typ, st, rsn = fl & 1, (fl >> 1) & 3, (fl >> 3) & 1
-    cust = customer_number(rec.r1)
-    orgn = org_numbers[rec.r2 % 4]
+    cust = ds.customer(rec, fmt.customers)
+    orgn = ds.org_numbers[rec.r2 % 4]
     src, dst = (cust, orgn) if typ == 0 else (orgn, cust)
-    a = variant == "a"
+    a = fmt.variant == "a"
+    off = fmt.offset(rec)
     ct = rec.ct
-    creation = fmt_ts(ct, a)
+    creation = fmt_ts(ct, a, off)
     if st == ST_MISSED:
         start = end = ('"%s"' % creation if a else "null")
     else:
         s = ct + rec.so
-        start = '"%s"' % fmt_ts(s, a)
-        end = '"%s"' % fmt_ts(s + rec.du * 1000, a)
+        start = '"%s"' % fmt_ts(s, a, off)
+        end = '"%s"' % fmt_ts(s + rec.du * 1000, a, off)
     if a:
         return (_TPL_A % (rec.ident, src, dst, TYPES[typ], STATUSES[st], creation, start, end,
                           fmt_duration_a(rec.du), REASONS_A[st][rsn], fl >> 4)).encode()
@@ -358,6 +421,7 @@ class DatasetCache:
         self.lock = threading.Lock()
         self.gen_locks = {}
         self.items = collections.OrderedDict()
+        self.now_anchors = {}       # key -> the time "now" meant at its first build
 
     def get(self, seed, rows, org, anchor, ms):
         key = (seed, rows, org, anchor, ms)
@@ -370,11 +434,10 @@ class DatasetCache:
             ds = self.items.get(key)
             if ds is None:
                 if anchor == "now":
-                    anchor_ms = int(time.time() * 1000)
-                elif anchor:
-                    anchor_ms = parse_anchor(anchor)
+                    # a data set evicted and built again keeps its first "now"
+                    anchor_ms = self.now_anchors.setdefault(key, int(time.time() * 1000))
                 else:
-                    anchor_ms = DEFAULT_ANCHOR_MS
+                    anchor_ms = parse_anchor(anchor)
                 ds = Dataset(seed, rows, org, anchor_ms, ms)
                 with self.lock:
                     self.items[key] = ds
@@ -421,6 +484,7 @@ def parse_date_param(s):
 
 
 def parse_anchor(s):
+    """An anchor other than "now": epoch ms, or an ISO date / timestamp."""
     if s.isdigit():
         return int(s)
     kind, us = parse_date_param(s)
@@ -462,6 +526,52 @@ def _bool(v):
     raise ScenarioError("not a boolean: %r" % v)
 
 
+def _links(v):
+    """links=: "page" (also 1/true/on), "cursor", or "off" (also 0/false/no)."""
+    if v in ("page", "1", "true", "yes", "on"):
+        return "page"
+    if v in ("off", "0", "false", "no"):
+        return "off"
+    if v == "cursor":
+        return "cursor"
+    raise ScenarioError("must be one of page|cursor|0 (1 means page): %r" % v)
+
+
+def _anchor(v):
+    if v == "now":
+        return v
+    try:
+        parse_anchor(v)
+    except (ValueError, OverflowError):
+        raise ScenarioError("not now, epoch ms or an ISO date/timestamp: %r" % v)
+    return v
+
+
+def _tz(v):
+    """tz=: Z, +HH:MM / -HH:MM, or mixed -> None, minutes, or "mixed"."""
+    if v == "mixed":
+        return v
+    if v == "Z":
+        return None
+    m = re.fullmatch(r"([+-])(\d\d):(\d\d)", v)
+    if not m or int(m.group(2)) > 14 or int(m.group(3)) > 59:
+        raise ScenarioError("not Z, mixed or an offset from -14:00 to +14:00: %r" % v)
+    off = int(m.group(2)) * 60 + int(m.group(3))
+    if off > 14 * 60:
+        raise ScenarioError("not Z, mixed or an offset from -14:00 to +14:00: %r" % v)
+    return -off if m.group(1) == "-" else off
+
+
+def _intpair(v):
+    try:
+        a, b = (int(x) for x in re.split(r"[:+]", v))
+    except ValueError:
+        raise ScenarioError("not two ':'-separated integers: %r" % v)
+    if a < 0 or b < 0:
+        raise ScenarioError("must not be negative: %r" % v)
+    return a, b
+
+
 def _intlist(v):
     try:
         return frozenset(int(x) for x in re.split(r"[:+]", v) if x)
@@ -482,7 +592,7 @@ CONTENT_FAULTS = ("trailing_comma", "data_not_array", "data_missing", "count_mis
                   "count_negative", "count_string", "count_huge", "count_value",
                   "count_float", "wrong_types", "bad_utf8", "nul_escape", "big_string",
                   "ts_out_of_range", "dup_keys", "next_foreign", "next_repeat",
-                  "next_scheme", "count_lie")
+                  "next_scheme", "count_lie", "unordered")
 SEND_FAULTS = ("truncate", "hang_after_headers", "huge_body", "bad_gzip")
 FAULT_KINDS = PRE_FAULTS + CONTENT_FAULTS + SEND_FAULTS
 
@@ -499,12 +609,15 @@ class Scenario:
         "cap": _int(1),
         "default_page_size": _int(1),
         "past_end": _choice("404", "empty"),
-        "links": _bool,
+        "links": _links,
         "dates": _choice("any", "date_only", "timestamp_only"),
         "date_field": _choice("creation_time", "start_time", "end_time"),
         "end_exclusive": _bool,
         "case_insensitive": _bool,
-        "anchor": str,
+        "anchor": _anchor,
+        "tz": _tz,
+        "customers": _int(0),
+        "swap": _intpair,
         "latency": _int(0),
         "gzip": _bool,
         "fault": _choice(*FAULT_KINDS),
@@ -534,12 +647,15 @@ class Scenario:
         self.cap = 1000
         self.default_page_size = 20
         self.past_end = "404"
-        self.links = False
+        self.links = "page"
         self.dates = "any"
         self.date_field = "creation_time"
         self.end_exclusive = False
         self.case_insensitive = False
-        self.anchor = ""
+        self.anchor = "now"
+        self.tz = None
+        self.customers = DEFAULT_CUSTOMERS
+        self.swap = (0, 1)
         self.latency = cfg.latency
         self.gzip = True
         self.fault = None
@@ -582,6 +698,7 @@ class Scenario:
                 self.org_tokens[name] = tok or self.token
         else:
             self.org_tokens[self.org] = self.token
+        self.fmt = RowFormat(self.variant, self.tz, self.customers)
 
     def dataset(self, org):
         return DATASETS.get(self.seed, self.rows, org, self.anchor, self.variant == "a")
@@ -799,6 +916,53 @@ WRONG_VALUES = {
     "end_reason": b"42",
     "bridge": b'"x"',
 }
+
+
+# ---- cursors (links=cursor) ---------------------------------------------------
+# A cursor is opaque to clients: base64url of "<n|p>.<key ms>.<page number>.<mac>",
+# where n asks for the rows older than the key (creation_time, ms) and p for
+# the page_size rows newer than it (keyset pagination: rows arriving at the
+# top do not shift the pages that follow).  The MAC binds it to the scenario,
+# the org and the filter parameters; anything else gives 400.
+
+_CURSOR_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_CURSOR_PAYLOAD_RE = re.compile(r"^([np])\.(-?[0-9]{1,20})\.([0-9]{1,9})\.([0-9a-f]{16})$")
+
+
+def cursor_binding(sc, org, qd):
+    """What a cursor is valid for: scenario tag, org and filter parameters."""
+    parts = [sc.tag, org or ""] + [qd.get(k) or "" for k in
+                                    ("call_type", "call_status", "start_date", "end_date")]
+    return "\x00".join(parts).encode("utf-8", "surrogateescape")
+
+
+def _cursor_mac(payload, binding):
+    return hmac.new(CURSOR_KEY, payload.encode() + b"\x00" + binding,
+                    hashlib.sha256).hexdigest()[:16]
+
+
+def make_cursor(direction, key_ms, pageno, binding):
+    payload = "%s.%d.%d" % (direction, key_ms, pageno)
+    raw = "%s.%s" % (payload, _cursor_mac(payload, binding))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def read_cursor(tok, binding):
+    """(direction, key_ms, page number) of a cursor; ValueError if it is not
+    one this emulator made for these parameters."""
+    if not _CURSOR_RE.match(tok):
+        raise ValueError("Invalid cursor")
+    try:
+        raw = base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("Invalid cursor")
+    m = _CURSOR_PAYLOAD_RE.match(raw)
+    if not m:
+        raise ValueError("Invalid cursor")
+    payload = raw[:raw.rindex(".")]
+    if not hmac.compare_digest(m.group(4), _cursor_mac(payload, binding)):
+        raise ValueError("Invalid cursor")
+    return m.group(1), int(m.group(2)), max(int(m.group(3)), 1)
 
 
 class Ctx:
@@ -1019,7 +1183,16 @@ class Handler(BaseHTTPRequestHandler):
 
         c = Ctx()
         c.sc, c.org, c.ds, c.prefix, c.qpairs = sc, org, ds, prefix, qpairs
-        c.fault = STATE.decide_fault(sc, qd.get("page"))
+        # a cursor, if any, wins over page; fault_pages counts its page number
+        cursor = None
+        page_raw = qd.get("page")
+        if "cursor" in qd:
+            try:
+                cursor = read_cursor(qd["cursor"], cursor_binding(sc, org, qd))
+                page_raw = str(cursor[2])
+            except ValueError:
+                cursor = "invalid"
+        c.fault = STATE.decide_fault(sc, page_raw)
         if c.fault:
             e["fault"] = c.fault
         if c.fault in PRE_FAULTS:
@@ -1036,7 +1209,9 @@ class Handler(BaseHTTPRequestHandler):
             return int(v)
 
         try:
-            page = posint("page", 1)
+            if cursor == "invalid":
+                raise ValueError("Invalid cursor")
+            page = cursor[2] if cursor else posint("page", 1)
             page_size = min(posint("page_size", sc.default_page_size), sc.cap)
             typ = st = None
             v = qd.get("call_type")
@@ -1098,12 +1273,33 @@ class Handler(BaseHTTPRequestHandler):
         total = m + (p1 - p0)
         c.total = total
         c.count = total * 10 if c.fault == "count_lie" else total
-        last = -(-total // page_size)
-        if page > last and not (total == 0 and page == 1):
-            if sc.past_end == "404":
-                return self._err(404, "Invalid page.")
-        off = (page - 1) * page_size
-        end = min(off + page_size, total)
+        ct = ds.ct
+
+        def newer(key, strict):
+            """Matching rows with creation_time > key (strict) or >= key."""
+            if strict:
+                k = sum(1 for r in nm if r.ct > key)
+                x = bisect.bisect_left(range(p0, p1), True, key=lambda x: ct[seq[x]] <= key)
+            else:
+                k = sum(1 for r in nm if r.ct >= key)
+                x = bisect.bisect_left(range(p0, p1), True, key=lambda x: ct[seq[x]] < key)
+            return k + x - p0
+
+        if cursor is not None:
+            # keyset: the rows just older (n) or just newer (p) than the key
+            if cursor[0] == "n":
+                off = newer(cursor[1], False)
+                end = min(off + page_size, total)
+            else:
+                end = newer(cursor[1], True)
+                off = max(end - page_size, 0)
+        else:
+            last = -(-total // page_size)
+            if page > last and not (total == 0 and page == 1):
+                if sc.past_end == "404":
+                    return self._err(404, "Invalid page.")
+            off = (page - 1) * page_size
+            end = min(off + page_size, total)
         refs = []
         if off < end:
             refs.extend(nm[off:end])
@@ -1118,12 +1314,26 @@ class Handler(BaseHTTPRequestHandler):
         c.data_lit = None
         c.row_lits = None
         c.trailing_comma = False
-        c.links = sc.links or c.fault in ("next_foreign", "next_repeat", "next_scheme")
+        mode = sc.links
+        if mode == "off" and c.fault in ("next_foreign", "next_repeat", "next_scheme"):
+            mode = "page"
+        c.links = mode != "off"
         c.next_url = c.prev_url = None
-        if c.links:
+        if mode == "page":
             last_rep = -(-c.count // page_size)
             c.next_url = self._page_url(prefix, qpairs, page + 1) if page < last_rep else None
             c.prev_url = self._page_url(prefix, qpairs, page - 1) if page > 1 else None
+        elif mode == "cursor" and refs:
+            bind = cursor_binding(sc, org, qd)
+
+            def rct(r):
+                return ct[r] if type(r) is int else r.ct
+            if end < total:
+                c.next_url = self._cursor_url(prefix, qpairs, make_cursor(
+                    "n", rct(refs[-1]), page + 1, bind))
+            if off > 0:
+                c.prev_url = self._cursor_url(prefix, qpairs, make_cursor(
+                    "p", rct(refs[0]), max(page - 1, 1), bind))
         if c.fault in CONTENT_HOOKS:
             CONTENT_HOOKS[c.fault](self, c)
         body = self._assemble(c)
@@ -1134,18 +1344,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def _row_lits(self, c):
         if c.row_lits is None:
-            ds, v, on = c.ds, c.sc.variant, c.ds.org_numbers
-            c.row_lits = [ds.row_bytes(v, r) if type(r) is int else
-                          row_json(r, v, on) for r in c.refs]
+            ds, fmt = c.ds, c.sc.fmt
+            c.row_lits = [ds.row_bytes(fmt, r) if type(r) is int else
+                          row_json(r, fmt, ds) for r in c.refs]
         return c.row_lits
 
     def _row_pairs(self, c):
         """Rows as lists of [key, raw JSON value] for faults that mangle them."""
-        ds, v = c.ds, c.sc.variant
+        ds, fmt = c.ds, c.sc.fmt
         out = []
         for r in c.refs:
             rec = ds.record(r) if type(r) is int else r
-            d = row_dict(rec, v, ds.org_numbers)
+            d = row_dict(rec, fmt, ds)
             out.append([[k, json.dumps(x).encode()] for k, x in d.items()])
         return out
 
@@ -1177,11 +1387,17 @@ class Handler(BaseHTTPRequestHandler):
         return h
 
     def _page_url(self, prefix, qpairs, page, base=None):
-        q = [(k, v) for k, v in qpairs if k != "page"]
-        q.append(("page", str(page)))
+        """Absolute page-number link: the request's other parameters, then page=N."""
+        q = [(k, v) for k, v in qpairs if k not in ("page", "cursor")] + [("page", str(page))]
         if base is None:
             base = "http://" + self._host()
         return base + prefix + API_PATH + "?" + urlencode(q)
+
+    def _cursor_url(self, prefix, qpairs, cursor):
+        """Absolute cursor link: the request's other parameters, then cursor=...
+        (no page)."""
+        q = [(k, v) for k, v in qpairs if k not in ("page", "cursor")] + [("cursor", cursor)]
+        return "http://" + self._host() + prefix + API_PATH + "?" + urlencode(q)
 
     def _send_huge(self, c, body):
         size = c.sc.size if c.sc.size is not None else 300 * 1000 * 1000
@@ -1400,17 +1616,23 @@ def _c_dup_keys(h, c):
 
 
 def _c_next(h, c):
+    base = "http://" + h._host()
+
+    def rebase(u, new):
+        return new + u[len(base):] if u and u.startswith(base) else u
     if c.fault == "next_foreign":
-        base = "http://evil.example.invalid:9"
-        if c.next_url:
-            c.next_url = h._page_url(c.prefix, c.qpairs, c.page + 1, base)
-        if c.prev_url:
-            c.prev_url = h._page_url(c.prefix, c.qpairs, c.page - 1, base)
+        c.next_url = rebase(c.next_url, "http://evil.example.invalid:9")
+        c.prev_url = rebase(c.prev_url, "http://evil.example.invalid:9")
     elif c.fault == "next_repeat":
-        c.next_url = h._page_url(c.prefix, c.qpairs, c.page)
+        c.next_url = base + h.path          # this very request, never null
     elif c.fault == "next_scheme":
-        if c.next_url:
-            c.next_url = h._page_url(c.prefix, c.qpairs, c.page + 1, "ftp://" + h._host())
+        c.next_url = rebase(c.next_url, "ftp://" + h._host())
+
+
+def _c_unordered(h, c):
+    i, j = c.sc.swap
+    if i < len(c.refs) and j < len(c.refs):
+        c.refs[i], c.refs[j] = c.refs[j], c.refs[i]
 
 
 def _c_noop(h, c):
@@ -1425,7 +1647,7 @@ CONTENT_HOOKS = {
     "wrong_types": _c_wrong_types, "bad_utf8": _c_bad_utf8, "nul_escape": _c_nul_escape,
     "big_string": _c_big_string, "ts_out_of_range": _c_ts_out_of_range,
     "dup_keys": _c_dup_keys, "next_foreign": _c_next, "next_repeat": _c_next,
-    "next_scheme": _c_next, "count_lie": _c_noop,
+    "next_scheme": _c_next, "count_lie": _c_noop, "unordered": _c_unordered,
 }
 
 assert set(PRE_HOOKS) == set(PRE_FAULTS), set(PRE_HOOKS) ^ set(PRE_FAULTS)

@@ -11,10 +11,11 @@ import gzip
 import http.client
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 API = "/api/v2/platform/call-logs/"
@@ -22,12 +23,24 @@ AUTH = {"Authorization": "Token secret", "Org-Handle": "acme"}
 ROWS = 2500
 
 
+FIXED = "anchor=2025-11-30T00:00:00Z"      # tests that need fixed data pin the anchor
+
+
 def ts_ms(s):
-    """ISO timestamp as returned by the emulator -> epoch ms."""
+    """ISO timestamp as returned by the emulator (Z or +hh:mm) -> epoch ms."""
     import calendar
-    base, _, frac = s.rstrip("Z").partition(".")
-    t = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    return t * 1000 + (int(frac) if frac else 0)
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{3}))?(Z|[+-]\d\d:\d\d)", s)
+    assert m, s
+    t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
+    off = 0
+    if m.group(3) != "Z":
+        off = (int(m.group(3)[1:3]) * 60 + int(m.group(3)[4:6])) * (1 if m.group(3)[0] == "+" else -1)
+    return (t - off * 60) * 1000 + (int(m.group(2)) if m.group(2) else 0)
+
+
+def tz_of(s):
+    """The UTC offset suffix of a timestamp ("Z" or "+hh:mm")."""
+    return "Z" if s.endswith("Z") else s[-6:]
 
 
 class EmulatorTest(unittest.TestCase):
@@ -117,7 +130,7 @@ class EmulatorTest(unittest.TestCase):
             self.assertRegex(i, r"^call_[0-9a-f]{12}$")
         cts = [ts_ms(r["creation_time"]) for r in rows]
         self.assertTrue(all(a > b for a, b in zip(cts, cts[1:])), "strictly newest first")
-        self.assertEqual(rows[0]["creation_time"], "2025-11-30T00:00:00.000Z")
+        self.assertEqual(self.all_rows(FIXED)[0]["creation_time"], "2025-11-30T00:00:00.000Z")
         self.assertEqual(list(rows[0]), ["id", "source_number", "destination_number",
                                          "call_type", "call_status", "creation_time",
                                          "start_time", "end_time", "call_duration",
@@ -126,7 +139,9 @@ class EmulatorTest(unittest.TestCase):
         d = self.jget("page=7")
         self.assertEqual(d["count"], ROWS)
         self.assertEqual([r["id"] for r in d["data"]], ids[120:140])
-        self.assertEqual(list(d), ["count", "status_code", "message", "data"])
+        self.assertEqual(list(d), ["count", "status_code", "message", "next", "previous", "data"])
+        self.assertEqual(list(self.jget("page=7", "links=0")),
+                         ["count", "status_code", "message", "data"])
         # small pages concatenate to the same sequence
         got = []
         for p in range(1, 6):
@@ -235,9 +250,9 @@ class EmulatorTest(unittest.TestCase):
             self._check_dates(opts, rb, field, "end_date=" + quote(tb),
                               lambda v: v <= ts_ms(tb))
         # no match at all: page 1 is 200 with empty data, page 2 is 404
-        d = self.jget("start_date=2030-01-01")
+        d = self.jget("start_date=2099-01-01")
         self.assertEqual((d["count"], d["data"]), (0, []))
-        self.assertEqual(self.api("start_date=2030-01-01&page=2")[0], 404)
+        self.assertEqual(self.api("start_date=2099-01-01&page=2")[0], 404)
         # date_only mode
         self.assertEqual(self.api("start_date=" + quote(t), "dates=date_only")[0], 400)
         self.assertEqual(self.api("start_date=" + day, "dates=date_only")[0], 200)
@@ -439,19 +454,284 @@ class EmulatorTest(unittest.TestCase):
         plain = self.api("page_size=100")[2]
         self.assertEqual(gzip.decompress(b), plain)
         st, h, b = self.api("page_size=100", "gzip=0", headers=hdr)
+        plain = self.api("page_size=100", "gzip=0")[2]
         self.assertNotIn("content-encoding", h)
         self.assertEqual(b, plain)
 
     def test_fast_renderer_matches_json(self):
         sys.path.insert(0, HERE)
         import callogs_emulator as ce
-        ds = ce.Dataset(7, 3000, "acme", ce.DEFAULT_ANCHOR_MS, True)
-        dsb = ce.Dataset(7, 3000, "acme", ce.DEFAULT_ANCHOR_MS, False)
+        ds = ce.Dataset(7, 3000, "acme", ce.FIXED_ANCHOR_MS, True)
+        dsb = ce.Dataset(7, 3000, "acme", ce.FIXED_ANCHOR_MS, False)
         for d, v in ((ds, "a"), (dsb, "b")):
-            for i in range(3000):
-                rec = d.record(i)
-                self.assertEqual(ce.row_json(rec, v, d.org_numbers),
-                                 json.dumps(ce.row_dict(rec, v, d.org_numbers)).encode())
+            for tz, cust in ((None, 2000), ("mixed", 0), (-480, 10)):
+                fmt = ce.RowFormat(v, tz, cust)
+                for i in range(3000):
+                    rec = d.record(i)
+                    self.assertEqual(ce.row_json(rec, fmt, d),
+                                     json.dumps(ce.row_dict(rec, fmt, d)).encode())
+
+    # -- the documented API's shape by default: links, anchor now, customers
+    def follow(self, url, key="next", limit=1000):
+        """Pages reached by following `key` links from url (a path or an
+        absolute URL); each link must be absolute and point at this emulator."""
+        pages = []
+        while url and len(pages) < limit:
+            if url.startswith("http"):
+                u = urlsplit(url)
+                self.assertEqual((u.scheme, u.hostname, u.port), ("http", self.host, self.port))
+                url = u.path + "?" + u.query
+            st, _, body = self.req(url)
+            self.assertEqual(st, 200, (url, body[:200]))
+            d = json.loads(body)
+            pages.append((url, d))
+            url = d[key]
+        return pages
+
+    def test_default_page_links(self):
+        rows = self.all_rows()
+        pages = self.follow(API + "?page_size=300&call_status=missed")
+        want = [r["id"] for r in rows if r["call_status"] == "missed"]
+        self.assertEqual([r["id"] for _, d in pages for r in d["data"]], want)
+        self.assertEqual(len(pages), -(-len(want) // 300))
+        self.assertIsNone(pages[0][1]["previous"])
+        self.assertIsNone(pages[-1][1]["next"])
+        for n, (url, d) in enumerate(pages, 1):
+            q = parse_qs(urlsplit(url).query)
+            self.assertEqual(q.get("call_status"), ["missed"])
+            self.assertEqual(q.get("page_size"), ["300"])
+            if n > 1:
+                self.assertEqual(q["page"], [str(n)])
+                self.assertTrue(url.endswith("&page=%d" % n), url)
+        # previous links walk back over the same pages
+        back = self.follow(pages[-1][1]["previous"], "previous")
+        self.assertEqual([d["data"] for _, d in back], [d["data"] for _, d in pages[-2::-1]])
+        # one page: no link at either end
+        d = self.jget("page_size=1000&call_type=inbound&call_status=failed")
+        self.assertEqual((d["next"], d["previous"]), (None, None))
+        # links=0 turns them off; links=1 and links=page are page links
+        self.assertNotIn("next", self.jget("page=2", "links=0"))
+        for v in ("1", "page"):
+            self.assertIn("page=3", self.jget("page=2", "links=" + v)["next"])
+        self.assertEqual(self.api("", "links=2")[0], 400)
+
+    def test_cursor_links(self):
+        opts = "links=cursor,tag=cur"
+        rows = self.all_rows()
+        want = [r["id"] for r in rows if r["call_type"] == "outbound"]
+        pages = self.follow("/s/%s%s?page_size=250&call_type=outbound" % (opts, API))
+        self.assertEqual([r["id"] for _, d in pages for r in d["data"]], want)
+        self.assertEqual(len(pages), -(-len(want) // 250))
+        self.assertTrue(all(d["count"] == len(want) for _, d in pages))
+        for url, _ in pages[1:]:
+            q = parse_qs(urlsplit(url).query)
+            self.assertNotIn("page", q)
+            self.assertEqual(q["call_type"], ["outbound"])
+            self.assertRegex(q["cursor"][0], r"^[A-Za-z0-9_-]+$")
+        self.assertIsNone(pages[0][1]["previous"])
+        self.assertIsNone(pages[-1][1]["next"])
+        back = self.follow(pages[-1][1]["previous"], "previous")
+        self.assertEqual([d["data"] for _, d in back], [d["data"] for _, d in pages[-2::-1]])
+        # a page number without a cursor is still honoured (the documented parameter)
+        d = self.jget("page=3&page_size=250&call_type=outbound", opts)
+        self.assertEqual(d["data"], pages[2][1]["data"])
+        self.assertIn("cursor=", d["next"])
+        # forged, edited, or reused with other filters / another scenario: 400
+        nxt = urlsplit(pages[1][1]["next"])
+        cur = parse_qs(nxt.query)["cursor"][0]
+        base = "/s/%s%s?page_size=250&" % (opts, API)
+        self.assertEqual(self.req(base + "call_type=outbound&cursor=" + cur)[0], 200)
+        import base64
+        raw = base64.urlsafe_b64decode(cur + "=" * (-len(cur) % 4)).decode()
+        parts = raw.split(".")
+        parts[1] = str(int(parts[1]) - 1000)
+        forged = base64.urlsafe_b64encode(".".join(parts).encode()).decode().rstrip("=")
+        for bad in (forged, "bogus", cur[:-2], cur + "!", ""):
+            st, _, b = self.req(base + "call_type=outbound&cursor=" + quote(bad))
+            self.assertEqual((st, json.loads(b)), (400, {"status_code": 400,
+                                                         "message": "Invalid cursor"}), bad)
+        self.assertEqual(self.req(base + "call_type=inbound&cursor=" + cur)[0], 400)
+        self.assertEqual(self.req(base + "cursor=" + cur)[0], 400)
+        self.assertEqual(self.req("/s/links=cursor,tag=cur2%s?page_size=250&call_type="
+                                  "outbound&cursor=%s" % (API, cur))[0], 400)
+
+    def test_cursor_keyset_under_new_calls(self):
+        # cursors mark a position in the rows, not a page number: calls that
+        # arrive at the top do not shift the pages that follow
+        opts = "links=cursor,fault=shift,shift_rows=7,fault_after=1,tag=curshift"
+        self.req("/_reset?tag=curshift")
+        pages = self.follow("/s/%s%s?page_size=400" % (opts, API))
+        ids = [r["id"] for _, d in pages for r in d["data"]]
+        self.assertEqual(ids, [r["id"] for r in self.all_rows()])
+        self.assertEqual(pages[-1][1]["count"], ROWS + 7 * (len(pages) - 1))
+        # page numbers under the same arrivals repeat rows
+        opts = "links=0,fault=shift,shift_rows=7,fault_after=1,tag=pgshift"
+        self.req("/_reset?tag=pgshift")
+        ids = []
+        for p in range(1, 8):
+            ids += [r["id"] for r in self.jget("page_size=400&page=%d" % p, opts)["data"]]
+        self.assertEqual(len(ids) - len(set(ids)), 7 * 6)
+        # fault_pages counts the page number a cursor carries
+        opts = "links=cursor,fault=503,fault_pages=3,fault_times=1,tag=curfault"
+        self.req("/_reset?tag=curfault")
+        u = urlsplit(self.jget("page_size=1000", opts)["next"])
+        st, _, b = self.req(u.path + "?" + u.query)
+        self.assertEqual(st, 200)
+        u = urlsplit(json.loads(b)["next"])
+        self.assertEqual(self.req(u.path + "?" + u.query)[0], 503)
+        self.assertEqual([e["fault"] for e in self.log("curfault")], ["", "", "503"])
+
+    def test_anchor(self):
+        t0 = time.time() * 1000
+        first = self.jget("page_size=1", "anchor=now,tag=anchor_now,rows=300")["data"][0]
+        t1 = time.time() * 1000
+        self.assertTrue(t0 - 2000 <= ts_ms(first["creation_time"]) <= t1 + 1000,
+                        (t0, first["creation_time"], t1))
+        time.sleep(0.05)
+        again = self.jget("page_size=1", "anchor=now,tag=anchor_now,rows=300")["data"][0]
+        self.assertEqual(first, again, "the data set keeps the now of its first build")
+        # the default is now; an explicit anchor pins the data
+        self.assertGreater(ts_ms(self.all_rows()[0]["creation_time"]), t0 - 600000)
+        for a, want in (("2025-11-30T00:00:00Z", "2025-11-30T00:00:00.000Z"),
+                        ("2024-02-29", "2024-02-29T00:00:00.000Z"),
+                        ("2024-02-29T12:00:00+05:30", "2024-02-29T06:30:00.000Z"),
+                        ("1700000000123", "2023-11-14T22:13:20.123Z")):
+            self.assertEqual(self.jget("page_size=1", "anchor=" + quote(a, safe=""))
+                             ["data"][0]["creation_time"], want)
+        self.assertEqual(self.jget("page_size=1", "anchor=2024-02-29,variant=b")
+                         ["data"][0]["creation_time"], "2024-02-29T00:00:00Z")
+        for bad in ("yesterday", "2025-13-01", ""):
+            self.assertEqual(self.api("", "anchor=" + bad)[0], 400, bad)
+
+    def test_customers_call_again(self):
+        opts = "rows=25000,tag=cust"
+        rows = []
+        for p in range(1, 26):
+            rows += self.jget("page_size=1000&page=%d" % p, opts)["data"]
+        cust = [r["source_number"] if r["call_type"] == "inbound" else r["destination_number"]
+                for r in rows]
+        org = {r["destination_number"] if r["call_type"] == "inbound" else r["source_number"]
+               for r in rows}
+        self.assertEqual(len(org), 4)
+        self.assertFalse(org & set(cust))
+        from collections import Counter
+        c = Counter(cust)
+        self.assertLessEqual(len(c), 2000)
+        self.assertGreater(len(c), 1900)
+        top = c.most_common()
+        self.assertGreater(top[0][1], 200, "a few customers call very often")
+        self.assertGreaterEqual(top[1999 if len(top) >= 2000 else -1][1], 1)
+        self.assertGreater(sorted(c.values())[len(c) // 2], 5, "the median customer calls often")
+        # the quickstart's contacts: the first 50 inbound callers call again and again
+        first50 = []
+        for r in rows:
+            if r["call_type"] == "inbound" and r["source_number"] not in first50:
+                first50.append(r["source_number"])
+            if len(first50) == 50:
+                break
+        self.assertTrue(all(c[n] >= 3 for n in first50), [c[n] for n in first50])
+        for r in rows[:300]:
+            self.assertRegex(r["source_number"], r"^\+\d{10,13}$")
+        # customers=0: every call a new number; customers=N: at most N
+        fresh = self.all_rows("customers=0")
+        self.assertEqual(len({r["source_number"] if r["call_type"] == "inbound"
+                              else r["destination_number"] for r in fresh}), ROWS)
+        few = self.all_rows("customers=30")
+        self.assertLessEqual(len({r["source_number"] for r in few if r["call_type"] == "inbound"}), 30)
+        # only the numbers change: ids, times, statuses are those of the default
+        strip = [{k: v for k, v in r.items() if not k.endswith("_number")} for r in fresh]
+        self.assertEqual(strip, [{k: v for k, v in r.items() if not k.endswith("_number")}
+                                 for r in self.all_rows()])
+
+    def test_tz(self):
+        base = self.all_rows(FIXED + ",variant=b")
+        for tz in ("+05:30", "-08:00", "+14:00", "Z"):
+            rows = self.all_rows(FIXED + ",variant=b,tz=" + quote(tz, safe=""))
+            for r0, r in zip(base, rows):
+                for f in ("creation_time", "start_time", "end_time"):
+                    if r0[f] is None:
+                        self.assertIsNone(r[f])
+                        continue
+                    self.assertEqual(tz_of(r[f]), tz, r[f])
+                    self.assertEqual(ts_ms(r[f]), ts_ms(r0[f]))
+                    self.assertRegex(r[f], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
+        self.assertEqual(self.all_rows(FIXED + ",tz=%2B05:30")[0]["creation_time"],
+                         "2025-11-30T05:30:00.000+05:30")
+        self.assertEqual(self.all_rows(FIXED + ",tz=-12:00")[0]["creation_time"],
+                         "2025-11-29T12:00:00.000-12:00")
+        # mixed: each row its own offset, the same instant; a row keeps its
+        # offset on every request
+        a = self.all_rows(FIXED)
+        m = self.all_rows(FIXED + ",tz=mixed")
+        self.assertEqual(self.all_rows(FIXED + ",tz=mixed,tag=mixed2"), m)
+        self.assertEqual({tz_of(r["creation_time"]) for r in m},
+                         {"Z", "+05:30", "-08:00", "+14:00", "-12:00", "+00:00"})
+        for r0, r in zip(a, m):
+            self.assertEqual(r0["id"], r["id"])
+            self.assertEqual(len({tz_of(r[f]) for f in ("creation_time", "start_time", "end_time")}), 1)
+            for f in ("creation_time", "start_time", "end_time"):
+                self.assertEqual(ts_ms(r[f]), ts_ms(r0[f]))
+        # filtering stays by instant, whatever the offsets written
+        t = a[300]["creation_time"]
+        for q in ("start_date=" + quote(t), "end_date=" + quote(t), "start_date=2025-11-28",
+                  "end_date=2025-11-27&start_date=2025-11-26"):
+            self.assertEqual(self.jget(q, FIXED + ",tz=mixed")["count"], self.jget(q, FIXED)["count"], q)
+        d = self.jget("start_date=" + quote("2025-11-29T05:30:00+05:30"), FIXED + ",tz=mixed")
+        self.assertEqual(d["count"], sum(1 for r in a if ts_ms(r["creation_time"]) >= ts_ms("2025-11-29T00:00:00Z")))
+        for bad in ("05:30", "+5:30", "+15:00", "+05:60", "utc"):
+            self.assertEqual(self.api("", "tz=" + quote(bad, safe=""))[0], 400, bad)
+
+    def test_fault_unordered(self):
+        rows = self.all_rows()
+        opts = "fault=unordered,fault_pages=2"
+        d1 = self.jget("page_size=10&page=1", opts)
+        d2 = self.jget("page_size=10&page=2", opts)
+        self.assertEqual(d1["data"], rows[:10])
+        self.assertEqual(d2["data"], [rows[11], rows[10]] + rows[12:20])
+        d = self.jget("page_size=10&page=3", "fault=unordered,swap=2:9")
+        want = rows[20:30]
+        want[2], want[9] = want[9], want[2]
+        self.assertEqual(d["data"], want)
+        # the page's next link is unaffected
+        self.assertIn("page=4", d["next"])
+        self.assertEqual(self.api("", "swap=1")[0], 400)
+
+    def test_documented_variants(self):
+        rows = self.all_rows()
+        t = rows[500]["creation_time"]
+        day = t[:10]
+        # dates=timestamp_only: a bare date is refused, a timestamp is not
+        st, _, b = self.api("start_date=" + day, "dates=timestamp_only")
+        self.assertEqual((st, json.loads(b)["message"]), (400, "Invalid start_date: " + day))
+        self.assertEqual(self.api("end_date=" + day, "dates=timestamp_only")[0], 400)
+        self.assertEqual(self.jget("start_date=" + quote(t), "dates=timestamp_only")["count"], 501)
+        # dates=date_only: the reverse
+        st, _, b = self.api("end_date=" + quote(t), "dates=date_only")
+        self.assertEqual((st, json.loads(b)["message"]), (400, "Invalid end_date: " + t))
+        # case_insensitive
+        self.assertEqual(self.api("call_status=Missed")[0], 400)
+        for q in ("call_status=Missed", "call_type=INBOUND&call_status=failed"):
+            d = self.jget(q, "case_insensitive=1")
+            self.assertEqual(d["count"], self.jget(q.lower())["count"])
+        self.assertEqual(self.api("call_status=busy", "case_insensitive=1")[0], 400)
+        # default_page_size
+        d = self.jget("", "default_page_size=7")
+        self.assertEqual(len(d["data"]), 7)
+        self.assertIn("page=2", d["next"])
+        self.assertEqual(len(self.jget("")["data"]), 20)
+        # date_field=end_time: missed rows of variant a have end_time = creation_time
+        self._check_dates("date_field=end_time", rows, "end_time", "start_date=" + quote(t),
+                          lambda v: v >= ts_ms(t))
+        # end_exclusive with a timestamp: the row at the bound is left out
+        self.assertEqual(self.jget("end_date=" + quote(t), "end_exclusive=1")["count"], ROWS - 501)
+        self.assertEqual(self.jget("end_date=" + quote(t))["count"], ROWS - 500)
+        # cap: a silent cap; the links say page_size as asked, the data is capped
+        d = self.jget("page_size=100", "cap=30")
+        self.assertEqual((len(d["data"]), d["count"]), (30, ROWS))
+        self.assertIn("page_size=100", d["next"])
+        # past_end=empty: 200 with no rows, the count and no next link
+        d = self.jget("page=999&page_size=10", "past_end=empty")
+        self.assertEqual((d["count"], d["data"], d["next"]), (ROWS, [], None))
 
     def test_speed(self):
         c = http.client.HTTPConnection(self.host, self.port, timeout=5)

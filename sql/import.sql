@@ -4,7 +4,7 @@
 SET datestyle = 'ISO, YMD';
 SET timezone = 'UTC';
 SET intervalstyle = 'postgres';
-SELECT emu_server('imp', 'tag=imp,rows=150');
+SELECT emu_server('imp', 'tag=imp,rows=150,anchor=2025-11-30T00:00:00Z');
 CREATE SCHEMA imported;
 IMPORT FOREIGN SCHEMA callogs FROM SERVER imp INTO imported;
 \d imported.call_logs

@@ -1,11 +1,12 @@
 --
 -- Many organizations: one foreign table per organization under a
--- partitioned table, scanned asynchronously (all orgs in flight at once)
+-- partitioned table, scanned asynchronously (all orgs in flight at once),
+-- each fetching its pages by number (links=0), several at a time
 --
 SET datestyle = 'ISO, YMD';
 SET timezone = 'UTC';
 SET intervalstyle = 'postgres';
-SELECT emu_server('agency', 'tag=orgs,orgs=acme+globex+initech,rows=250,latency=150');
+SELECT emu_server('agency', 'tag=orgs,orgs=acme+globex+initech,rows=250,latency=150,links=0');
 SELECT * FROM callogs_create_org_tables('all_calls', 'agency', ARRAY['acme', 'globex', 'initech']);
 \d+ all_calls
 EXPLAIN (COSTS OFF) SELECT org_handle, count(*) FROM all_calls WHERE call_status = 'missed' GROUP BY 1;
@@ -23,7 +24,7 @@ EXPLAIN (COSTS OFF) SELECT count(id) FROM all_calls WHERE org_handle = 'globex';
 SELECT count(id) FROM all_calls WHERE org_handle = 'globex';
 SELECT DISTINCT org FROM emu_log('orgs');
 -- an organization with its own token gets its own server
-SELECT emu_server('agency_umbrella', 'tag=orgs,orgs=umbrella:tokU,rows=50');
+SELECT emu_server('agency_umbrella', 'tag=orgs,orgs=umbrella:tokU,rows=50,links=0');
 ALTER USER MAPPING FOR CURRENT_USER SERVER agency_umbrella OPTIONS (SET token 'tokU');
 SELECT callogs_add_org_table('all_calls', 'umbrella', 'agency_umbrella');
 SELECT org_handle, count(*) FROM all_calls GROUP BY 1 ORDER BY 1;

@@ -354,8 +354,9 @@ class CancelFanOut(CancelBase):
         # page_size 20: every status stream has a page 2 (250 rows are about
         # 175 completed, 50 missed, 25 failed), and pages 2 and 3 hang
         so = {"concurrency": "4", "page_size": "20"}
+        # page numbers (links=0): pages 2 and 3 are requested concurrently
         t, tag = self.table("hang_before_headers", server_opts=so, delay=60000,
-                            fault_pages="2:3")
+                            fault_pages="2:3", links=0)
         e, took = self.run_cancelled(self.FANOUT_SQL % t, delay=0.5)
         e_at = [time.time() - took]
         log = emu_log(tag)
@@ -379,7 +380,7 @@ class CancelFanOut(CancelBase):
         for x in self.hung(tag):
             self.assertLess(x["end"] - x["start"], 5.0, x)
         # the same session: a normal fan-out query, then the standard check
-        ok, _ = self.table(None, server_opts=so)
+        ok, _ = self.table(None, server_opts=so, links=0)
         self.assertEqual(query(self.conn, self.FANOUT_SQL % ok), self.expected_by_status())
         self.assert_session_works()
 
@@ -387,7 +388,8 @@ class CancelFanOut(CancelBase):
         _n[0] += 1
         tag = "cl_mo_%d" % _n[0]
         emu_reset(tag)
-        url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex",
+        # page numbers (links=0): each organization's pages in flight together
+        url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex", links=0,
                                fault="hang_before_headers", delay=60000, fault_pages=2))
         srv = "mo_srv_%d" % _n[0]
         parent = "mo_calls"
@@ -431,7 +433,7 @@ class CancelFanOut(CancelBase):
             self.assertEqual(query(self.conn, "SHOW statement_timeout")[0][0], "0")
             self.assert_session_works()
             query(self.conn, "ALTER SERVER %s OPTIONS (SET url %s)"
-                  % (srv, sql_literal(emu_url(scenario(tag + "_ok", rows=ROWS,
+                  % (srv, sql_literal(emu_url(scenario(tag + "_ok", rows=ROWS, links=0,
                                                        orgs="acme+globex")))))
             self.assertEqual(query(self.conn, "SELECT org_handle, count(*), count(DISTINCT id) "
                                               "FROM %s GROUP BY 1 ORDER BY 1" % parent),
@@ -461,7 +463,7 @@ class AsyncMultiOrgInFlight(CancelBase):
                 tag = "cl_moif_%d" % _n[0]
                 emu_reset(tag)
                 url = emu_url(scenario(tag, rows=ROWS, orgs="acme+globex", fault="slow",
-                                       delay=self.DELAY_MS, fault_pages=2))
+                                       delay=self.DELAY_MS, fault_pages=2, links=0))
                 so = dict(FAST)
                 so.update({"url": url, "org_handle": "acme"})
                 with self.conn.cursor() as cur:

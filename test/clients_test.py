@@ -62,7 +62,9 @@ class ClientCase(FdwTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.opts = scenario(cls.TAG, rows=ROWS)
+        # fixed data (the date walk's range is in November 2025) and page
+        # numbers (links=0), which the FDW reads ahead `concurrency` at a time
+        cls.opts = scenario(cls.TAG, rows=ROWS, anchor="2025-11-30T00:00:00Z", links=0)
         cls.totals = emu_totals(cls.opts)
         create_table(cls.conn, cls.TAG, cls.opts,
                      server_opts={"page_size": str(PAGE_SIZE), "concurrency": str(CONCURRENCY)})

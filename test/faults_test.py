@@ -347,7 +347,8 @@ class Timing(FaultCase):
 
     def test_rate_limit(self):
         # 6 pages of 50 rows at 5 requests per second take >= 1 s
-        t, tag = self.setup_fault(None, rows=300,
+        # page numbers (links=0): concurrent pages that the limit must space out
+        t, tag = self.setup_fault(None, rows=300, links=0,
                                   server_opts={"max_requests_per_second": "5", "page_size": "50"})
         n = query(self.conn, "SELECT count(DISTINCT id) FROM %s" % t)[0][0]
         self.assertEqual(n, 300)
@@ -665,7 +666,10 @@ class Shift(FaultCase):
         so = {"page_size": page_size}
         if concurrency:
             so["concurrency"] = concurrency
-        t, tag = self.setup_fault("shift", shift_rows=7, server_opts=so, table_opts=table_opts)
+        # page numbers (links=0): the pages are fetched concurrently, the case
+        # where arrivals shift rows between pages in flight
+        t, tag = self.setup_fault("shift", shift_rows=7, server_opts=so, table_opts=table_opts,
+                                  links=0)
         rows = query(self.conn, "SELECT id, creation_time FROM %s" % t)
         ids = [r[0] for r in rows]
         self.assertEqual(len(ids), len(set(ids)), "duplicate ids in one scan")
@@ -706,7 +710,8 @@ class Shift(FaultCase):
     def test_shift_with_lower_bound(self):
         base = self.base_ids(ROWS)
         t, tag = self.setup_fault("shift", shift_rows=7, server_opts={"page_size": "50"},
-                                  table_opts={"date_column": "creation_time", "date_format": "timestamp"})
+                                  table_opts={"date_column": "creation_time", "date_format": "timestamp"},
+                                  links=0)
         ids = [r[0] for r in query(self.conn, "SELECT id FROM %s WHERE creation_time >= "
                                               "'2025-01-01T00:00:00Z'" % t)]
         self.assertEqual(len(ids), len(set(ids)))

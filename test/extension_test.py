@@ -1,0 +1,366 @@
+"""The extension's SQL scripts: versions, upgrade, and the SQL helpers'
+resistance to search_path attacks (issue 10, section 1).
+
+* CREATE EXTENSION installs 1.1 (the default), CREATE EXTENSION ... VERSION
+  '1.0' then ALTER EXTENSION ... UPDATE reaches the same 1.1: same
+  functions, same definitions.
+* Every SQL-language or PL/pgSQL function of the extension runs with
+  search_path = pg_catalog, pg_temp.
+* Attack: an unprivileged role that may create objects in schema public
+  (on the superuser's search_path) defines closer-matching or exact
+  overloads of every function and operator the helpers call (1.0 and 1.1),
+  each recording current_user and trying ALTER ROLE ... SUPERUSER; then the
+  superuser runs the README's example.  On 1.0 the attacker's code runs as
+  the superuser (checked here, so that the attack is known to work); on a
+  fresh 1.1 and on 1.0 updated to 1.1 nothing of it runs, with the
+  default search_path and with one that puts public before pg_catalog.
+* Names: a parent name that needs quoting works; org handles that differ
+  only by case or punctuation (Acme/acme, a-b/a_b) get different child
+  tables; long handles are cut and told apart by a hash; the partitions
+  scan their own organization's rows.
+
+    /usr/bin/python3 -m unittest -q test/extension_test.py
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdwtest import *  # noqa: E402,F401,F403
+
+DB = "extension_test"
+ATTACKER = "callogs_ext_attacker"
+
+# Functions and operators the helpers of 1.0 and 1.1 call, as overloads
+# that beat (or, with public before pg_catalog, shadow) pg_catalog's for
+# the argument types the helpers pass.  (name, args, return type, body
+# computing the honest result from $1..$n).
+TRAPS = [
+    # 1.0
+    ("unnest", "text[]", "SETOF text", "RETURN QUERY SELECT pg_catalog.unnest($1);"),
+    ("format", "text, name", "text", "RETURN pg_catalog.format($1, $2);"),
+    ("format", "text, name, name", "text", "RETURN pg_catalog.format($1, $2, $3);"),
+    ("format", "text, name, name, text", "text", "RETURN pg_catalog.format($1, $2, $3, $4);"),
+    ("format", "text, name, name, regclass, text, name, text", "text",
+     "RETURN pg_catalog.format($1, $2, $3, $4, $5, $6, $7);"),
+    ("left", "text, integer", "text", "RETURN pg_catalog.left($1, $2);"),
+    ("lower", "text", "text", "RETURN pg_catalog.lower($1);"),
+    ("regexp_replace", "text, text, text, text", "text",
+     "RETURN pg_catalog.regexp_replace($1, $2, $3, $4);"),
+    # 1.1
+    ("format", "text, name, text, name, name, text, name, text", "text",
+     "RETURN pg_catalog.format($1, $2, $3, $4, $5, $6, $7, $8);"),
+    ("format", "text, name, text, text", "text", "RETURN pg_catalog.format($1, $2, $3, $4);"),
+    ("octet_length", "text", "integer", "RETURN pg_catalog.octet_length($1);"),
+    ("length", "text", "integer", "RETURN pg_catalog.length($1);"),
+    ("substr", "text, integer, integer", "text", "RETURN pg_catalog.substr($1, $2, $3);"),
+    ("encode", "bytea, text", "text", "RETURN pg_catalog.encode($1, $2);"),
+    ("sha256", "bytea", "bytea", "RETURN pg_catalog.sha256($1);"),
+    ("convert_to", "text, name", "bytea", "RETURN pg_catalog.convert_to($1, $2);"),
+    ("current_schema", "", "name", "RETURN pg_catalog.current_schema();"),
+]
+# operators: (name, left type, right type, return type, body)
+OP_TRAPS = [
+    ("||", "name", "text", "text", "RETURN pg_catalog.textcat($1::text, $2);"),
+    ("||", "text", "text", "text", "RETURN pg_catalog.textcat($1, $2);"),
+    ("=", "oid", "regclass", "boolean", "RETURN $1 OPERATOR(pg_catalog.=) $2::oid;"),
+    ("=", "oid", "oid", "boolean", "RETURN $1 OPERATOR(pg_catalog.=) $2;"),
+    ("=", "text", "text", "boolean", "RETURN $1 OPERATOR(pg_catalog.=) $2;"),
+    ("=", "name", "name", "boolean", "RETURN $1 OPERATOR(pg_catalog.=) $2;"),
+    (">", "integer", "integer", "boolean", "RETURN $1 OPERATOR(pg_catalog.>) $2;"),
+    ("-", "integer", "integer", "integer", "RETURN $1 OPERATOR(pg_catalog.-) $2;"),
+]
+
+TRAP_PROLOGUE = """
+  INSERT INTO public.trap_log VALUES (current_user, %s);
+  IF (SELECT rolsuper FROM pg_catalog.pg_roles
+       WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+    BEGIN
+      EXECUTE 'ALTER ROLE %s SUPERUSER';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END IF;
+"""
+
+
+def setUpModule():
+    drop_database(DB)
+    drop_role(ATTACKER)
+    admin = connect("postgres")
+    with admin.cursor() as cur:
+        cur.execute("CREATE ROLE %s LOGIN" % ATTACKER)
+    admin.close()
+
+
+def tearDownModule():
+    drop_database(DB)
+    drop_role(ATTACKER)
+
+
+def fresh_db(version=None):
+    """A new database with callogs_fdw at version (None: the default); an
+    autocommit superuser connection to it."""
+    admin = connect("postgres")
+    with admin.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
+        cur.execute("CREATE DATABASE %s" % DB)
+    admin.close()
+    conn = connect(DB)
+    query(conn, "CREATE EXTENSION callogs_fdw" + (" VERSION %s" % sql_literal(version)
+                                                  if version else ""))
+    return conn
+
+
+def ext_functions(conn):
+    """{signature: (language, proconfig, definition)} of the extension's functions."""
+    rows = query(conn, """
+        SELECT p.oid::regprocedure::text, l.lanname, p.proconfig, pg_get_functiondef(p.oid)
+          FROM pg_depend d
+          JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'callogs_fdw'
+          JOIN pg_proc p ON p.oid = d.objid AND d.classid = 'pg_proc'::regclass
+          JOIN pg_language l ON l.oid = p.prolang
+         WHERE d.deptype = 'e'""")
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+class ExtensionScripts(unittest.TestCase):
+
+    def tearDown(self):
+        drop_database(DB)
+
+    def setup_attack(self, conn):
+        """As the attacker: trap overloads in schema public, which is on
+        the superuser's search_path."""
+        query(conn, "GRANT CREATE ON SCHEMA public TO %s" % ATTACKER)
+        att = connect(DB, user=ATTACKER)
+        try:
+            query(att, "CREATE TABLE public.trap_log (who text, what text)")
+            query(att, "GRANT INSERT, SELECT ON public.trap_log TO PUBLIC")
+            for name, args, ret, body in TRAPS:
+                query(att, "CREATE FUNCTION public.%s(%s) RETURNS %s LANGUAGE plpgsql AS $f$"
+                           "BEGIN %s %s END $f$"
+                      % (name, args, ret,
+                         TRAP_PROLOGUE % (sql_literal("%s(%s)" % (name, args)), ATTACKER),
+                         body))
+            for i, (op, lt, rt, ret, body) in enumerate(OP_TRAPS):
+                fn = "trap_op_%d" % i
+                query(att, "CREATE FUNCTION public.%s(%s, %s) RETURNS %s LANGUAGE plpgsql AS $f$"
+                           "BEGIN %s %s END $f$"
+                      % (fn, lt, rt, ret,
+                         TRAP_PROLOGUE % (sql_literal("%s %s %s" % (lt, op, rt)), ATTACKER),
+                         body))
+                query(att, "CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s, "
+                           "FUNCTION = public.%s)" % (op, lt, rt, fn))
+        finally:
+            att.close()
+
+    def run_readme_example(self, conn, search_path):
+        """The superuser follows the README (many organizations)."""
+        query(conn, "SET search_path = " + search_path)
+        query(conn, "CREATE SERVER callogs FOREIGN DATA WRAPPER callogs_fdw OPTIONS "
+                    "(url 'http://127.0.0.1:9/api/v2/platform/call-logs/', org_handle 'acme')")
+        parts = query(conn, "SELECT callogs_create_org_tables('all_calls', 'callogs', "
+                            "ARRAY['acme', 'globex', 'initech'])")
+        one = query(conn, "SELECT callogs_add_org_table('all_calls', 'umbrella', 'callogs')")
+        query(conn, "RESET search_path")
+        return [r[0] for r in parts] + [one[0][0]]
+
+    def trapped(self, conn):
+        """What of the attacker's ran, as whom; and whether it is superuser now."""
+        log = query(conn, "SELECT who, what FROM public.trap_log ORDER BY 1, 2")
+        sup = query(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (ATTACKER,))[0][0]
+        return log, sup
+
+    def attack(self, version, update=False, search_path="\"$user\", public"):
+        conn = fresh_db(version)
+        try:
+            if update:
+                query(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+            self.setup_attack(conn)
+            parts = self.run_readme_example(conn, search_path)
+            return parts, self.trapped(conn)
+        finally:
+            query(conn, "ALTER ROLE %s NOSUPERUSER" % ATTACKER)
+            conn.close()
+
+    def test_1_0_was_taken_over(self):
+        # the attack works against 1.0: its helpers run the attacker's
+        # overloads as the superuser, who becomes the attacker's accomplice
+        parts, (log, sup) = self.attack("1.0")
+        self.assertEqual(parts, ["all_calls_acme", "all_calls_globex", "all_calls_initech",
+                                 "all_calls_umbrella"], "the call returns normally")
+        self.assertIn((PGUSER, "unnest(text[])"), log)
+        self.assertIn((PGUSER, "name || text"), log)
+        self.assertTrue(sup, "the attacker was not made superuser on 1.0")
+
+    def check_safe(self, **kw):
+        parts, (log, sup) = self.attack(**kw)
+        self.assertEqual(parts, ["all_calls_acme", "all_calls_globex", "all_calls_initech",
+                                 "all_calls_umbrella"])
+        self.assertEqual(log, [], "attacker's code ran")
+        self.assertFalse(sup)
+
+    def test_1_1_fresh_is_safe(self):
+        self.check_safe(version=None)
+
+    def test_1_1_fresh_is_safe_public_before_pg_catalog(self):
+        self.check_safe(version=None, search_path="public, pg_catalog")
+
+    def test_1_0_updated_is_safe(self):
+        self.check_safe(version="1.0", update=True)
+        self.check_safe(version="1.0", update=True, search_path="public, pg_catalog")
+
+    def test_versions_and_upgrade_path(self):
+        conn = fresh_db()
+        try:
+            self.assertEqual(query(conn, "SELECT extversion FROM pg_extension "
+                                         "WHERE extname = 'callogs_fdw'")[0][0], "1.1")
+            self.assertEqual(query(conn, "SELECT default_version FROM pg_available_extensions "
+                                         "WHERE name = 'callogs_fdw'")[0][0], "1.1")
+            fresh = ext_functions(conn)
+        finally:
+            conn.close()
+        conn = fresh_db("1.0")
+        try:
+            old = ext_functions(conn)
+            self.assertIn("callogs_create_org_tables(name,name,text[])", old)
+            query(conn, "ALTER EXTENSION callogs_fdw UPDATE TO '1.1'")
+            self.assertEqual(query(conn, "SELECT extversion FROM pg_extension "
+                                         "WHERE extname = 'callogs_fdw'")[0][0], "1.1")
+            updated = ext_functions(conn)
+            # nothing left behind outside the extension
+            self.assertEqual(query(conn, "SELECT count(*) FROM pg_proc "
+                                         "WHERE proname LIKE 'callogs%'")[0][0], len(updated))
+        finally:
+            conn.close()
+        self.assertEqual(updated, fresh)
+        self.assertEqual(sorted(fresh), [
+            "callogs_add_org_table(regclass,text,name)",
+            "callogs_create_org_tables(name,name,text[],name)",
+            "callogs_fdw_handler()", "callogs_fdw_stats()", "callogs_fdw_stats_reset()",
+            "callogs_fdw_validator(text[],oid)"])
+        # every SQL or PL/pgSQL function has a fixed search_path
+        for sig, (lang, config, _) in fresh.items():
+            if lang in ("sql", "plpgsql"):
+                self.assertEqual(config, ["search_path=pg_catalog, pg_temp"], sig)
+            else:
+                self.assertEqual(lang, "c", sig)
+
+
+class OrgTableNames(FdwTestCase):
+    """1.1: names are quoted, and told apart."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.conn = fresh_db()
+        tag = "ext_names"
+        emu_reset(tag)
+        cls.opts = scenario(tag, rows=120, orgs="acme+Acme+a-b+a_b")
+        cls.url = emu_url(cls.opts)
+        create_table(cls.conn, "plain", cls.url)
+        query(cls.conn, "CREATE SCHEMA \"Other Schema\"")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.conn.close()
+        drop_database(DB)
+
+    def children(self, parent_oid):
+        return query(self.conn, """
+            SELECT c.relname, n.nspname, pg_get_expr(c.relpartbound, c.oid), ft.ftoptions
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+             WHERE i.inhparent = %s ORDER BY 1""", (parent_oid,))
+
+    def test_case_and_punctuation_kept_apart(self):
+        got = query(self.conn, "SELECT callogs_create_org_tables('calls', 'plain_srv', "
+                               "ARRAY['acme', 'Acme', 'a-b', 'a_b'])::text")
+        self.assertEqual([r[0] for r in got],
+                         ["calls_acme", '"calls_Acme"', '"calls_a-b"', "calls_a_b"])
+        kids = self.children(query(self.conn, "SELECT 'calls'::regclass::oid")[0][0])
+        self.assertEqual([(k[0], k[2], k[3]) for k in kids], [
+            ("calls_Acme", "FOR VALUES IN ('Acme')", ["org_handle=Acme"]),
+            ("calls_a-b", "FOR VALUES IN ('a-b')", ["org_handle=a-b"]),
+            ("calls_a_b", "FOR VALUES IN ('a_b')", ["org_handle=a_b"]),
+            ("calls_acme", "FOR VALUES IN ('acme')", ["org_handle=acme"])])
+        # each partition reads its own organization's rows
+        want = {o: emu_totals(self.opts, org=o)["by_status"]["missed"]
+                for o in ("acme", "Acme", "a-b", "a_b")}
+        self.assertGreater(len(set(want.values())), 1, want)
+        got = dict(query(self.conn, "SELECT org_handle, count(*) FROM calls "
+                                    "WHERE call_status = 'missed' GROUP BY 1"))
+        self.assertEqual(got, want)
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM calls WHERE org_handle = 'a-b'")[0][0],
+                         120)
+        query(self.conn, "DROP TABLE calls")
+
+    def test_parent_that_needs_quoting(self):
+        got = query(self.conn, "SELECT callogs_create_org_tables('All Calls', 'plain_srv', "
+                               "ARRAY['acme'])::text")
+        self.assertEqual(got, [('"All Calls_acme"',)])
+        got = query(self.conn, "SELECT callogs_add_org_table('\"All Calls\"', 'O''Brien', "
+                               "'plain_srv')::text")
+        self.assertEqual(got, [('"All Calls_O\'Brien"',)])
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM \"All Calls\" "
+                                          "WHERE org_handle = 'acme'")[0][0], 120)
+        # another schema: given, or the caller's current schema by default
+        got = query(self.conn, "SELECT callogs_create_org_tables('x', 'plain_srv', "
+                               "ARRAY['acme'], 'Other Schema')::text")
+        self.assertEqual(got, [('"Other Schema".x_acme',)])
+        query(self.conn, "SET search_path = \"Other Schema\", public")
+        try:
+            got = query(self.conn, "SELECT callogs_create_org_tables('y', 'plain_srv', "
+                                   "ARRAY['acme'])::text")
+            self.assertEqual(got, [("y_acme",)])
+        finally:
+            query(self.conn, "RESET search_path")
+        self.assertEqual(query(self.conn, "SELECT n.nspname FROM pg_class c JOIN pg_namespace n "
+                                          "ON n.oid = c.relnamespace WHERE relname = 'y_acme'"),
+                         [("Other Schema",)])
+        # no schema to create in
+        query(self.conn, "SET search_path = no_such_schema")
+        try:
+            e = query_error(self.conn, "SELECT public.callogs_create_org_tables("
+                                       "'z', 'plain_srv', ARRAY['acme'])")
+            self.assertSqlState(e, "3F000", "no schema has been selected to create in")
+        finally:
+            query(self.conn, "RESET search_path")
+        query(self.conn, "DROP TABLE \"All Calls\", \"Other Schema\".x, \"Other Schema\".y")
+
+    def test_long_handles(self):
+        a, b = "x" * 60, "x" * 59 + "y"
+        got = query(self.conn, "SELECT callogs_create_org_tables('long', 'plain_srv', "
+                               "ARRAY[%s, %s, 'k'])::text", (a, b))
+        names = [r[0] for r in got]
+        self.assertEqual(len(set(names)), 3, names)
+        for n in names[:2]:
+            self.assertRegex(n, r"^long_x{49}_[0-9a-f]{8}$")
+            self.assertEqual(len(n.encode()), 63)
+        self.assertEqual(names[2], "long_k")
+        # multibyte: cut on a character boundary, within 63 bytes
+        m = "ü" * 40
+        got = query(self.conn, "SELECT callogs_add_org_table('long', %s, 'plain_srv')::text", (m,))[0][0]
+        self.assertRegex(got, r"^\"long_ü{24}_[0-9a-f]{8}\"$")
+        kids = self.children(query(self.conn, "SELECT 'long'::regclass::oid")[0][0])
+        self.assertEqual(sorted(k[3][0] for k in kids),
+                         sorted("org_handle=" + h for h in (a, b, "k", m)))
+        query(self.conn, "DROP TABLE long")
+
+    def test_bad_arguments(self):
+        e = query_error(self.conn, "SELECT callogs_create_org_tables('b', 'plain_srv', "
+                                   "ARRAY['acme', ''])")
+        self.assertSqlState(e, "22023", "org_handle must not be empty")
+        e = query_error(self.conn, "SELECT callogs_create_org_tables('b', 'plain_srv', NULL)")
+        self.assertSqlState(e, "22004")
+        # the same handle twice: PostgreSQL refuses the second partition
+        e = query_error(self.conn, "SELECT callogs_create_org_tables('b', 'plain_srv', "
+                                   "ARRAY['acme', 'acme'])")
+        self.assertSqlState(e, "42P07")
+        self.assertEqual(query(self.conn, "SELECT to_regclass('b')"), [(None,)],
+                         "a failed call leaves nothing behind")
+
+
+if __name__ == "__main__":
+    unittest.main()
