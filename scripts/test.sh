@@ -20,7 +20,8 @@
 #   CL_PG_CONFIG      run part 1 on this installation instead of the assert build
 #   CL_VERSIONS       majors for part 2 (default: none)
 #   CL_REQUIRE_ALL=1  a test skipped for a missing tool fails instead (CI)
-#   CL_SOAK_QUERIES   soak queries (default 1500; all of them must run)
+#   CL_SOAK_QUERIES   soak queries per seed (default 1500; all of them must run)
+#   CL_SOAK_SEEDS     soak seeds, one run each (default "1 2")
 #   CL_SOAK_SECONDS   soak time limit (default 300)
 #   CL_FUZZ_SECONDS   fuzzing time (default 60)
 #   CL_STRESS_ITERATIONS  iterations of test/async_test.py's stress loop
@@ -90,8 +91,11 @@ done
 
 if [ "${CL_SKIP_SLOW:-0}" != 1 ]; then
   cl_wait_ready
-  cl_check "soak (${CL_SOAK_QUERIES:-1500} random faulted queries)" \
-    bash scripts/soak.sh --queries "${CL_SOAK_QUERIES:-1500}" --seconds "${CL_SOAK_SECONDS:-300}"
+  for seed in ${CL_SOAK_SEEDS:-1 2}; do
+    cl_check "soak, seed $seed (${CL_SOAK_QUERIES:-1500} queries, every fault kind)" \
+      bash scripts/soak.sh --queries "${CL_SOAK_QUERIES:-1500}" --seconds "${CL_SOAK_SECONDS:-300}" \
+        --seed "$seed"
+  done
   [ -x scripts/fuzz.sh ] && cl_check "fuzz (${CL_FUZZ_SECONDS:-60} s)" scripts/fuzz.sh "${CL_FUZZ_SECONDS:-60}"
 else
   cl_skip "soak and fuzz" 2 "CL_SKIP_SLOW=1"
