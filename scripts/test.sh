@@ -107,6 +107,7 @@ fi
 # no assertion failure, memory corruption, crash or leak in the server log
 cl_check "server log of $SERVER_NAME" cl_check_server_log "$CL_WORK/postgres.log"
 cl_stop_all
+rm -rf "$RUN_DIR/pg-assert" "$CL_WORK/pgdata"    # the logs stay in $CL_WORK
 cl_log "part 1 took $(( $(date +%s) - T0 )) s"
 
 # part 2: the other versions

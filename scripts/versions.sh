@@ -136,7 +136,7 @@ cl_version_build() {
 cl_version_run() {
   local major=$1 dir="$2/v$1" pgc label t regress saved_allow=${CL_ALLOW_MISSING:-}
   label="PostgreSQL $major"
-  local t0; t0=$(date +%s)
+  local t0 saved_path=$PATH saved_pgc=${CL_PG_CONFIG:-}; t0=$(date +%s)
   mkdir -p "$dir"; chmod 755 "$dir"
   cl_log "=== $label"
   if ! pgc=$(cl_version_prefix "$major" "$dir"); then
@@ -147,6 +147,7 @@ cl_version_run() {
   cl_pg_paths
   label="PostgreSQL $("$CL_PGBIN/postgres" --version | awk '{print $3}')"
   if ! cl_check "$label: build with -Werror" cl_version_build "$major" "$pgc" "$dir"; then
+    PATH=$saved_path CL_PG_CONFIG=$saved_pgc
     return 1
   fi
   # a cluster and an emulator of this version's own
@@ -160,7 +161,9 @@ cl_version_run() {
   fi
   if ! cl_start_emulator || ! CL_PRELOAD=$pg_cron cl_start_postgres; then
     _cl_add "$label: start the emulator and the server" 0 1 0 1
-    cl_stop_all; CL_WORK=$saved_work; return 1
+    cl_stop_all; CL_WORK=$saved_work; CL_ALLOW_MISSING=$saved_allow
+    PATH=$saved_path CL_PG_CONFIG=$saved_pgc
+    return 1
   fi
 
   regress=$(cd "$CL_REPO" && make -s --no-print-directory PG_CONFIG="$pgc" \
@@ -179,8 +182,11 @@ cl_version_run() {
   done
   cl_check "server log of $label" cl_check_server_log "$CL_WORK/postgres.log"
   cl_stop_all
+  # keep the logs and regression output, not the copies of server and source
+  rm -rf "$dir/pg" "$dir/src" "$dir/pgdata"
   CL_ALLOW_MISSING=$saved_allow
   CL_WORK=$saved_work
+  PATH=$saved_path CL_PG_CONFIG=$saved_pgc
   cl_log "$label took $(( $(date +%s) - t0 )) s"
 }
 
