@@ -8,7 +8,8 @@ OBJS = \
 	src/http.o \
 	src/jsonpage.o \
 	src/option.o \
-	src/scan.o
+	src/scan.o \
+	src/url.o
 PGFILEDESC = "callogs_fdw - foreign data wrapper for a Call Logs REST API"
 
 EXTENSION = callogs_fdw

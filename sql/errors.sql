@@ -4,19 +4,22 @@
 SET datestyle = 'ISO, YMD';
 SET timezone = 'UTC';
 \set VERBOSITY default
+-- err_case: the error of a query on a faulted scenario, or (SQLSTATE 00000)
+-- the query's result, and the number of requests it sent
 CREATE FUNCTION err_case(scenario text, opts text DEFAULT '', tbl_query text DEFAULT 'SELECT count(call_status) FROM e_t')
 RETURNS TABLE (sqlstate text, message text, detail text, hint text, requests bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-  st text; msg text; det text; hnt text;
+  st text; msg text; det text; hnt text; res text;
 BEGIN
   EXECUTE 'DROP SERVER IF EXISTS e_srv CASCADE';
   PERFORM emu_reset('err');
   PERFORM emu_server('e_srv', 'tag=err,' || scenario, opts);
   PERFORM emu_table('e_t', 'e_srv');
   BEGIN
-    EXECUTE tbl_query;
+    EXECUTE tbl_query INTO res;
     st := '00000';
+    msg := 'result: ' || res;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
                             det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
@@ -44,14 +47,16 @@ SELECT * FROM err_case('fault=502', ', max_retries ''0''');
 SELECT * FROM err_case('fault=503,fault_pages=2', ', max_retries ''2'', retry_max_wait_ms ''10'', concurrency ''1''');
 SELECT * FROM err_case('fault=504', ', max_retries ''0''');
 SELECT * FROM err_case('fault=429none', ', max_retries ''0''');
--- transient failures that end before the retries run out are invisible
+-- transient failures that end before the retries run out are invisible:
+-- every row is there (150 rows, 2 pages)
 SELECT * FROM err_case('fault=503,fault_times=2,rows=150', ', retry_max_wait_ms ''10''');
 SELECT * FROM err_case('fault=429,retry_after=0,fault_times=1,rows=150');
+SELECT * FROM err_case('fault=503,fault_times=2,fault_pages=2,rows=150', ', retry_max_wait_ms ''10''');
 -- redirects are not followed
 SELECT * FROM err_case('fault=redirect');
 -- responses that are not a page
 SELECT * FROM err_case('fault=invalid_json');
-SELECT * FROM err_case('fault=trailing_comma');
+SELECT * FROM err_case('fault=trailing_comma,rows=2500,anchor=2025-11-30T00:00:00Z');
 SELECT * FROM err_case('fault=not_json');
 SELECT * FROM err_case('fault=data_not_array');
 SELECT * FROM err_case('fault=data_missing');
@@ -91,3 +96,9 @@ SELECT emu_server('e401', 'tag=e401,token=rotated');
 SELECT emu_table('calls_401', 'e401');
 SELECT * FROM calls_401;
 SELECT count(*) FROM emu_log('e401');
+
+-- this file's objects
+SET client_min_messages = warning;
+DROP SERVER e401 CASCADE;
+DROP FUNCTION err_case(text, text, text), unreachable();
+RESET client_min_messages;

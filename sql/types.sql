@@ -3,7 +3,7 @@
 --
 SET datestyle = 'ISO, YMD';
 SET timezone = 'UTC';
-SELECT emu_server('types_a', 'tag=types,rows=120');
+SELECT emu_server('types_a', 'tag=types,rows=120,links=0,anchor=2025-11-30T00:00:00Z');
 CREATE FOREIGN TABLE calls_typed (
   id varchar(20),
   caller varchar OPTIONS (field 'source_number'),
@@ -63,6 +63,13 @@ FROM (VALUES
   ('"2025-11-18T10:30:00.123456789Z"', 'timestamptz'),
   ('"2025-11-18 10:30:00-0800"', 'timestamp'),
   ('"2025-11-18T10:30:00Z"', 'date'),
+  -- timestamp and date columns keep the time as written, in any offset
+  -- (PostgreSQL reads offsets up to 15:59: date pushdown widens by 16 h)
+  ('"2025-11-30T05:00:00+05:00"', 'timestamp'),
+  ('"2025-11-30T23:30:00-12:00"', 'date'),
+  ('"2025-11-30T01:00:00+14:00"', 'date'),
+  ('"2025-11-30T01:00:00+15:59"', 'timestamp'),
+  ('"2025-11-30T01:00:00+16:00"', 'timestamptz'),
   ('"294277-01-01T00:00:00Z"', 'timestamptz'),
   ('"2025-02-30T00:00:00Z"', 'timestamptz'),
   ('"yesterday-ish"', 'timestamptz'),
@@ -148,3 +155,9 @@ SELECT emu_table('calls_big', 'big');
 SELECT id, length(end_reason) FROM calls_big;
 SELECT call_duration FROM calls_bad_ts;
 \set VERBOSITY terse
+
+-- this file's objects
+SET client_min_messages = warning;
+DROP SERVER types_a, bad_ts, bad_type, ts_range, all_wrong, dups, nul, big CASCADE;
+DROP FUNCTION try_value(text, text, text);
+RESET client_min_messages;

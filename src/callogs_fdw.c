@@ -70,15 +70,16 @@ PG_MODULE_MAGIC;
 
 /*
  * fdw_private of a ForeignScan plan, by position.  The condition values
- * themselves are the plan's fdw_exprs, parallel to FdwScanPrivateCodes.
+ * themselves are the plan's fdw_exprs, parallel to the kinds and operators.
+ * The foreign table is the range table entry's relation.
  */
 enum FdwScanPrivateIndex
 {
-	FdwScanPrivateCodes,		/* IntList: kind * 16 + op per condition */
+	FdwScanPrivateCondKinds,	/* IntList: CallogsCondKind per condition */
+	FdwScanPrivateCondOps,		/* IntList: CallogsCondOp per condition */
 	FdwScanPrivateAttrs,		/* IntList: attnums the query uses */
 	FdwScanPrivateLimit,		/* Integer: rows the executor may need, -1 */
-	FdwScanPrivateCountOnly,	/* Integer: 1 for pushed-down count(*) */
-	FdwScanPrivateTableOid		/* Integer: the foreign table */
+	FdwScanPrivateCountOnly		/* Boolean: pushed-down count(*) */
 };
 
 /* Planner state of a base relation (RelOptInfo.fdw_private). */
@@ -86,8 +87,7 @@ typedef struct CallogsRelInfo
 {
 	Oid			relid;
 	CallogsOptions opts;
-	List	   *cond_codes;
-	List	   *cond_exprs;
+	CallogsConds conds;			/* the pushed conditions */
 	bool		all_exact;		/* the API's count is the exact answer */
 	List	   *attrs_used;
 	double		limit_rows;
@@ -101,11 +101,12 @@ typedef struct CallogsScanState
 	Oid			relid;
 	char	   *relname;
 	CallogsOptions opts;
-	List	   *cond_codes;
+	CallogsConds conds;			/* kinds, ops and value expressions */
 	List	   *cond_states;	/* ExprStates of the condition values */
 	Oid			date_typid;
 	bool		count_only;
 	double		limit_rows;
+	int			page_size;		/* what the scan asks for (also EXPLAIN) */
 	CallogsColumn *columns;
 	int			ncolumns;
 	MemoryContext scan_cxt;		/* the remote scan; reset on rescan */
@@ -175,7 +176,8 @@ static double
 estimate_rows(PlannerInfo *root, RelOptInfo *baserel, CallogsRelInfo *fpinfo)
 {
 	double		rows;
-	ListCell   *lc;
+	ListCell   *lck,
+			   *lco;
 
 	if (fpinfo->opts.estimated_rows >= 0)
 		rows = fpinfo->opts.estimated_rows;
@@ -185,11 +187,12 @@ estimate_rows(PlannerInfo *root, RelOptInfo *baserel, CallogsRelInfo *fpinfo)
 		rows = CALLOGS_DEFAULT_ROWS;
 
 	fpinfo->streams = 1;
-	foreach(lc, fpinfo->cond_codes)
+	forboth(lck, fpinfo->conds.kinds, lco, fpinfo->conds.ops)
 	{
-		int			code = lfirst_int(lc);
+		CallogsCondKind kind = (CallogsCondKind) lfirst_int(lck);
+		CallogsCondOp op = (CallogsCondOp) lfirst_int(lco);
 
-		switch (code / 16)
+		switch (kind)
 		{
 			case CALLOGS_COND_CALL_TYPE:
 				rows *= 1.0 / CALLOGS_NUM_CALL_TYPES;
@@ -197,11 +200,11 @@ estimate_rows(PlannerInfo *root, RelOptInfo *baserel, CallogsRelInfo *fpinfo)
 			case CALLOGS_COND_CALL_STATUS:
 				rows *= 1.0 / CALLOGS_NUM_CALL_STATUSES;
 				break;
-			default:
-				rows *= (code % 16 == CALLOGS_OP_EQ) ? 0.01 : 0.3;
+			case CALLOGS_COND_DATE:
+				rows *= (op == CALLOGS_OP_EQ) ? 0.01 : 0.3;
 				break;
 		}
-		if (code % 16 == CALLOGS_OP_ANY)
+		if (op == CALLOGS_OP_ANY)
 		{
 			rows *= 2;
 			fpinfo->streams *= 2;
@@ -218,25 +221,26 @@ estimate_rows(PlannerInfo *root, RelOptInfo *baserel, CallogsRelInfo *fpinfo)
 static double
 remote_count(CallogsRelInfo *fpinfo, Oid date_typid)
 {
-	List	   *codes = NIL;
-	List	   *consts = NIL;
-	ListCell   *lc1,
-			   *lc2;
+	CallogsConds known = {NIL, NIL, NIL};
+	ListCell   *lck,
+			   *lco,
+			   *lcv;
 	CallogsFilter filter;
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 	CallogsScan *scan;
 	int64		count;
 
-	forboth(lc1, fpinfo->cond_codes, lc2, fpinfo->cond_exprs)
+	forthree(lck, fpinfo->conds.kinds, lco, fpinfo->conds.ops, lcv, fpinfo->conds.exprs)
 	{
-		if (!IsA(lfirst(lc2), Const))
+		if (!IsA(lfirst(lcv), Const))
 			continue;
-		codes = lappend_int(codes, lfirst_int(lc1));
-		consts = lappend(consts, lfirst(lc2));
+		known.kinds = lappend_int(known.kinds, lfirst_int(lck));
+		known.ops = lappend_int(known.ops, lfirst_int(lco));
+		known.exprs = lappend(known.exprs, lfirst(lcv));
 	}
 	callogs_check_usable(&fpinfo->opts);
-	callogs_compute_filter(codes, consts, &fpinfo->opts, date_typid, &filter);
+	callogs_compute_filter(&known, known.exprs, date_typid, &filter);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "callogs_fdw estimate",
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -268,8 +272,7 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	fpinfo->relid = foreigntableid;
 	callogs_get_options(foreigntableid, userid, &fpinfo->opts);
 	callogs_classify_conditions(root, baserel, &fpinfo->opts,
-								&fpinfo->cond_codes, &fpinfo->cond_exprs,
-								&fpinfo->all_exact);
+								&fpinfo->conds, &fpinfo->all_exact);
 
 	/* the columns the query reads: convert only those */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
@@ -397,15 +400,15 @@ callogsGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 		scan_clauses = extract_actual_clauses(scan_clauses, false);
 	}
 
-	fdw_private = list_make5(fpinfo->cond_codes,
+	fdw_private = list_make5(fpinfo->conds.kinds,
+							 fpinfo->conds.ops,
 							 fpinfo->attrs_used,
 							 makeInteger(fpinfo->limit_rows > 0 && !count_only ?
 										 (int) Min(fpinfo->limit_rows, PG_INT32_MAX) : -1),
-							 makeInteger(count_only ? 1 : 0),
-							 makeInteger((int) fpinfo->relid));
+							 makeBoolean(count_only));
 
 	return make_foreignscan(tlist, scan_clauses, scan_relid,
-							copyObject(fpinfo->cond_exprs), fdw_private,
+							copyObject(fpinfo->conds.exprs), fdw_private,
 							fdw_scan_tlist, NIL, outer_plan);
 }
 
@@ -470,20 +473,32 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	CallogsScanState *fsstate = palloc0(sizeof(CallogsScanState));
+	Index		rtindex;
+	RangeTblEntry *rte;
 	Oid			userid;
 	Relation	rel;
 	AttrNumber	date_att;
 	List	   *attrs;
 
 	node->fdw_state = fsstate;
-	fsstate->relid = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateTableOid));
-	fsstate->cond_codes = (List *) list_nth(fsplan->fdw_private, FdwScanPrivateCodes);
+	fsstate->conds.kinds = (List *) list_nth(fsplan->fdw_private, FdwScanPrivateCondKinds);
+	fsstate->conds.ops = (List *) list_nth(fsplan->fdw_private, FdwScanPrivateCondOps);
+	fsstate->conds.exprs = fsplan->fdw_exprs;
 	attrs = (List *) list_nth(fsplan->fdw_private, FdwScanPrivateAttrs);
 	fsstate->limit_rows = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
-	fsstate->count_only = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateCountOnly)) != 0;
+	fsstate->count_only = boolVal(list_nth(fsplan->fdw_private, FdwScanPrivateCountOnly));
 
+	/* the foreign table: a pushed-down count(*) scans the one base relation */
+	if (fsplan->scan.scanrelid > 0)
+		rtindex = fsplan->scan.scanrelid;
+	else
+		rtindex = (Index) bms_next_member(fsplan->fs_relids, -1);
+	rte = exec_rt_fetch(rtindex, estate);
+	fsstate->relid = rte->relid;
 	userid = callogs_executor_userid(fsplan, estate);
 	callogs_get_options(fsstate->relid, userid, &fsstate->opts);
+	fsstate->page_size = callogs_scan_page_size(&fsstate->opts, fsstate->limit_rows,
+												fsstate->count_only);
 
 	rel = node->ss.ss_currentRelation ? node->ss.ss_currentRelation :
 		table_open(fsstate->relid, AccessShareLock);
@@ -542,8 +557,8 @@ compute_filter(ForeignScanState *node, CallogsScanState *fsstate)
 		consts = lappend(consts, makeConst(type, -1, InvalidOid, typlen,
 										   value, isnull, typbyval));
 	}
-	callogs_compute_filter(fsstate->cond_codes, consts, &fsstate->opts,
-						   fsstate->date_typid, &fsstate->filter);
+	callogs_compute_filter(&fsstate->conds, consts, fsstate->date_typid,
+						   &fsstate->filter);
 	MemoryContextSwitchTo(oldcxt);
 	fsstate->filter_ready = true;
 }
@@ -608,12 +623,12 @@ callogsIterateForeignScan(ForeignScanState *node)
 	if (fsstate->async)
 	{
 		/* an asynchronous Append must not block here: see produce_async */
-		obj = callogs_scan_next_nowait(fsstate->scan, &fsstate->would_block);
+		obj = callogs_scan_next(fsstate->scan, &fsstate->would_block);
 		if (fsstate->would_block)
 			return slot;
 	}
 	else
-		obj = callogs_scan_next(fsstate->scan);
+		obj = callogs_scan_next(fsstate->scan, NULL);
 	if (obj == NULL)
 	{
 		fsstate->remote_done = true;
@@ -764,124 +779,39 @@ callogsForeignAsyncNotify(AsyncRequest *areq)
 /* ---- EXPLAIN ---- */
 
 /*
- * explain_template
- *		The request of a plan whose condition values are only known at
- *		execution: those show as $n (a query parameter) or (runtime).
- */
-static char *
-explain_template(CallogsScanState *fsstate, List *exprs, int page_size)
-{
-	StringInfoData buf;
-	ListCell   *lc1,
-			   *lc2;
-	const char *names[] = {"call_type", "call_status"};
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "GET ");
-	callogs_url_path(fsstate->opts.url, &buf);
-	appendStringInfoChar(&buf, strchr(fsstate->opts.url, '?') ? '&' : '?');
-	forboth(lc1, fsstate->cond_codes, lc2, exprs)
-	{
-		int			code = lfirst_int(lc1);
-		Node	   *e = (Node *) lfirst(lc2);
-		char	   *value;
-
-		if (IsA(e, Param) && ((Param *) e)->paramkind == PARAM_EXTERN)
-			value = psprintf("$%d", ((Param *) e)->paramid);
-		else if (IsA(e, Const) && !((Const *) e)->constisnull &&
-				 ((Const *) e)->consttype == TEXTOID)
-			value = TextDatumGetCString(((Const *) e)->constvalue);
-		else
-			value = "(runtime)";
-		if (code / 16 == CALLOGS_COND_DATE)
-		{
-			int			op = code % 16;
-
-			if (op == CALLOGS_OP_GT || op == CALLOGS_OP_GE || op == CALLOGS_OP_EQ)
-				appendStringInfo(&buf, "start_date=(runtime)&");
-			if (op == CALLOGS_OP_LT || op == CALLOGS_OP_LE || op == CALLOGS_OP_EQ)
-				appendStringInfo(&buf, "end_date=(runtime)&");
-		}
-		else
-			appendStringInfo(&buf, "%s=%s&", names[code / 16], value);
-	}
-	appendStringInfo(&buf, "page_size=%d", page_size);
-	return buf.data;
-}
-
-/*
- * explain_page_size
- *		The page_size the scan will ask for: 1 for count(*), the LIMIT if smaller.
- */
-static int
-explain_page_size(CallogsScanState *fsstate)
-{
-	if (fsstate->count_only)
-		return 1;
-	if (fsstate->limit_rows > 0 && fsstate->limit_rows < fsstate->opts.page_size)
-		return (int) fsstate->limit_rows;
-	return fsstate->opts.page_size;
-}
-
-/*
  * callogsExplainForeignScan
- *		Show the request(s) of the scan, computed without the network; with
- *		ANALYZE, what the scan actually sent and received.
+ *		Show the request of each stream, built by the same code the scan
+ *		uses (filter, page_size, URL), without the network: values known
+ *		only at execution show as $n (a query parameter) or (runtime).
+ *		With ANALYZE, the filter of the last execution and what the scan
+ *		actually sent and received.
  */
 static void
 callogsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	CallogsScanState *fsstate = (CallogsScanState *) node->fdw_state;
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-	bool		all_const = true;
-	ListCell   *lc;
 	CallogsFilter filter;
-	int			page_size = explain_page_size(fsstate);
-
-	foreach(lc, fsplan->fdw_exprs)
-		if (!IsA(lfirst(lc), Const))
-			all_const = false;
+	int			n;
 
 	if (fsstate->filter_ready)
 		filter = fsstate->filter;
-	else if (all_const)
-		callogs_compute_filter(fsstate->cond_codes, fsplan->fdw_exprs,
-							   &fsstate->opts, fsstate->date_typid, &filter);
-
-	if (fsstate->filter_ready || all_const)
-	{
-		int			n = callogs_filter_nstreams(&filter);
-
-		if (n == 0)
-			ExplainPropertyText("API Request", "none (the conditions contradict each other)", es);
-		for (int s = 0; s < n; s++)
-		{
-			StringInfoData buf;
-			StringInfoData q;
-
-			initStringInfo(&buf);
-			initStringInfo(&q);
-			appendStringInfoString(&buf, "GET ");
-			callogs_url_path(fsstate->opts.url, &buf);
-			appendStringInfoChar(&buf, strchr(fsstate->opts.url, '?') ? '&' : '?');
-			if (filter.upper_pinned)
-			{
-				/* the pin is the start time of each execution */
-				filter.has_upper = false;
-				callogs_stream_query(&filter, &fsstate->opts, s, &q);
-				filter.has_upper = true;
-				appendStringInfoString(&q, q.len > 0 ? "&end_date=(scan start)" : "end_date=(scan start)");
-			}
-			else
-				callogs_stream_query(&filter, &fsstate->opts, s, &q);
-			callogs_append_param(&q, "page_size", psprintf("%d", page_size));
-			appendStringInfoString(&buf, q.data);
-			ExplainPropertyText("API Request", buf.data, es);
-		}
-	}
 	else
-		ExplainPropertyText("API Request",
-							explain_template(fsstate, fsplan->fdw_exprs, page_size), es);
+		callogs_compute_filter(&fsstate->conds, fsstate->conds.exprs,
+							   fsstate->date_typid, &filter);
+
+	n = callogs_filter_nstreams(&filter);
+	if (n == 0)
+		ExplainPropertyText("API Request", "none (the conditions contradict each other)", es);
+	for (int s = 0; s < n; s++)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "GET ");
+		callogs_url_path(callogs_stream_url(&fsstate->opts, &filter, s,
+											fsstate->page_size), &buf);
+		ExplainPropertyText("API Request", buf.data, es);
+	}
 
 	if (fsstate->count_only)
 		ExplainPropertyText("Aggregate", "count(*) answered by the API's count", es);
@@ -918,7 +848,10 @@ callogsIsForeignRelUpdatable(Relation rel)
 /*
  * callogs_acquire_sample_rows
  *		Sample rows from the first analyze_max_pages pages (newest calls);
- *		the total comes from the API's count.
+ *		the total comes from the API's count.  The sample is Vitter's
+ *		reservoir, as in file_fdw's file_acquire_sample_rows: the first
+ *		targrows rows fill rows[], then reservoir_get_next_S says how many
+ *		rows to skip before the next one replaces a random earlier slot.
  */
 static int
 callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
@@ -937,9 +870,10 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
 	ReservoirStateData rstate;
-	double		seen = 0;
+	double		seen = 0;		/* rows read so far ("t" in Vitter's paper) */
+	double		rowstoskip = -1;	/* -1: compute the next skip */
 	int			numrows = 0;
-	ClJson *obj;
+	ClJson	   *obj;
 
 	callogs_get_options(RelationGetRelid(relation), GetUserId(), &opts);
 	callogs_check_usable(&opts);
@@ -954,16 +888,29 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	callogs_scan_set_max_pages(scan, opts.analyze_max_pages);
 	reservoir_init_selection_state(&rstate, targrows);
 
-	while ((obj = callogs_scan_next(scan)) != NULL)
+	while ((obj = callogs_scan_next(scan, NULL)) != NULL)
 	{
-		int			pos = -1;
+		int			pos;
 
 		callogs_analyze_delay_point();
 		if (numrows < targrows)
 			pos = numrows++;
-		else if (reservoir_get_next_S(&rstate, seen, targrows) < 1)
-			pos = (int) (targrows * sampler_random_fract(&rstate.randstate));
-		seen++;
+		else
+		{
+			/* S is computed with the number of rows read before this one */
+			if (rowstoskip < 0)
+				rowstoskip = reservoir_get_next_S(&rstate, seen, targrows);
+			if (rowstoskip <= 0)
+			{
+				pos = (int) (targrows * sampler_random_fract(&rstate.randstate));
+				Assert(pos >= 0 && pos < targrows);
+				heap_freetuple(rows[pos]);
+			}
+			else
+				pos = -1;
+			rowstoskip -= 1;
+		}
+		seen += 1;
 		if (pos < 0)
 			continue;
 
@@ -972,11 +919,6 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 		callogs_convert_row(obj, columns, ncolumns,
 							RelationGetRelationName(relation), values, nulls);
 		MemoryContextSwitchTo(oldcxt);
-		if (pos < numrows - 1 || numrows == targrows)
-		{
-			if (rows[pos])
-				heap_freetuple(rows[pos]);
-		}
 		rows[pos] = heap_form_tuple(tupdesc, values, nulls);
 		MemoryContextReset(rowcxt);
 	}

@@ -10,6 +10,7 @@
  *	option.c		option validator and the merged option set of a table
  *	deparse.c		which WHERE clauses become API query parameters
  *	scan.c			the page walker: request streams, paging, concurrency
+ *	url.c			request URLs, built with libcurl's URL API
  *	http.c			the libcurl transport: retries, rate limit, cancel
  *	convert.c		JSON value to Datum conversion
  *	jsonpage.c		backend-independent JSON page decoding (fuzzed alone)
@@ -37,7 +38,6 @@
 
 /* Limits that bound what a hostile server can make us do. */
 #define CALLOGS_MAX_PAGE_SIZE		1000
-#define CALLOGS_MAX_FANOUT			16	/* request streams per scan */
 #define CALLOGS_MAX_JSON_DEPTH		64
 #define CALLOGS_MAX_URL_LEN			4096
 #define CALLOGS_MAX_CONCURRENCY		32
@@ -145,9 +145,10 @@ extern char *callogs_shorten(const char *s, size_t len);
 extern bool callogs_fast_conversion;
 
 /*
- * Pushdown.  A pushed condition is a (kind, op, expression) triple; the
- * expressions live in the plan's fdw_exprs so that the executor can
- * evaluate Params and stable expressions at run time.
+ * Pushdown.  A pushed condition is a (kind, op, value) triple; the three
+ * parts are kept in parallel lists, the kinds and operators as integers in
+ * the plan's fdw_private, the values as the plan's fdw_exprs so that the
+ * executor can evaluate Params and stable expressions at run time.
  */
 typedef enum CallogsCondKind
 {
@@ -166,47 +167,68 @@ typedef enum CallogsCondOp
 	CALLOGS_OP_GE
 } CallogsCondOp;
 
-typedef struct CallogsCond
+typedef struct CallogsConds
 {
-	CallogsCondKind kind;
-	CallogsCondOp op;
-	Expr	   *expr;			/* the value side */
-} CallogsCond;
+	List	   *kinds;			/* IntList of CallogsCondKind */
+	List	   *ops;			/* IntList of CallogsCondOp */
+	List	   *exprs;			/* the value side of each condition */
+} CallogsConds;
 
-/* The filters of one scan once the condition values are known. */
+/*
+ * The filters of one scan once the condition values are known.  The date
+ * bounds are instants that every row satisfying the query's date
+ * conditions lies within (already widened for UTC offsets).  For EXPLAIN
+ * of a plan whose values are known only at execution, a call_type or
+ * call_status value can be a placeholder ("$1", "(runtime)") and a date
+ * bound "(runtime)".
+ */
 typedef struct CallogsFilter
 {
 	bool		empty;			/* contradiction: send no request */
 	int			ntypes;			/* 0 = no call_type filter */
 	const char *types[CALLOGS_NUM_CALL_TYPES];
+	bool		types_verbatim; /* types[0] is a placeholder */
 	int			nstatuses;		/* 0 = no call_status filter */
 	const char *statuses[CALLOGS_NUM_CALL_STATUSES];
+	bool		statuses_verbatim;	/* statuses[0] is a placeholder */
 	bool		has_lower;
-	TimestampTz lower;			/* UTC instant, already widened */
+	TimestampTz lower;
 	bool		lower_inclusive;
 	bool		has_upper;
 	TimestampTz upper;
 	bool		upper_inclusive;
-	bool		upper_pinned;	/* upper set to the scan's start time */
+	bool		lower_runtime;	/* a lower bound known only at execution */
+	bool		upper_runtime;
 } CallogsFilter;
 
 /* in deparse.c */
 extern void callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 										const CallogsOptions *opts,
-										List **cond_codes,
-										List **cond_exprs,
-										bool *all_exact);
-extern void callogs_compute_filter(List *conds, List *values,
-								   const CallogsOptions *opts,
+										CallogsConds *conds, bool *all_exact);
+extern void callogs_compute_filter(const CallogsConds *conds, List *values,
 								   Oid date_typid, CallogsFilter *filter);
 extern int	callogs_filter_nstreams(const CallogsFilter *filter);
-extern void callogs_stream_query(const CallogsFilter *filter,
-								 const CallogsOptions *opts, int stream,
-								 StringInfo buf);
-extern void callogs_append_param(StringInfo buf, const char *name,
-								 const char *value);
+extern List *callogs_stream_params(const CallogsFilter *filter,
+								   CallogsDateFormat fmt, int stream);
 extern Oid	callogs_date_column_type(Relation rel, const CallogsOptions *opts,
 									 AttrNumber *attnum);
+
+/* in url.c */
+typedef struct CallogsUrlParam
+{
+	const char *name;
+	const char *value;
+	bool		verbatim;		/* an EXPLAIN placeholder: not encoded */
+} CallogsUrlParam;
+
+extern List *callogs_url_param(List *params, const char *name,
+							   const char *value, bool verbatim);
+extern char *callogs_url_build(const char *base_url, List *params);
+extern const char *callogs_url_path(const char *url, StringInfo buf);
+extern char *callogs_url_follow(const char *base_url, const char *stream_url,
+								const char *link, size_t len, const char **why);
+extern bool callogs_url_is_page_link(const char *stream_url, const char *link,
+									 int page);
 
 /* in http.c */
 typedef struct CallogsFetcher CallogsFetcher;
@@ -242,19 +264,21 @@ extern int	callogs_http_add_wait_events(struct WaitEventSet *set, void *user_dat
 extern void callogs_http_idle_wait(void);
 extern int	callogs_request_stream(CallogsRequest *req);
 extern int	callogs_request_page(CallogsRequest *req);
-extern bool callogs_same_origin(const char *base_url, const char *url);
-extern const char *callogs_url_path(const char *url, StringInfo buf);
 
 /* in scan.c */
 typedef struct CallogsScan CallogsScan;
 
+extern int	callogs_scan_page_size(const CallogsOptions *opts, double limit_rows,
+								   bool count_only);
+extern char *callogs_stream_url(const CallogsOptions *opts,
+								const CallogsFilter *filter, int stream,
+								int page_size);
 extern CallogsScan *callogs_scan_create(MemoryContext cxt,
 										const CallogsOptions *opts,
 										const CallogsFilter *filter,
 										double limit_rows, bool count_only,
 										CallogsStats *stats);
-extern ClJson *callogs_scan_next(CallogsScan *scan);
-extern ClJson *callogs_scan_next_nowait(CallogsScan *scan, bool *would_block);
+extern ClJson *callogs_scan_next(CallogsScan *scan, bool *would_block);
 extern int64 callogs_scan_count(CallogsScan *scan);
 extern void callogs_scan_end(CallogsScan *scan);
 extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);

@@ -14,8 +14,14 @@
  *
  * The executor side (callogs_compute_filter) evaluates the values, keeps
  * only the documented filter values, intersects repeated conditions into
- * the tightest filter, detects contradictions, and widens date bounds so
- * that the API's answer is always a superset, whatever its inclusivity.
+ * the tightest filter, detects contradictions, and turns date conditions
+ * into a range of instants that every matching row lies in, whatever UTC
+ * offset the API wrote it in and whatever the session TimeZone.
+ * callogs_stream_params then writes the parameters of each request stream,
+ * widened so that the API's answer is a superset whatever its
+ * inclusivity, and never a bound ISO 8601 cannot write.  EXPLAIN goes
+ * through the same two functions, with placeholders for values known only
+ * at execution.
  *
  * IDENTIFICATION
  *		  src/deparse.c
@@ -29,6 +35,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "foreign/foreign.h"
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
@@ -173,85 +180,104 @@ datetime_opfamily(void)
 	return opf;
 }
 
-static int
-cond_code(CallogsCondKind kind, CallogsCondOp op)
-{
-	return (int) kind * 16 + (int) op;
-}
+/* ---- documented filter values ---- */
 
 /*
- * const_is_documented
- *		Whether a constant is one of the documented filter values (or NULL).
+ * value_mask
+ *		The bit of the documented call_type or call_status value s, or -1
+ *		when s is not documented (exact, case-sensitive comparison).
  */
-static bool
-const_is_documented(Const *c, CallogsCondKind kind)
+static int
+value_mask(CallogsCondKind kind, const char *s)
 {
 	const char *const *vals = kind == CALLOGS_COND_CALL_TYPE ?
 	callogs_call_types : callogs_call_statuses;
 	int			n = kind == CALLOGS_COND_CALL_TYPE ?
 	CALLOGS_NUM_CALL_TYPES : CALLOGS_NUM_CALL_STATUSES;
-	char	   *s;
 
-	if (c->constisnull)
-		return true;			/* a contradiction is exact too */
-	s = TextDatumGetCString(c->constvalue);
 	for (int i = 0; i < n; i++)
 		if (strcmp(s, vals[i]) == 0)
-			return true;
-	return false;
+			return 1 << i;
+	return -1;
+}
+
+/*
+ * filter_value_mask
+ *		The documented values a call_type/call_status condition admits, as a
+ *		bitmask over the documented values: 0 for "= NULL" or an empty
+ *		array (never true), -1 when a value is not documented (the condition
+ *		then stays a local filter only: a typo gives zero rows, never an API
+ *		400).  Serves the planner (is the API's count exact?) and the
+ *		executor (which values to send) alike.
+ */
+static int
+filter_value_mask(CallogsCondKind kind, CallogsCondOp op, Datum value, bool isnull)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			mask = 0;
+
+	if (isnull)
+		return 0;
+	if (op == CALLOGS_OP_EQ)
+		return value_mask(kind, TextDatumGetCString(value));
+
+	arr = DatumGetArrayTypeP(value);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		int			m;
+
+		if (nulls[i])
+			continue;
+		m = value_mask(kind, TextDatumGetCString(elems[i]));
+		if (m < 0)
+			return -1;
+		mask |= m;
+	}
+	return mask;
 }
 
 /*
  * exact_filter_value
- *		Whether a pushed call_type/call_status value is known at plan time
- *		and documented, so the API's count for it is exactly the answer.
+ *		Whether a pushed call_type/call_status condition is known at plan
+ *		time and sent as it is, so that the API's count is exactly its
+ *		answer (count(*) pushdown).
  */
 static bool
-exact_filter_value(Expr *expr, CallogsCondKind kind, bool is_array)
+exact_filter_value(Expr *expr, CallogsCondKind kind, CallogsCondOp op)
 {
-	Const	   *c;
+	Const	   *c = (Const *) expr;
 
-	if (!IsA(expr, Const))
-		return false;
-	c = (Const *) expr;
-	if (!is_array)
-		return const_is_documented(c, kind);
-	if (c->constisnull)
-		return true;
-	{
-		ArrayType  *arr = DatumGetArrayTypeP(c->constvalue);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
+	return IsA(expr, Const) &&
+		filter_value_mask(kind, op, c->constvalue, c->constisnull) >= 0;
+}
 
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		for (int i = 0; i < n; i++)
-		{
-			Const		tmp = *c;
-
-			tmp.consttype = TEXTOID;
-			tmp.constisnull = nulls[i];
-			tmp.constvalue = elems[i];
-			if (!nulls[i] && !const_is_documented(&tmp, kind))
-				return false;
-		}
-	}
-	return true;
+/*
+ * add_cond
+ *		Append one pushed condition to the three parallel lists.
+ */
+static void
+add_cond(CallogsConds *conds, CallogsCondKind kind, CallogsCondOp op, Node *value)
+{
+	conds->kinds = lappend_int(conds->kinds, (int) kind);
+	conds->ops = lappend_int(conds->ops, (int) op);
+	conds->exprs = lappend(conds->exprs, value);
 }
 
 /*
  * callogs_classify_conditions
- *		Find the restriction clauses of baserel that can be sent to the API.
- *		Returns the encoded (kind, op) codes and the value expressions in
- *		two parallel lists, and whether the API's count is exact for the
- *		whole WHERE clause (every clause pushed, values documented
- *		constants, no date bound).
+ *		Find the restriction clauses of baserel that can be sent to the API:
+ *		their kinds, operators and value expressions (parallel lists), and
+ *		whether the API's count is exact for the whole WHERE clause (every
+ *		clause pushed, values documented constants, no date bound).
  */
 void
 callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 							const CallogsOptions *opts,
-							List **cond_codes, List **cond_exprs,
-							bool *all_exact)
+							CallogsConds *conds, bool *all_exact)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	Relation	rel;
@@ -261,8 +287,7 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 	Oid			date_type;
 	ListCell   *lc;
 
-	*cond_codes = NIL;
-	*cond_exprs = NIL;
+	memset(conds, 0, sizeof(*conds));
 	*all_exact = true;
 	if (!opts->pushdown)
 	{
@@ -307,10 +332,9 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 					CallogsCondKind kind = var->varattno == type_att ?
 					CALLOGS_COND_CALL_TYPE : CALLOGS_COND_CALL_STATUS;
 
-					*cond_codes = lappend_int(*cond_codes, cond_code(kind, CALLOGS_OP_EQ));
-					*cond_exprs = lappend(*cond_exprs, value);
+					add_cond(conds, kind, CALLOGS_OP_EQ, value);
 					pushed = true;
-					exact = exact_filter_value((Expr *) value, kind, false);
+					exact = exact_filter_value((Expr *) value, kind, CALLOGS_OP_EQ);
 				}
 				else if (date_att != InvalidAttrNumber && var->varattno == date_att &&
 						 (var->vartype == date_type) &&
@@ -320,7 +344,7 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 				{
 					int			strategy = get_op_opfamily_strategy(op->opno,
 																	datetime_opfamily());
-					CallogsCondOp cop;
+					int			cop;
 
 					if (commuted && strategy != BTEqualStrategyNumber && strategy != 0)
 						strategy = BTMaxStrategyNumber + 1 - strategy;
@@ -345,10 +369,9 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 							cop = -1;
 							break;
 					}
-					if ((int) cop >= 0)
+					if (cop >= 0)
 					{
-						*cond_codes = lappend_int(*cond_codes, cond_code(CALLOGS_COND_DATE, cop));
-						*cond_exprs = lappend(*cond_exprs, value);
+						add_cond(conds, CALLOGS_COND_DATE, (CallogsCondOp) cop, value);
 						pushed = true;
 					}
 				}
@@ -368,10 +391,9 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 				CallogsCondKind kind = var->varattno == type_att ?
 				CALLOGS_COND_CALL_TYPE : CALLOGS_COND_CALL_STATUS;
 
-				*cond_codes = lappend_int(*cond_codes, cond_code(kind, CALLOGS_OP_ANY));
-				*cond_exprs = lappend(*cond_exprs, value);
+				add_cond(conds, kind, CALLOGS_OP_ANY, value);
 				pushed = true;
-				exact = exact_filter_value((Expr *) value, kind, true);
+				exact = exact_filter_value((Expr *) value, kind, CALLOGS_OP_ANY);
 			}
 		}
 		if (!pushed || !exact)
@@ -379,175 +401,253 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 	}
 }
 
-/* ---- executor side ---- */
+/* ---- executor side: the filter of one execution ---- */
 
-/* Bitmask of documented values matching s; -1 when s is undocumented. */
-static int
-value_mask(CallogsCondKind kind, const char *s)
+/*
+ * The largest UTC offset a timestamp can carry and still be read
+ * (PostgreSQL accepts up to +-15:59:59; real zones stay within +-14 h), and
+ * the largest offset of any time zone from the tz database, which a
+ * session TimeZone or the zone the API reads a bare date in can have.
+ */
+#define CALLOGS_MAX_UTC_OFFSET	(16 * USECS_PER_HOUR)
+
+/*
+ * widen
+ *		t moved by delta microseconds, or false when that leaves the range
+ *		of timestamps (the bound is then not sent: a superset).
+ */
+static bool
+widen(TimestampTz t, int64 delta, TimestampTz *result)
 {
-	const char *const *vals = kind == CALLOGS_COND_CALL_TYPE ?
-	callogs_call_types : callogs_call_statuses;
-	int			n = kind == CALLOGS_COND_CALL_TYPE ?
-	CALLOGS_NUM_CALL_TYPES : CALLOGS_NUM_CALL_STATUSES;
-
-	for (int i = 0; i < n; i++)
-		if (strcmp(s, vals[i]) == 0)
-			return 1 << i;
-	return -1;
+	if (pg_add_s64_overflow(t, delta, result))
+		return false;
+	return IS_VALID_TIMESTAMP(*result);
 }
 
 /*
- * filter_value_mask
- *		The set of documented values a condition admits, as a bitmask over
- *		the documented values, or -1 when it cannot be expressed (an
- *		undocumented value: the condition then stays local only).
+ * A range of instants, each side optional: what the API is asked for.
  */
-static int
-filter_value_mask(CallogsCondKind kind, CallogsCondOp op, Datum value, bool isnull)
+typedef struct InstantRange
 {
-	int			mask = 0;
+	bool		has_lo;
+	TimestampTz lo;
+	bool		lo_incl;
+	bool		has_hi;
+	TimestampTz hi;
+	bool		hi_incl;
+	bool		empty;			/* no row can satisfy the condition */
+} InstantRange;
 
-	if (isnull)
-		return 0;				/* = NULL and = ANY(NULL) are never true */
-	if (op == CALLOGS_OP_EQ)
-		return value_mask(kind, TextDatumGetCString(value));
+/*
+ * date_condition_range
+ *		The instants at which a row satisfying "date_column op value" can
+ *		have been stamped by the API: a superset, whatever UTC offset the
+ *		API wrote the row's timestamp in and whatever the session TimeZone.
+ *
+ *		A timestamptz column compares instants, exactly as PostgreSQL does
+ *		(a timestamp or date value is converted in the session TimeZone,
+ *		as timestamptz_cmp_timestamp and date_cmp_timestamptz do).
+ *
+ *		A timestamp column holds the wall-clock time as written (the offset
+ *		dropped), and a date column that wall-clock time's date: first the
+ *		range of wall-clock times w is derived, following PostgreSQL's
+ *		cross-type comparisons (timestamp_cmp_date, date_cmp_timestamp; a
+ *		timestamptz value is compared through the session TimeZone, whose
+ *		offset is within CALLOGS_MAX_UTC_OFFSET); then an instant is w minus
+ *		the row's offset, within CALLOGS_MAX_UTC_OFFSET too.  So the bounds
+ *		are widened by the largest offset on each side.
+ */
+static void
+date_condition_range(Oid coltype, CallogsCondOp op, Oid valtype, Datum value,
+					 InstantRange *r)
+{
+	bool		want_lo = (op == CALLOGS_OP_GT || op == CALLOGS_OP_GE || op == CALLOGS_OP_EQ);
+	bool		want_hi = (op == CALLOGS_OP_LT || op == CALLOGS_OP_LE || op == CALLOGS_OP_EQ);
+	TimestampTz v;
+	int			overflow = 0;
+	TimestampTz wlo = 0,
+				whi = 0;
+
+	memset(r, 0, sizeof(*r));
+
+	/* the value as a point on the time line PostgreSQL compares it on */
+	if (valtype == TIMESTAMPTZOID)
+		v = DatumGetTimestampTz(value);
+	else if (valtype == TIMESTAMPOID)
+		v = coltype == TIMESTAMPTZOID ?
+			timestamp2timestamptz_opt_overflow(DatumGetTimestamp(value), &overflow) :
+			DatumGetTimestamp(value);
 	else
+		v = coltype == TIMESTAMPTZOID ?
+			date2timestamptz_opt_overflow(DatumGetDateADT(value), &overflow) :
+			date2timestamp_opt_overflow(DatumGetDateADT(value), &overflow);
+	if (overflow > 0)
+		v = DT_NOEND;
+	else if (overflow < 0)
+		v = DT_NOBEGIN;
+
+	if (TIMESTAMP_NOT_FINITE(v))
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(value);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
-
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		for (int i = 0; i < n; i++)
-		{
-			int			m;
-
-			if (nulls[i])
-				continue;
-			m = value_mask(kind, TextDatumGetCString(elems[i]));
-			if (m < 0)
-				return -1;
-			mask |= m;
-		}
+		/* -infinity/infinity: no bound on that side, or no row at all */
+		if ((want_lo && v == DT_NOEND) || (want_hi && v == DT_NOBEGIN))
+			r->empty = true;
+		return;
 	}
-	return mask;
-}
 
-/*
- * bound_instant
- *		The UTC instant a date condition value stands for, following
- *		PostgreSQL's comparison semantics for the column's type (a
- *		timestamp column holds the API's UTC wall-clock time).
- */
-static TimestampTz
-bound_instant(Oid coltype, Oid valtype, Datum value)
-{
 	if (coltype == TIMESTAMPTZOID)
 	{
-		if (valtype == TIMESTAMPTZOID)
-			return DatumGetTimestampTz(value);
-		if (valtype == TIMESTAMPOID)
-			return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
-		return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+		r->has_lo = want_lo;
+		r->lo = v;
+		r->lo_incl = op != CALLOGS_OP_GT;
+		r->has_hi = want_hi;
+		r->hi = v;
+		r->hi_incl = op != CALLOGS_OP_LT;
+		return;
 	}
-	/* timestamp and date columns: the value as UTC wall clock */
+
+	/* wall-clock range [wlo, whi] of the rows that satisfy the condition */
 	if (valtype == TIMESTAMPTZOID)
-		return (TimestampTz) DatumGetTimestamp(DirectFunctionCall1(timestamptz_timestamp, value));
-	if (valtype == TIMESTAMPOID)
-		return (TimestampTz) DatumGetTimestamp(value);
-	return (TimestampTz) DatumGetTimestamp(DirectFunctionCall1(date_timestamp, value));
+	{
+		/* compared through the session TimeZone: any offset */
+		want_lo = want_lo && widen(v, -CALLOGS_MAX_UTC_OFFSET, &wlo);
+		want_hi = want_hi && widen(v, CALLOGS_MAX_UTC_OFFSET, &whi);
+	}
+	else
+	{
+		wlo = v;
+		whi = v;
+	}
+	if (coltype == DATEOID)
+	{
+		/*
+		 * d op value, with d <= w < d + 1 day.  A date value is a midnight
+		 * that d's midnight is compared with exactly; a timestamp (or
+		 * timestamptz) value is compared with d's midnight.
+		 */
+		if (valtype == DATEOID && op == CALLOGS_OP_GT)
+			want_lo = want_lo && widen(wlo, USECS_PER_DAY, &wlo);
+		if (!(valtype == DATEOID && op == CALLOGS_OP_LT))
+			want_hi = want_hi && widen(whi, USECS_PER_DAY, &whi);
+	}
+
+	/* the row's own offset: its instant is within that much of w */
+	r->has_lo = want_lo && widen(wlo, -CALLOGS_MAX_UTC_OFFSET, &r->lo);
+	r->lo_incl = true;
+	r->has_hi = want_hi && widen(whi, CALLOGS_MAX_UTC_OFFSET, &r->hi);
+	r->hi_incl = true;
 }
 
 /*
- * floor_day
- *		Midnight UTC of the day holding t.
+ * value_label
+ *		How EXPLAIN shows a condition value known only at execution: $n for
+ *		a query parameter, (runtime) for anything else.
  */
-static TimestampTz
-floor_day(TimestampTz t)
+static const char *
+value_label(Node *value)
 {
-	TimestampTz d = t - (t % USECS_PER_DAY);
+	if (IsA(value, Param) && ((Param *) value)->paramkind == PARAM_EXTERN)
+		return psprintf("$%d", ((Param *) value)->paramid);
+	return "(runtime)";
+}
 
-	if (t % USECS_PER_DAY < 0)
-		d -= USECS_PER_DAY;
-	return d;
+/*
+ * filter_values
+ *		The values to send for call_type or call_status into out[]: the
+ *		placeholder label of a value known only at execution (verbatim), or
+ *		the documented values in mask when the conditions restrict them.
+ *		Returns how many (0: no filter on it).
+ */
+static int
+filter_values(const char *label, bool restricted, int mask,
+			  const char *const *documented, int ndocumented,
+			  const char **out, bool *verbatim)
+{
+	int			n = 0;
+
+	*verbatim = label != NULL;
+	if (label)
+		out[n++] = label;
+	else if (restricted)
+		for (int i = 0; i < ndocumented; i++)
+			if (mask & (1 << i))
+				out[n++] = documented[i];
+	return n;
 }
 
 /*
  * callogs_compute_filter
- *		Evaluate the pushed conditions (values[i] is a Datum in a Const-like
- *		holder: the caller passes Const nodes) into the tightest filter.
+ *		The tightest filter the pushed conditions allow.  values[i] is a
+ *		Const when the value is known (at execution: always), anything else
+ *		when it is not (EXPLAIN of a generic plan): such a condition shows
+ *		as a placeholder and cannot be sent.  Conditions on undocumented
+ *		values stay local only; contradictions make the filter empty.
  */
 void
-callogs_compute_filter(List *codes, List *values, const CallogsOptions *opts,
+callogs_compute_filter(const CallogsConds *conds, List *values,
 					   Oid date_typid, CallogsFilter *filter)
 {
 	int			type_mask = (1 << CALLOGS_NUM_CALL_TYPES) - 1;
 	int			status_mask = (1 << CALLOGS_NUM_CALL_STATUSES) - 1;
 	bool		type_restricted = false;
 	bool		status_restricted = false;
-	ListCell   *lc1,
-			   *lc2;
+	const char *type_label = NULL;
+	const char *status_label = NULL;
+	ListCell   *lck,
+			   *lco,
+			   *lcv;
 
 	memset(filter, 0, sizeof(*filter));
 
-	forboth(lc1, codes, lc2, values)
+	forthree(lck, conds->kinds, lco, conds->ops, lcv, values)
 	{
-		int			code = lfirst_int(lc1);
-		Const	   *c = lfirst_node(Const, lc2);
-		CallogsCondKind kind = code / 16;
-		CallogsCondOp op = code % 16;
+		CallogsCondKind kind = (CallogsCondKind) lfirst_int(lck);
+		CallogsCondOp op = (CallogsCondOp) lfirst_int(lco);
+		Node	   *value = (Node *) lfirst(lcv);
+		Const	   *c = IsA(value, Const) ? (Const *) value : NULL;
 
 		if (kind == CALLOGS_COND_DATE)
 		{
-			TimestampTz t;
-			bool		lower = (op == CALLOGS_OP_GT || op == CALLOGS_OP_GE || op == CALLOGS_OP_EQ);
-			bool		upper = (op == CALLOGS_OP_LT || op == CALLOGS_OP_LE || op == CALLOGS_OP_EQ);
+			InstantRange r;
 
+			if (c == NULL)
+			{
+				if (op == CALLOGS_OP_GT || op == CALLOGS_OP_GE || op == CALLOGS_OP_EQ)
+					filter->lower_runtime = true;
+				if (op == CALLOGS_OP_LT || op == CALLOGS_OP_LE || op == CALLOGS_OP_EQ)
+					filter->upper_runtime = true;
+				continue;
+			}
 			if (c->constisnull)
 			{
 				filter->empty = true;
 				continue;
 			}
-			t = bound_instant(date_typid, c->consttype, c->constvalue);
-			if (TIMESTAMP_NOT_FINITE(t))
-			{
-				/* -infinity/infinity: no bound on that side, or nothing */
-				if ((lower && t == DT_NOEND) || (upper && t == DT_NOBEGIN))
-					filter->empty = true;
-				continue;
-			}
-			if (date_typid == DATEOID)
-			{
-				/* a date column holds whole UTC days */
-				if (lower)
-					t = floor_day(t);
-			}
-			if (lower && (!filter->has_lower || t > filter->lower ||
-						  (t == filter->lower && op == CALLOGS_OP_GT)))
+			date_condition_range(date_typid, op, c->consttype, c->constvalue, &r);
+			if (r.empty)
+				filter->empty = true;
+			if (r.has_lo &&
+				(!filter->has_lower || r.lo > filter->lower ||
+				 (r.lo == filter->lower && !r.lo_incl)))
 			{
 				filter->has_lower = true;
-				filter->lower = t;
-				filter->lower_inclusive = op != CALLOGS_OP_GT;
+				filter->lower = r.lo;
+				filter->lower_inclusive = r.lo_incl;
 			}
-			if (upper)
+			if (r.has_hi &&
+				(!filter->has_upper || r.hi < filter->upper ||
+				 (r.hi == filter->upper && !r.hi_incl)))
 			{
-				TimestampTz u = t;
-				bool		incl = op != CALLOGS_OP_LT;
-
-				if (date_typid == DATEOID)
-				{
-					u = floor_day(t) + USECS_PER_DAY;
-					incl = false;
-				}
-				if (!filter->has_upper || u < filter->upper ||
-					(u == filter->upper && !incl))
-				{
-					filter->has_upper = true;
-					filter->upper = u;
-					filter->upper_inclusive = incl;
-				}
+				filter->has_upper = true;
+				filter->upper = r.hi;
+				filter->upper_inclusive = r.hi_incl;
 			}
+		}
+		else if (c == NULL)
+		{
+			if (kind == CALLOGS_COND_CALL_TYPE && type_label == NULL)
+				type_label = value_label(value);
+			else if (kind == CALLOGS_COND_CALL_STATUS && status_label == NULL)
+				status_label = value_label(value);
 		}
 		else
 		{
@@ -577,27 +677,12 @@ callogs_compute_filter(List *codes, List *values, const CallogsOptions *opts,
 		  !(filter->lower_inclusive && filter->upper_inclusive))))
 		filter->empty = true;
 
-	if (type_restricted)
-		for (int i = 0; i < CALLOGS_NUM_CALL_TYPES; i++)
-			if (type_mask & (1 << i))
-				filter->types[filter->ntypes++] = callogs_call_types[i];
-	if (status_restricted)
-		for (int i = 0; i < CALLOGS_NUM_CALL_STATUSES; i++)
-			if (status_mask & (1 << i))
-				filter->statuses[filter->nstatuses++] = callogs_call_statuses[i];
-
-	/*
-	 * With exact timestamps and no upper bound, pin the window's end to now
-	 * so that calls arriving during the scan do not shift the pages.
-	 */
-	if (!filter->has_upper && opts->date_format == CALLOGS_DATE_FORMAT_TIMESTAMP &&
-		date_typid != InvalidOid)
-	{
-		filter->has_upper = true;
-		filter->upper = GetCurrentTimestamp();
-		filter->upper_inclusive = false;
-		filter->upper_pinned = true;
-	}
+	filter->ntypes = filter_values(type_label, type_restricted, type_mask,
+								   callogs_call_types, CALLOGS_NUM_CALL_TYPES,
+								   filter->types, &filter->types_verbatim);
+	filter->nstatuses = filter_values(status_label, status_restricted, status_mask,
+									  callogs_call_statuses, CALLOGS_NUM_CALL_STATUSES,
+									  filter->statuses, &filter->statuses_verbatim);
 }
 
 /*
@@ -613,103 +698,153 @@ callogs_filter_nstreams(const CallogsFilter *filter)
 	return Max(filter->ntypes, 1) * Max(filter->nstatuses, 1);
 }
 
+/* ---- writing the parameters ---- */
+
 /*
- * callogs_append_param
- *		Append "&name=value" (or "name=value" first) with value
- *		percent-encoded except for characters safe in a query.
+ * floor_day
+ *		Midnight UTC of the day holding t.
  */
-void
-callogs_append_param(StringInfo buf, const char *name, const char *value)
+static TimestampTz
+floor_day(TimestampTz t)
 {
-	if (buf->len > 0 && buf->data[buf->len - 1] != '?' && buf->data[buf->len - 1] != '&')
-		appendStringInfoChar(buf, '&');
-	appendStringInfo(buf, "%s=", name);
-	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
-	{
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			(*p >= '0' && *p <= '9') || strchr("-._~:", *p))
-			appendStringInfoChar(buf, (char) *p);
-		else
-			appendStringInfo(buf, "%%%02X", *p);
-	}
+	TimestampTz d = t - (t % USECS_PER_DAY);
+
+	if (t % USECS_PER_DAY < 0)
+		d -= USECS_PER_DAY;
+	return d;
 }
 
 /*
- * callogs_format_instant
- *		Write a UTC instant as the API expects it: YYYY-MM-DD, or
- *		YYYY-MM-DDTHH:MM:SS.mmmZ (rounded down, or up with round_up).
+ * format_instant
+ *		Write a UTC instant (already on a millisecond, or a midnight for
+ *		date_format 'date') as the API expects it: YYYY-MM-DD, or
+ *		YYYY-MM-DDTHH:MM:SS.mmmZ.  Returns NULL when the instant is outside
+ *		the years 0001 to 9999, which ISO 8601 cannot write without an
+ *		agreement the API never made: such a bound is not sent.
  */
-static void
-callogs_format_instant(TimestampTz t, CallogsDateFormat fmt, bool round_up,
-					   StringInfo buf)
+static char *
+format_instant(TimestampTz t, CallogsDateFormat fmt)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
-	int64		ms_us;
 
-	/* millisecond resolution, rounded in the widening direction */
-	ms_us = t % 1000;
-	if (ms_us < 0)
-		ms_us += 1000;
-	t -= ms_us;
-	if (round_up && ms_us > 0)
-		t += 1000;
-	if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("date bound out of range for the call logs API")));
+	if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		return NULL;
 	if (fmt == CALLOGS_DATE_FORMAT_DATE)
-		appendStringInfo(buf, "%04d-%02d-%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
-	else
-		appendStringInfo(buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-						 tm.tm_year, tm.tm_mon, tm.tm_mday,
-						 tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
+		return psprintf("%04d-%02d-%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
 }
 
 /*
- * callogs_stream_query
- *		The query string of request stream number `stream` (0-based), without
- *		the page number: filters first, then page_size.
+ * floor_ms, ceil_ms
+ *		The millisecond at or before / at or after t (API timestamps have
+ *		millisecond precision).
  */
-void
-callogs_stream_query(const CallogsFilter *filter, const CallogsOptions *opts,
-					 int stream, StringInfo buf)
+static TimestampTz
+floor_ms(TimestampTz t)
 {
+	int64		r = t % 1000;
+
+	return t - (r < 0 ? r + 1000 : r);
+}
+
+static TimestampTz
+ceil_ms(TimestampTz t)
+{
+	TimestampTz f = floor_ms(t);
+
+	return f == t ? t : f + 1000;
+}
+
+/*
+ * start_date_value, end_date_value
+ *		The start_date / end_date to send for the filter's bounds, so that
+ *		the API's answer is a superset of the rows in the bounds whatever
+ *		its inclusivity, or NULL when the bound cannot be sent.
+ *
+ *		date_format 'timestamp': the bound to the millisecond in UTC, one
+ *		millisecond further out when inclusive (so that an exclusive
+ *		start_date/end_date still includes it).
+ *
+ *		date_format 'date': the API reads a bare date as a day in a zone
+ *		no document names (UTC, its own, the organization's).  We assume
+ *		only that the zone is a real one, within CALLOGS_MAX_UTC_OFFSET of
+ *		UTC: start_date is the UTC day of the lower bound minus that, and
+ *		end_date the day after the UTC day of the upper bound plus that,
+ *		so both an inclusive and an exclusive end_date cover the bound.
+ */
+static char *
+start_date_value(const CallogsFilter *filter, CallogsDateFormat fmt)
+{
+	TimestampTz t = filter->lower;
+
+	if (fmt == CALLOGS_DATE_FORMAT_DATE)
+	{
+		if (!widen(t, -CALLOGS_MAX_UTC_OFFSET, &t))
+			return NULL;
+		return format_instant(floor_day(t), fmt);
+	}
+	return format_instant(floor_ms(filter->lower_inclusive ? t - 1 : t), fmt);
+}
+
+static char *
+end_date_value(const CallogsFilter *filter, CallogsDateFormat fmt)
+{
+	TimestampTz t = filter->upper;
+
+	if (fmt == CALLOGS_DATE_FORMAT_DATE)
+	{
+		if (!widen(t, CALLOGS_MAX_UTC_OFFSET, &t) ||
+			!widen(floor_day(t), USECS_PER_DAY, &t))
+			return NULL;
+		return format_instant(t, fmt);
+	}
+	return format_instant(ceil_ms(filter->upper_inclusive ? t + 1 : t), fmt);
+}
+
+/*
+ * date_param
+ *		Append start_date or end_date: "(runtime)" (verbatim) when known only
+ *		at execution, else value when there is one to send.
+ */
+static List *
+date_param(List *params, const char *name, bool runtime, const char *value)
+{
+	if (runtime)
+		return callogs_url_param(params, name, "(runtime)", true);
+	if (value)
+		return callogs_url_param(params, name, value, false);
+	return params;
+}
+
+/*
+ * callogs_stream_params
+ *		The filter parameters of request stream number `stream` (0-based),
+ *		as a list for callogs_url_build: call_type, call_status, start_date,
+ *		end_date, each only when it restricts the answer.  Placeholders of
+ *		values known only at execution (EXPLAIN) are verbatim.
+ */
+List *
+callogs_stream_params(const CallogsFilter *filter, CallogsDateFormat fmt,
+					  int stream)
+{
+	List	   *params = NIL;
 	int			nstatus = Max(filter->nstatuses, 1);
 
 	if (filter->ntypes > 0)
-		callogs_append_param(buf, "call_type", filter->types[stream / nstatus]);
+		params = callogs_url_param(params, "call_type",
+								   filter->types[stream / nstatus],
+								   filter->types_verbatim);
 	if (filter->nstatuses > 0)
-		callogs_append_param(buf, "call_status", filter->statuses[stream % nstatus]);
-	if (filter->has_lower)
-	{
-		StringInfoData v;
-
-		initStringInfo(&v);
-		callogs_format_instant(filter->lower, opts->date_format, false, &v);
-		callogs_append_param(buf, "start_date", v.data);
-		pfree(v.data);
-	}
-	if (filter->has_upper)
-	{
-		StringInfoData v;
-		TimestampTz u = filter->upper;
-
-		initStringInfo(&v);
-		if (opts->date_format == CALLOGS_DATE_FORMAT_DATE)
-		{
-			/* the upper bound's day plus one: a superset either way */
-			u = floor_day(u - (filter->upper_inclusive ? 0 : 1)) + USECS_PER_DAY;
-			callogs_format_instant(u, opts->date_format, false, &v);
-		}
-		else
-		{
-			/* an inclusive bound must survive an exclusive end_date */
-			if (filter->upper_inclusive)
-				u += 1000 - 1;
-			callogs_format_instant(u, opts->date_format, true, &v);
-		}
-		callogs_append_param(buf, "end_date", v.data);
-		pfree(v.data);
-	}
+		params = callogs_url_param(params, "call_status",
+								   filter->statuses[stream % nstatus],
+								   filter->statuses_verbatim);
+	params = date_param(params, "start_date", filter->lower_runtime,
+						filter->has_lower ? start_date_value(filter, fmt) : NULL);
+	params = date_param(params, "end_date", filter->upper_runtime,
+						filter->has_upper ? end_date_value(filter, fmt) : NULL);
+	return params;
 }

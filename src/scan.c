@@ -7,22 +7,33 @@
  * A filter becomes one request stream per (call_type, call_status) pair.
  * Each stream starts with page 1.  Its answer tells how to go on:
  *
- *	- with a "next" link, the stream follows the links one after another
+ *	- with a "next" link that is not simply page 2 of the same request
+ *	  (an opaque cursor), the stream follows the links one after another
  *	  (only to the origin of the server's url, never twice to the same
  *	  link, never more pages than "count" can explain);
- *	- otherwise "count" and the number of rows the server really put on
+ *	- otherwise (no links, or page-number links) "count" and the number of rows the server really put on
  *	  page 1 (it may cap page_size silently) give the number of pages, and
  *	  the remaining pages are fetched with up to `concurrency` requests in
  *	  flight, delivered strictly in page order.
  *
- * A stream ends when its rows reach "count", when a page comes back empty,
- * or when a page after the first answers 404.  At most `concurrency` pages
- * (in flight or waiting to be read) exist at any time, so memory does not
- * grow with the result; a page's parsed tree is freed as soon as its last
- * row has been handed out.  Objects that carry an "id" seen recently in
- * this scan (rows shifted across a page boundary by new calls) are skipped,
- * and a page answered before new calls pushed rows into it is fetched again
- * (fetched_too_early).
+ * A stream ends when its rows reach "count", or when a page comes back
+ * empty, a page after the first answers 404 (after the transport's
+ * retries) or a page has no "next" link.  Once its rows are handed out,
+ * the rows it returned (repeats dropped) must reach the "count" of the
+ * last page read, within what rows shifting during the scan explains (the
+ * spread of the counts seen): otherwise the scan raises an ERROR instead
+ * of returning a short answer.
+ *
+ * At most `concurrency` pages (in flight or waiting to be read) exist at
+ * any time, so memory does not grow with the result; a page's parsed tree
+ * is freed as soon as its last row has been handed out.  Objects that
+ * carry an "id" seen recently in this scan (rows shifted across a page
+ * boundary by new calls) are skipped, and a page answered before new calls
+ * pushed rows into it is fetched again (fetched_too_early).
+ *
+ * Every request URL comes from callogs_stream_url (the stream's filters
+ * and page_size, also shown by EXPLAIN) plus the page number, through
+ * url.c.
  *
  * IDENTIFICATION
  *		  src/scan.c
@@ -41,25 +52,36 @@
 
 /*
  * Ids remembered to drop rows seen twice: two generations of this many,
- * the older one forgotten when the newer fills, so memory stays bounded
- * (2 MB) whatever the size of the scan.
+ * the older one forgotten when the newer fills, so that memory stays
+ * bounded (2 MB) whatever the size of the scan.
  */
-#define CALLOGS_ID_GENERATION	65536
+#define CALLOGS_ID_GENERATION	32768
 
 /*
- * A set of 64-bit hashes (open addressing, 0 = empty), for the ids seen in
- * a scan and the "next" links followed: 8 bytes per entry.
+ * A set of 64-bit hashes (of the ids seen, of the "next" links followed),
+ * from PostgreSQL's lib/simplehash.h.  The keys are already hashes: their
+ * low bits select the bucket.
  */
-typedef struct HashSet
+typedef struct HashEntry
 {
-	uint64	   *slots;
-	uint64		mask;			/* nslots - 1 */
-	uint64		count;
-} HashSet;
+	uint64		hash;
+	char		status;
+} HashEntry;
+
+#define SH_PREFIX hashset
+#define SH_ELEMENT_TYPE HashEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY hash
+#define SH_HASH_KEY(tb, key) ((uint32) ((key) ^ ((key) >> 32)))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 typedef struct StreamState
 {
-	char	   *query;			/* filters and page_size, no page */
+	char	   *url;			/* filters and page_size, no page */
 	bool		started;		/* page 1 submitted */
 	bool		page1_done;		/* page 1 decoded */
 	bool		finished;		/* nothing more to submit or read */
@@ -67,14 +89,19 @@ typedef struct StreamState
 	char	   *next_url;		/* link mode: the link to submit next */
 	int			next_page;		/* count mode: next page number to submit */
 	int64		known_pages;	/* count mode: pages that exist */
-	int64		max_count;
+	int64		max_count;		/* largest "count" seen */
+	int64		min_count;		/* smallest "count" seen */
 	int64		last_count;		/* "count" of the page read last */
 	int			refetched_page; /* last page asked for again (see below) */
-	int64		rows_seen;
+	int64		rows_received;	/* rows of the pages read, repeats included */
+	int64		rows_delivered; /* rows handed out (repeats dropped) */
+	int			end_page;		/* the page that ended the stream */
+	const char *end_how;		/* how it did, for the message */
+	bool		verified;		/* the end was checked against "count" */
 	int			capacity;		/* rows the server puts on a full page */
 	int			pages_read;
 	List	   *queue;			/* submitted requests, in page order */
-	HashSet		links;
+	hashset_hash *links;		/* hashes of the "next" links followed */
 } StreamState;
 
 struct CallogsScan
@@ -85,79 +112,42 @@ struct CallogsScan
 	CallogsStats *stats;
 	int			page_size;		/* what each request asks for */
 	int			window;			/* max pages submitted and unread */
-	int			outstanding;
+	int			outstanding;	/* pages submitted and not released */
 	int			nstreams;
 	StreamState *streams;
 	int			cur_stream;
 	CallogsRequest *cur_req;	/* the page being read */
-	ClJson *cur_data;
+	ClPage		cur_page;
 	size_t		cur_idx;
-	size_t		cur_n;
 	double		limit_rows;		/* -1: no limit */
-	double		rows_submitted; /* rows the submitted pages may hold */
+	int64		rows_returned;	/* rows handed out */
 	int			max_pages;		/* 0: no limit (ANALYZE sets one) */
 	int			pages_submitted;
 	int64		reported_count; /* sum of page-1 counts */
-	HashSet		ids[2];			/* id hashes: two generations */
+	hashset_hash *ids[2];		/* id hashes: two generations */
 	int			ids_cur;		/* the generation being filled */
 };
 
-/* ---- hash sets ---- */
+/* ---- rows and their ids ---- */
 
 /*
- * hashset_init
- *		An empty set of nslots (a power of two) slots in cxt.
+ * page_row
+ *		The i-th element of the page's "data" array.
  */
-static void
-hashset_init(HashSet *hs, MemoryContext cxt, uint64 nslots)
+static inline ClJson *
+page_row(const ClPage *page, size_t i)
 {
-	hs->slots = MemoryContextAllocZero(cxt, nslots * sizeof(uint64));
-	hs->mask = nslots - 1;
-	hs->count = 0;
+	return page->data->elements[i];
 }
 
-/* Insert h; returns false if it was already there. */
-static bool
-hashset_add(HashSet *hs, uint64 h, MemoryContext cxt)
+/*
+ * hash_string
+ *		A 64-bit hash of len bytes (ids, links).
+ */
+static uint64
+hash_string(const char *s, size_t len)
 {
-	uint64		i;
-
-	if (h == 0)
-		h = 1;
-	if ((hs->count + 1) * 4 > (hs->mask + 1) * 3)
-	{
-		HashSet		bigger;
-		uint64		nslots = (hs->mask + 1) * 2;
-
-		bigger.slots = MemoryContextAllocExtended(cxt, nslots * sizeof(uint64),
-												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		bigger.mask = nslots - 1;
-		bigger.count = 0;
-		for (uint64 k = 0; k <= hs->mask; k++)
-			if (hs->slots[k] != 0)
-				(void) hashset_add(&bigger, hs->slots[k], cxt);
-		pfree(hs->slots);
-		*hs = bigger;
-	}
-	for (i = h & hs->mask; hs->slots[i] != 0; i = (i + 1) & hs->mask)
-		if (hs->slots[i] == h)
-			return false;
-	hs->slots[i] = h;
-	hs->count++;
-	return true;
-}
-
-static bool
-hashset_contains(const HashSet *hs, uint64 h)
-{
-	if (hs->slots == NULL)
-		return false;
-	if (h == 0)
-		h = 1;
-	for (uint64 i = h & hs->mask; hs->slots[i] != 0; i = (i + 1) & hs->mask)
-		if (hs->slots[i] == h)
-			return true;
-	return false;
+	return hash_bytes_extended((const unsigned char *) s, (int) len, 0x63616c6c);
 }
 
 /*
@@ -169,41 +159,104 @@ hashset_contains(const HashSet *hs, uint64 h)
 static bool
 id_seen(CallogsScan *scan, uint64 h)
 {
-	HashSet    *cur;
+	hashset_hash *cur;
+	bool		found;
 
-	if (hashset_contains(&scan->ids[0], h) || hashset_contains(&scan->ids[1], h))
+	if (scan->ids[1 - scan->ids_cur] &&
+		hashset_lookup(scan->ids[1 - scan->ids_cur], h) != NULL)
 		return true;
-	cur = &scan->ids[scan->ids_cur];
-	if (cur->slots == NULL)
-		hashset_init(cur, scan->cxt, CALLOGS_ID_GENERATION * 2);
-	(void) hashset_add(cur, h, scan->cxt);
-	if (cur->count >= CALLOGS_ID_GENERATION)
+	if (scan->ids[scan->ids_cur] == NULL)
+		scan->ids[scan->ids_cur] = hashset_create(scan->cxt, CALLOGS_ID_GENERATION, NULL);
+	cur = scan->ids[scan->ids_cur];
+	(void) hashset_insert(cur, h, &found);
+	if (found)
+		return true;
+	if (cur->members >= CALLOGS_ID_GENERATION)
 	{
-		HashSet    *older;
-
+		/* the older generation is forgotten; this one becomes the older */
 		scan->ids_cur = 1 - scan->ids_cur;
-		older = &scan->ids[scan->ids_cur];
-		if (older->slots != NULL)
-		{
-			memset(older->slots, 0, (older->mask + 1) * sizeof(uint64));
-			older->count = 0;
-		}
+		if (scan->ids[scan->ids_cur])
+			hashset_reset(scan->ids[scan->ids_cur]);
 	}
 	return false;
 }
 
-static uint64
-hash_string(const char *s, size_t len)
+/*
+ * row_is_repeat
+ *		Whether a call-log object repeats one handed out already (same
+ *		string "id"); objects without an id are never dropped.
+ */
+static bool
+row_is_repeat(CallogsScan *scan, ClJson *obj)
 {
-	return hash_bytes_extended((const unsigned char *) s, (int) len, 0x63616c6c);
+	ClJson	   *id;
+
+	if (!cl_object_get(obj, "id", &id) || cl_type(id) != CL_JSON_STRING)
+		return false;
+	return id_seen(scan, hash_string(id->str, id->str_len));
 }
 
 /* ---- setup ---- */
 
 /*
+ * callogs_scan_page_size
+ *		The page_size a scan asks for: 1 for a count(*) answered from
+ *		"count", the LIMIT when it is below the page_size option.  EXPLAIN
+ *		shows the same.
+ */
+int
+callogs_scan_page_size(const CallogsOptions *opts, double limit_rows,
+					   bool count_only)
+{
+	if (count_only)
+		return 1;
+	if (limit_rows >= 0 && limit_rows < opts->page_size)
+		return Max(1, (int) limit_rows);
+	return opts->page_size;
+}
+
+/*
+ * callogs_stream_url
+ *		The request of stream number `stream` of filter without its page
+ *		number: the server's url, the filter's parameters, page_size.  The
+ *		scan adds page=N to it; EXPLAIN shows it.
+ */
+char *
+callogs_stream_url(const CallogsOptions *opts, const CallogsFilter *filter,
+				   int stream, int page_size)
+{
+	List	   *params = callogs_stream_params(filter, opts->date_format, stream);
+
+	params = callogs_url_param(params, "page_size", psprintf("%d", page_size), false);
+	return callogs_url_build(opts->url, params);
+}
+
+/*
+ * page_url
+ *		The URL of page `page` of a stream (palloc'd; nothing else is left
+ *		allocated, so that a scan of many pages does not grow).
+ */
+static char *
+page_url(StreamState *st, int page)
+{
+	char		number[16];
+	CallogsUrlParam param = {"page", number, false};
+	List	   *params;
+	char	   *url;
+
+	snprintf(number, sizeof(number), "%d", page);
+	params = list_make1(&param);
+	url = callogs_url_build(st->url, params);
+	list_free(params);
+	return url;
+}
+
+/*
  * callogs_scan_create
  *		Prepare a scan of the streams of filter; nothing is sent yet.
- *		limit_rows >= 0 bounds the rows the executor will ask for.
+ *		limit_rows >= 0 is the number of rows the executor is expected to
+ *		ask for: it bounds how far ahead pages are fetched, never how many
+ *		rows the scan returns.
  */
 CallogsScan *
 callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
@@ -217,51 +270,33 @@ callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
 	scan->opts = *opts;
 	scan->stats = stats;
 	scan->fetcher = callogs_fetcher_create(cxt, opts, stats);
-	scan->limit_rows = limit_rows;
-	scan->page_size = opts->page_size;
-	if (count_only)
-		scan->page_size = 1;
-	else if (limit_rows >= 0 && limit_rows < scan->page_size)
-		scan->page_size = Max(1, (int) limit_rows);
+	scan->limit_rows = count_only ? -1 : limit_rows;
+	scan->page_size = callogs_scan_page_size(opts, limit_rows, count_only);
 	scan->window = Max(1, opts->concurrency);
 	scan->nstreams = callogs_filter_nstreams(filter);
 	scan->streams = palloc0(sizeof(StreamState) * Max(scan->nstreams, 1));
 	for (int s = 0; s < scan->nstreams; s++)
 	{
 		StreamState *st = &scan->streams[s];
-		StringInfoData q;
 
-		initStringInfo(&q);
-		callogs_stream_query(filter, opts, s, &q);
-		callogs_append_param(&q, "page_size", psprintf("%d", scan->page_size));
-		st->query = q.data;
+		st->url = callogs_stream_url(opts, filter, s, scan->page_size);
 		st->next_page = 1;
 		st->known_pages = 1;
 		st->capacity = scan->page_size;
-		hashset_init(&st->links, cxt, 64);
+		st->links = hashset_create(cxt, 64, NULL);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return scan;
 }
 
+/*
+ * callogs_scan_set_max_pages
+ *		Stop after max_pages pages (ANALYZE's sample of the newest calls).
+ */
 void
 callogs_scan_set_max_pages(CallogsScan *scan, int max_pages)
 {
 	scan->max_pages = max_pages;
-}
-
-/* The URL of page `page` of a stream. */
-static char *
-page_url(CallogsScan *scan, StreamState *st, int page)
-{
-	StringInfoData url;
-
-	initStringInfo(&url);
-	appendStringInfoString(&url, scan->opts.url);
-	appendStringInfoChar(&url, strchr(scan->opts.url, '?') ? '&' : '?');
-	appendStringInfoString(&url, st->query);
-	appendStringInfo(&url, "&page=%d", page);
-	return url.data;
 }
 
 /* ---- submitting ---- */
@@ -275,6 +310,8 @@ stream_can_submit(CallogsScan *scan, StreamState *st)
 {
 	if (st->finished)
 		return false;
+	if (scan->max_pages > 0 && scan->pages_submitted >= scan->max_pages)
+		return false;
 	if (!st->started)
 		return true;
 	if (!st->page1_done)
@@ -287,6 +324,8 @@ stream_can_submit(CallogsScan *scan, StreamState *st)
 /*
  * submit_next
  *		Request the stream's next page: page 1, the next link, or page n+1.
+ *		Pages after the first may answer 404 past the end ("count" decides
+ *		what that means, see end_stream).
  */
 static void
 submit_next(CallogsScan *scan, StreamState *st, int s)
@@ -296,7 +335,7 @@ submit_next(CallogsScan *scan, StreamState *st, int s)
 
 	if (!st->started)
 	{
-		char	   *url = page_url(scan, st, 1);
+		char	   *url = page_url(st, 1);
 
 		req = callogs_request_submit(scan->fetcher, url, s, 1, false);
 		pfree(url);
@@ -312,7 +351,7 @@ submit_next(CallogsScan *scan, StreamState *st, int s)
 	}
 	else
 	{
-		char	   *url = page_url(scan, st, st->next_page);
+		char	   *url = page_url(st, st->next_page);
 
 		req = callogs_request_submit(scan->fetcher, url, s, st->next_page, true);
 		pfree(url);
@@ -321,14 +360,34 @@ submit_next(CallogsScan *scan, StreamState *st, int s)
 	st->queue = lappend(st->queue, req);
 	scan->outstanding++;
 	scan->pages_submitted++;
-	scan->rows_submitted += st->capacity;
 	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
+ * rows_ahead
+ *		Rows the scan may still hand out without another request: what is
+ *		left of the current page and the capacity of the pages requested.
+ */
+static double
+rows_ahead(CallogsScan *scan)
+{
+	double		rows = 0;
+
+	if (scan->cur_req != NULL)
+		rows += scan->cur_page.ndata - scan->cur_idx;
+	for (int s = scan->cur_stream; s < scan->nstreams; s++)
+		rows += (double) list_length(scan->streams[s].queue) * scan->streams[s].capacity;
+	return rows;
+}
+
+/*
  * refill
- *		Submit pages, in delivery order, until the window is full, the LIMIT
- *		is covered or nothing more is known to exist.
+ *		Submit pages ahead, in delivery order, until the window is full,
+ *		nothing more is known to exist, or the pages ahead cover the LIMIT.
+ *		Page 1 of later streams may go out while an earlier stream is read.
+ *		The LIMIT only bounds this prefetching: when repeats were dropped or
+ *		pages came back short, the scan goes on as long as rows are asked
+ *		for (see callogs_scan_next).
  */
 static void
 refill(CallogsScan *scan)
@@ -337,9 +396,8 @@ refill(CallogsScan *scan)
 	{
 		int			s;
 
-		if (scan->limit_rows >= 0 && scan->rows_submitted >= scan->limit_rows)
-			return;
-		if (scan->max_pages > 0 && scan->pages_submitted >= scan->max_pages)
+		if (scan->limit_rows >= 0 &&
+			scan->rows_returned + rows_ahead(scan) >= scan->limit_rows)
 			return;
 		for (s = scan->cur_stream; s < scan->nstreams; s++)
 		{
@@ -350,9 +408,6 @@ refill(CallogsScan *scan)
 				submit_next(scan, st, s);
 				break;
 			}
-			/* later streams only start once this one knows its pages */
-			if (!st->finished && !st->page1_done)
-				continue;
 		}
 		if (s >= scan->nstreams)
 			return;
@@ -361,7 +416,7 @@ refill(CallogsScan *scan)
 
 /*
  * discard_queue
- *		End a stream: cancel and free its requested pages.
+ *		Stop a stream: cancel and free its requested pages.
  */
 static void
 discard_queue(CallogsScan *scan, StreamState *st)
@@ -385,7 +440,7 @@ discard_queue(CallogsScan *scan, StreamState *st)
 
 /*
  * bad_page
- *		Raise an error about a page of unexpected shape.
+ *		Raise an error about a page of unexpected shape.  SQLSTATE HV00A.
  */
 pg_noreturn static void
 bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
@@ -399,75 +454,154 @@ bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
 }
 
 /*
+ * end_stream
+ *		Page `page` ended the stream: it brought the rows to "count", came
+ *		back empty, answered 404, had no "next" link, or was the last page
+ *		"count" explains.  Nothing more is fetched; verify_stream checks
+ *		the end against "count" once the stream's rows have been handed out.
+ */
+static void
+end_stream(CallogsScan *scan, StreamState *st, int page, const char *how)
+{
+	discard_queue(scan, st);
+	st->end_page = page;
+	st->end_how = how;
+}
+
+/*
+ * verify_stream
+ *		A stream ended: the rows it handed out must reach the "count" of the
+ *		last page read, within what rows shifting during the scan explains.
+ *		New calls push rows down (repeats are dropped, so fewer rows than
+ *		the last "count", by at most its growth); deletions pull rows up
+ *		and lower "count" (a row can be missed, by at most the shrinkage).
+ *		So the rows handed out plus the spread of the counts seen must reach
+ *		the last count.  Anything less would be a short answer with no error
+ *		(pages that answered 404 or came back empty in the middle, a "count"
+ *		that lies, an API that ignores the page number): raise SQLSTATE
+ *		HV00A instead.
+ */
+static void
+verify_stream(CallogsScan *scan, StreamState *st, int s)
+{
+	int64		shifted = st->max_count - st->min_count;
+
+	int64		repeats = st->rows_received - st->rows_delivered;
+
+	st->verified = true;
+	if (st->rows_delivered + shifted < st->last_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("call logs API returned an unexpected response: its pages ended after " INT64_FORMAT " of " INT64_FORMAT " rows",
+						st->rows_delivered, st->last_count),
+				 errdetail("Page %d of request stream %d on server \"%s\" %s%s; the last \"count\" received was " INT64_FORMAT ".",
+						   st->end_page, s + 1, scan->opts.server_name, st->end_how,
+						   repeats > 0 ?
+						   psprintf(", after " INT64_FORMAT " rows that repeated rows already returned", repeats) : "",
+						   st->last_count),
+				 errhint("The API's pages hold fewer rows than its \"count\"; run the query again, and if it fails again, report the inconsistency to the API's provider.")));
+}
+
+/*
+ * follow_link
+ *		The URL a page's "next" link leads to (in the scan's memory), or an
+ *		error (HV00A) when it is not a URL of the server's origin.
+ */
+static char *
+follow_link(CallogsScan *scan, StreamState *st, CallogsRequest *req,
+			const ClPage *page)
+{
+	const char *why;
+	char	   *next;
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+
+	if (page->next_len >= CALLOGS_MAX_URL_LEN)
+		bad_page(scan, req, "the \"next\" link is too long");
+	next = callogs_url_follow(scan->opts.url, st->url, page->next,
+							  page->next_len, &why);
+	MemoryContextSwitchTo(oldcxt);
+	if (next == NULL)
+		bad_page(scan, req, why);
+	return next;
+}
+
+/*
  * take_page
- *		Account for a page that just arrived and decide how its stream goes
- *		on.  Returns false if the page ended the stream without rows.
+ *		Account for a page that just arrived (root NULL: it answered 404)
+ *		and decide how its stream goes on.  Returns false if the page holds
+ *		no rows.
  */
 static bool
-take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root)
+take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
+		  ClPage *page)
 {
-	ClPage		page;
 	char		err[CL_ERRMSG_LEN];
 	int			pageno = callogs_request_page(req);
 
 	if (root == NULL)
 	{
-		/* 404 after the first page: there is no such page */
-		discard_queue(scan, st);
+		/* only pages after the first may be past the end */
+		end_stream(scan, st, pageno, "answered HTTP 404");
 		return false;
 	}
-	if (!cl_page_decode(root, &page, err, sizeof(err)))
+	if (!cl_page_decode(root, page, err, sizeof(err)))
 		bad_page(scan, req, err);
 
 	st->pages_read++;
-	st->last_count = page.count;
+	st->last_count = page->count;
 	if (scan->stats)
 	{
 		scan->stats->pages++;
-		scan->stats->rows += page.ndata;
+		scan->stats->rows += page->ndata;
 	}
 	callogs_session_stats.pages++;
-	callogs_session_stats.rows += page.ndata;
-	st->rows_seen += page.ndata;
-	st->max_count = Max(st->max_count, page.count);
+	callogs_session_stats.rows += page->ndata;
+	st->rows_received += page->ndata;
+	st->max_count = Max(st->max_count, page->count);
+	st->min_count = st->pages_read == 1 ? page->count : Min(st->min_count, page->count);
 
 	if (!st->page1_done)
 	{
 		st->page1_done = true;
-		scan->reported_count += page.count;
+		scan->reported_count += page->count;
 		/* a short first page that is not the last reveals a server cap */
-		if ((int64) page.ndata < page.count && page.ndata < (size_t) scan->page_size)
-		{
-			scan->rows_submitted -= st->capacity - (double) page.ndata;
-			st->capacity = Max(1, (int) page.ndata);
-		}
-		st->link_mode = page.next != NULL;
+		if ((int64) page->ndata < page->count && page->ndata < (size_t) scan->page_size)
+			st->capacity = Max(1, (int) page->ndata);
+		/*
+		 * A "next" link means following links one by one, unless it is just
+		 * page 2 of this request: then pages are fetched concurrently.
+		 */
+		st->link_mode = page->next != NULL &&
+			!callogs_url_is_page_link(st->url, follow_link(scan, st, req, page), 2);
 	}
 
-	if (page.ndata == 0 || st->rows_seen >= st->max_count)
+	if (st->rows_received >= st->max_count)
 	{
-		discard_queue(scan, st);
-		st->finished = true;
+		/* as many rows as "count" promised have come */
+		end_stream(scan, st, pageno, "brought the rows received to \"count\"");
 	}
+	else if (page->ndata == 0)
+		end_stream(scan, st, pageno, "was empty");
 	else if (st->link_mode)
 	{
 		int64		explainable = (st->max_count + st->capacity - 1) / st->capacity;
+		bool		found;
 
-		if (page.next == NULL)
-			st->finished = true;
-		else if (!callogs_same_origin(scan->opts.url, page.next))
-			bad_page(scan, req,
-					 "the \"next\" link points to another origin than the server's url");
-		else if (page.next_len >= CALLOGS_MAX_URL_LEN)
-			bad_page(scan, req, "the \"next\" link is too long");
-		else if (!hashset_add(&st->links, hash_string(page.next, page.next_len), scan->cxt))
-			bad_page(scan, req, "the \"next\" link repeats a page already read");
+		if (page->next == NULL)
+			end_stream(scan, st, pageno, "had no \"next\" link");
 		else if (st->pages_read >= explainable + 1)
 			bad_page(scan, req,
 					 psprintf("more pages than \"count\" (" INT64_FORMAT ") can explain",
 							  st->max_count));
 		else
-			st->next_url = MemoryContextStrdup(scan->cxt, page.next);
+		{
+			char	   *next = follow_link(scan, st, req, page);
+
+			(void) hashset_insert(st->links, hash_string(next, strlen(next)), &found);
+			if (found)
+				bad_page(scan, req, "the \"next\" link repeats a page already read");
+			st->next_url = next;
+		}
 	}
 	else
 	{
@@ -475,9 +609,9 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root)
 
 		st->known_pages = Min(pages, CALLOGS_MAX_PAGES);
 		if (pageno >= st->known_pages && st->queue == NIL)
-			st->finished = true;
+			end_stream(scan, st, pageno, "was the last page \"count\" explains");
 	}
-	return page.ndata > 0;
+	return page->ndata > 0;
 }
 
 /*
@@ -508,7 +642,7 @@ fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 		return false;
 
 	oldcxt = MemoryContextSwitchTo(scan->cxt);
-	url = page_url(scan, st, pageno);
+	url = page_url(st, pageno);
 	again = callogs_request_submit(scan->fetcher, url, callogs_request_stream(req),
 								   pageno, true);
 	pfree(url);
@@ -520,23 +654,31 @@ fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 }
 
 /*
- * callogs_scan_next
- *		The next call-log object of the scan, or NULL at the end.  The object
- *		stays valid until the next call.
+ * release_current
+ *		Done with the page being read: free it.
  */
-ClJson *
-callogs_scan_next(CallogsScan *scan)
+static void
+release_current(CallogsScan *scan)
 {
-	return callogs_scan_next_nowait(scan, NULL);
+	if (scan->cur_req != NULL)
+	{
+		callogs_request_release(scan->cur_req);
+		scan->cur_req = NULL;
+		scan->outstanding--;
+	}
+	memset(&scan->cur_page, 0, sizeof(scan->cur_page));
+	scan->cur_idx = 0;
 }
 
 /*
- * callogs_scan_next_nowait
- *		As callogs_scan_next; but with would_block given, return NULL with
+ * callogs_scan_next
+ *		The next call-log object of the scan, in page order, or NULL at the
+ *		end.  The object stays valid until the next call.  With
+ *		would_block given (an asynchronous Append), return NULL with
  *		*would_block set instead of waiting for a page still in transit.
  */
 ClJson *
-callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
+callogs_scan_next(CallogsScan *scan, bool *would_block)
 {
 	if (would_block)
 		*would_block = false;
@@ -544,47 +686,46 @@ callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
 	{
 		StreamState *st;
 		CallogsRequest *req;
-		ClJson *root;
+		ClJson	   *root;
 
-		while (scan->cur_data != NULL && scan->cur_idx < scan->cur_n)
+		while (scan->cur_req != NULL && scan->cur_idx < scan->cur_page.ndata)
 		{
-			ClJson	   *obj = scan->cur_data->elements[scan->cur_idx++];
-			ClJson	   *id;
+			ClJson	   *obj = page_row(&scan->cur_page, scan->cur_idx++);
 
 			if (cl_type(obj) != CL_JSON_OBJECT)
 				bad_page(scan, scan->cur_req,
 						 psprintf("element %zu of \"data\" is not an object",
 								  scan->cur_idx - 1));
-			if (cl_object_get(obj, "id", &id) &&
-				cl_type(id) == CL_JSON_STRING &&
-				id_seen(scan, hash_string(id->str, id->str_len)))
+			if (row_is_repeat(scan, obj))
 				continue;		/* shifted across a page boundary: seen */
+			scan->rows_returned++;
+			scan->streams[scan->cur_stream].rows_delivered++;
 			return obj;
 		}
+		release_current(scan);
 
-		/* done with the current page: free it */
-		if (scan->cur_req != NULL)
-		{
-			callogs_request_release(scan->cur_req);
-			scan->cur_req = NULL;
-			scan->cur_data = NULL;
-			scan->outstanding--;
-		}
-
-		/* skip streams with nothing more to read */
+		/* skip streams with nothing more to read, checking how they ended */
 		while (scan->cur_stream < scan->nstreams)
 		{
 			st = &scan->streams[scan->cur_stream];
 			if (st->queue != NIL || stream_can_submit(scan, st))
 				break;
+			if (st->finished && !st->verified)
+				verify_stream(scan, st, scan->cur_stream);
 			scan->cur_stream++;
 		}
-		refill(scan);
 		if (scan->cur_stream >= scan->nstreams)
 			return NULL;
+		refill(scan);
 		st = &scan->streams[scan->cur_stream];
 		if (st->queue == NIL)
-			return NULL;		/* LIMIT or max_pages reached */
+		{
+			/*
+			 * Rows are still asked for although the pages ahead covered the
+			 * LIMIT (repeats dropped, short pages): fetch on.
+			 */
+			submit_next(scan, st, scan->cur_stream);
+		}
 
 		req = (CallogsRequest *) linitial(st->queue);
 		if (would_block && !callogs_request_ready(req))
@@ -596,17 +737,13 @@ callogs_scan_next_nowait(CallogsScan *scan, bool *would_block)
 		scan->cur_req = req;
 		root = callogs_request_wait(req);
 		if (fetched_too_early(scan, st, req, root))
-			continue;			/* asked again: wait for the new copy */
-		if (take_page(scan, st, req, root))
 		{
-			ClPage		page;
-			char		err[CL_ERRMSG_LEN];
-
-			(void) cl_page_decode(root, &page, err, sizeof(err));
-			scan->cur_data = page.data;
-			scan->cur_idx = 0;
-			scan->cur_n = page.ndata;
+			release_current(scan);
+			continue;			/* asked again: wait for the new copy */
 		}
+		if (!take_page(scan, st, req, root, &scan->cur_page))
+			memset(&scan->cur_page, 0, sizeof(scan->cur_page));
+		scan->cur_idx = 0;
 		refill(scan);
 	}
 }
@@ -631,7 +768,7 @@ callogs_scan_count(CallogsScan *scan)
 		while (st->queue != NIL)
 		{
 			CallogsRequest *req = (CallogsRequest *) linitial(st->queue);
-			ClJson *root;
+			ClJson	   *root;
 			ClPage		page;
 			char		err[CL_ERRMSG_LEN];
 
@@ -653,6 +790,10 @@ callogs_scan_count(CallogsScan *scan)
 	return total;
 }
 
+/*
+ * callogs_scan_reported_count
+ *		The sum of the "count" of each stream's first page (ANALYZE's total).
+ */
 int64
 callogs_scan_reported_count(CallogsScan *scan)
 {
@@ -668,7 +809,7 @@ callogs_scan_end(CallogsScan *scan)
 {
 	callogs_fetcher_cancel_all(scan->fetcher);
 	scan->cur_req = NULL;
-	scan->cur_data = NULL;
+	memset(&scan->cur_page, 0, sizeof(scan->cur_page));
 	for (int s = 0; s < scan->nstreams; s++)
 	{
 		scan->streams[s].queue = NIL;

@@ -259,9 +259,13 @@ class IncrementalRefresh(FdwTestCase):
 
         # refresh the last 2 days: 5 new calls arrived meanwhile
         seq = last_seq(self.TAG)
-        day_before = query(c, "SELECT to_char((now() - interval '2 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD')")[0][0]
+        # start_date: the UTC day of the bound minus 16 hours (a bare date
+        # may be read in any zone within 16 hours of UTC)
+        day_sql = ("SELECT to_char((now() - interval '2 days' - interval '16 hours') "
+                   "AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        day_before = query(c, day_sql)[0][0]
         n = query(c, "SELECT refresh_recent_calls(2)")[0][0]
-        day_after = query(c, "SELECT to_char((now() - interval '2 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD')")[0][0]
+        day_after = query(c, day_sql)[0][0]
         inc = log_since(self.TAG, seq)
         self.assertEqual(n, SHIFT_ROWS, "rows inserted or changed by the refresh")
         self.assertTrue(inc, "the refresh sent no request")

@@ -144,10 +144,12 @@ class NamedCursor(ClientCase):
             self.assertTrue(log)
             for e in log:
                 self.assertIn(e["query"].get("call_status"), ("missed", "failed"), e["path"])
-                self.assertEqual(e["query"].get("start_date"), "2025-11-20", e["path"])
-                # < 2025-11-27 00:00Z: the exact bound is end_date=2025-11-26;
-                # the FDW sends 2025-11-27 (one extra day, filtered locally)
-                self.assertIn(e["query"].get("end_date"), ("2025-11-26", "2025-11-27"), e["path"])
+                # >= 2025-11-20 00:00Z and < 2025-11-27 00:00Z, with the bare
+                # date read in any zone within 16 hours of UTC: start_date is
+                # the UTC day of 2025-11-19 08:00, end_date the day after
+                # 2025-11-27 16:00 (the extra rows are filtered locally)
+                self.assertEqual(e["query"].get("start_date"), "2025-11-19", e["path"])
+                self.assertEqual(e["query"].get("end_date"), "2025-11-28", e["path"])
             # the same rows as a plain (unnamed) query of the same filter
             with conn.cursor() as c:
                 c.execute("SELECT id FROM %s WHERE call_status IN ('missed', 'failed') "

@@ -1,0 +1,408 @@
+/*-------------------------------------------------------------------------
+ *
+ * url.c
+ *		  Request URLs of callogs_fdw, built with libcurl's URL API.
+ *
+ * Every URL the extension requests or shows is made here, never by
+ * concatenating strings:
+ *
+ *	- callogs_url_build: the server's url (its own query kept, any
+ *	  fragment dropped) with query parameters appended and percent-encoded
+ *	  by curl_url_set(CURLUPART_QUERY, CURLU_APPENDQUERY | CURLU_URLENCODE).
+ *	  The scan, its retries and EXPLAIN all go through it.
+ *	- callogs_url_follow: a "next" link resolved against the stream's
+ *	  request, accepted only on the origin of the server's url.
+ *	- callogs_url_is_page_link: whether a "next" link is just the next
+ *	  page number, so that pages can be fetched concurrently.
+ *	- callogs_url_path: the path and query of a URL, which is what EXPLAIN,
+ *	  error messages and the request log show (a URL never holds the token).
+ *
+ * CURLU handles and the strings libcurl returns are malloc'd: each function
+ * frees them on its way out, and in a PG_CATCH block on an ERROR (out of
+ * memory) in between, so nothing leaks.
+ *
+ * IDENTIFICATION
+ *		  src/url.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "callogs_fdw.h"
+
+/*
+ * callogs_url_param
+ *		Append a query parameter to a list of parameters (palloc'd in the
+ *		current memory context).  A verbatim value is appended as is: only
+ *		EXPLAIN's placeholders for values known at execution ("$1",
+ *		"(runtime)") are verbatim; everything sent is percent-encoded.
+ */
+List *
+callogs_url_param(List *params, const char *name, const char *value,
+				  bool verbatim)
+{
+	CallogsUrlParam *p = palloc(sizeof(CallogsUrlParam));
+
+	p->name = name;
+	p->value = value;
+	p->verbatim = verbatim;
+	return lappend(params, p);
+}
+
+/*
+ * url_error
+ *		Raise the error of a URL libcurl refused.  SQLSTATE HV024: the url
+ *		option (or a value derived from it) is not a valid URL.
+ */
+pg_noreturn static void
+url_error(CURLUcode rc, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("could not build the call logs API request URL: %s",
+					curl_url_strerror(rc)),
+			 errdetail("libcurl refused %s.", what),
+			 errhint("Check the url option of the server.")));
+}
+
+/*
+ * callogs_url_build
+ *		base_url with params appended to its query, in order, each
+ *		"name=value" percent-encoded by libcurl (CURLU_URLENCODE: a '&',
+ *		'=', '+' or '#' in a value cannot start another parameter).  The
+ *		base url's own query is kept and its fragment, which a client never
+ *		sends, is dropped.  Returns a palloc'd absolute URL.
+ *
+ *		SQLSTATE HV024 when libcurl refuses the base url or a parameter.
+ */
+char *
+callogs_url_build(const char *base_url, List *params)
+{
+	CURLU	   *volatile h = NULL;
+	char	   *volatile out = NULL;
+	char	   *volatile result = NULL;
+	volatile CURLUcode rc = CURLUE_OK;
+	const char *volatile what = "the server's url";
+
+	PG_TRY();
+	{
+		ListCell   *lc;
+
+		h = curl_url();
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		rc = curl_url_set(h, CURLUPART_URL, base_url, 0);
+		if (rc == CURLUE_OK)
+			rc = curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0);
+		foreach(lc, params)
+		{
+			CallogsUrlParam *p = (CallogsUrlParam *) lfirst(lc);
+			char	   *pair;
+
+			if (rc != CURLUE_OK)
+				break;
+			pair = psprintf("%s=%s", p->name, p->value);
+			rc = curl_url_set(h, CURLUPART_QUERY, pair,
+							  CURLU_APPENDQUERY | (p->verbatim ? 0 : CURLU_URLENCODE));
+			pfree(pair);
+			if (rc != CURLUE_OK)
+				what = psprintf("the query parameter \"%s\"", p->name);
+		}
+		if (rc == CURLUE_OK)
+		{
+			char	   *s = NULL;
+
+			rc = curl_url_get(h, CURLUPART_URL, &s, 0);
+			out = s;
+			what = "the assembled URL";
+		}
+		if (rc == CURLUE_OK)
+			result = pstrdup(out);
+	}
+	PG_CATCH();
+	{
+		curl_free(out);
+		curl_url_cleanup(h);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_free(out);
+	curl_url_cleanup(h);
+
+	if (rc != CURLUE_OK)
+		url_error(rc, what);
+	return result;
+}
+
+/*
+ * callogs_url_path
+ *		Append the path and query of url to buf, as the request line shows
+ *		them: what EXPLAIN, error details and the request log print.  Never
+ *		raises an error but out of memory (it also runs while settling a
+ *		finished transfer); an unparsable url shows as "(invalid URL)".
+ *		Returns buf->data.
+ */
+const char *
+callogs_url_path(const char *url, StringInfo buf)
+{
+	CURLU	   *volatile h = NULL;
+	char	   *volatile path = NULL;
+	char	   *volatile query = NULL;
+
+	PG_TRY();
+	{
+		char	   *p = NULL;
+		char	   *q = NULL;
+
+		h = curl_url();
+		if (h != NULL &&
+			curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+			curl_url_get(h, CURLUPART_PATH, &p, 0) == CURLUE_OK)
+		{
+			path = p;
+			if (curl_url_get(h, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
+				query = q;
+			appendStringInfoString(buf, path);
+			if (query)
+				appendStringInfo(buf, "?%s", query);
+		}
+		else
+			appendStringInfoString(buf, "(invalid URL)");
+	}
+	PG_CATCH();
+	{
+		curl_free(path);
+		curl_free(query);
+		curl_url_cleanup(h);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(h);
+	return buf->data;
+}
+
+/*
+ * same_origin
+ *		Whether two parsed URLs share scheme, host and port (RFC 6454
+ *		origin; default ports made explicit), and the second carries no
+ *		user name: a "next" link may not send the token elsewhere.
+ *		Called inside callogs_url_follow's PG_TRY; frees what it gets.
+ */
+static bool
+same_origin(CURLU *a, CURLU *b)
+{
+	char	   *sa = NULL,
+			   *sb = NULL,
+			   *ha = NULL,
+			   *hb = NULL,
+			   *pa = NULL,
+			   *pb = NULL,
+			   *ub = NULL;
+	bool		same = false;
+
+	if (curl_url_get(a, CURLUPART_SCHEME, &sa, 0) == CURLUE_OK &&
+		curl_url_get(b, CURLUPART_SCHEME, &sb, 0) == CURLUE_OK &&
+		curl_url_get(a, CURLUPART_HOST, &ha, 0) == CURLUE_OK &&
+		curl_url_get(b, CURLUPART_HOST, &hb, 0) == CURLUE_OK &&
+		curl_url_get(a, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		curl_url_get(b, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		curl_url_get(b, CURLUPART_USER, &ub, 0) == CURLUE_NO_USER)
+		same = pg_strcasecmp(sa, sb) == 0 && pg_strcasecmp(ha, hb) == 0 &&
+			strcmp(pa, pb) == 0;
+	curl_free(sa);
+	curl_free(sb);
+	curl_free(ha);
+	curl_free(hb);
+	curl_free(pa);
+	curl_free(pb);
+	curl_free(ub);
+	return same;
+}
+
+/*
+ * callogs_url_follow
+ *		The URL to request for a "next" link: link (len bytes, not
+ *		necessarily NUL-terminated) resolved against stream_url, the
+ *		stream's request (an absolute link stays as it is; a relative one
+ *		keeps the request's scheme, host and path), its fragment dropped.  Returns NULL and sets *why when the link is not a URL, or
+ *		leaves the origin (scheme, host, port) of base_url, the server's url.
+ */
+char *
+callogs_url_follow(const char *base_url, const char *stream_url,
+				   const char *link, size_t len, const char **why)
+{
+	CURLU	   *volatile base = NULL;
+	CURLU	   *volatile h = NULL;
+	char	   *volatile out = NULL;
+	char	   *volatile result = NULL;
+	char	   *linkz = pnstrdup(link, len);
+
+	*why = NULL;
+	PG_TRY();
+	{
+		char	   *s = NULL;
+
+		base = curl_url();
+		h = curl_url();
+		if (base == NULL || h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		if (strlen(linkz) != len)
+			*why = "the \"next\" link contains a NUL byte";
+		else if (curl_url_set(base, CURLUPART_URL, base_url, 0) != CURLUE_OK ||
+				 curl_url_set(h, CURLUPART_URL, stream_url, 0) != CURLUE_OK ||
+				 curl_url_set(h, CURLUPART_URL, linkz, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+			*why = "the \"next\" link is not a URL";
+		else if (!same_origin(base, h))
+			*why = "the \"next\" link points to another origin than the server's url";
+		else if (curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+				 curl_url_get(h, CURLUPART_URL, &s, 0) != CURLUE_OK)
+			*why = "the \"next\" link is not a URL";
+		else
+		{
+			out = s;
+			result = pstrdup(out);
+		}
+	}
+	PG_CATCH();
+	{
+		curl_free(out);
+		curl_url_cleanup(h);
+		curl_url_cleanup(base);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_free(out);
+	curl_url_cleanup(h);
+	curl_url_cleanup(base);
+	pfree(linkz);
+	return result;
+}
+
+/*
+ * cmp_strings
+ *		list_sort comparator of C strings.
+ */
+static int
+cmp_strings(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+/*
+ * query_params
+ *		The path and the query parameters of an absolute URL, each decoded
+ *		(application/x-www-form-urlencoded: '+' is a space), the parameters
+ *		sorted as "name=value" strings.  libcurl splits scheme, host, path
+ *		and query; a query is split at '&' here, as that form defines, and
+ *		each part decoded by curl_easy_unescape.  False if url is not a URL.
+ */
+static bool
+query_params(const char *url, char **path, List **params)
+{
+	CURLU	   *volatile h = NULL;
+	char	   *volatile rawpath = NULL;
+	char	   *volatile query = NULL;
+	char	   *volatile dec = NULL;
+	volatile bool ok = false;
+
+	*path = NULL;
+	*params = NIL;
+	PG_TRY();
+	{
+		char	   *p = NULL;
+		char	   *q = NULL;
+
+		h = curl_url();
+		if (h != NULL &&
+			curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+			curl_url_get(h, CURLUPART_PATH, &p, CURLU_URLDECODE) == CURLUE_OK)
+		{
+			rawpath = p;
+			*path = pstrdup(rawpath);
+			ok = true;
+			if (curl_url_get(h, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
+			{
+				char	   *copy;
+				char	   *part;
+				char	   *save = NULL;
+
+				query = q;
+				copy = pstrdup(query);
+				for (char *c = copy; *c; c++)
+					if (*c == '+')
+						*c = ' ';
+				for (part = strtok_r(copy, "&", &save); part;
+					 part = strtok_r(NULL, "&", &save))
+				{
+					int			len = 0;
+
+					dec = curl_easy_unescape(NULL, part, 0, &len);
+					if (dec == NULL || (size_t) len != strlen(dec))
+					{
+						ok = false; /* out of memory, or a %00 */
+						break;
+					}
+					*params = lappend(*params, pstrdup(dec));
+					curl_free(dec);
+					dec = NULL;
+				}
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		curl_free(dec);
+		curl_free(rawpath);
+		curl_free(query);
+		curl_url_cleanup(h);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_free(dec);
+	curl_free(rawpath);
+	curl_free(query);
+	curl_url_cleanup(h);
+	if (ok)
+		list_sort(*params, cmp_strings);
+	return ok;
+}
+
+/*
+ * callogs_url_is_page_link
+ *		Whether link (an absolute URL from callogs_url_follow) is page
+ *		`page` of stream_url in page-number form: the same path, and the
+ *		same query parameters plus page=<page>, in any order and encoding.
+ *		Such "next" links (the usual shape in common web frameworks) let
+ *		the scan fetch pages concurrently instead of following them.
+ */
+bool
+callogs_url_is_page_link(const char *stream_url, const char *link, int page)
+{
+	char	   *spath,
+			   *lpath;
+	List	   *sparams,
+			   *lparams;
+	ListCell   *ls,
+			   *ll;
+
+	if (!query_params(stream_url, &spath, &sparams) ||
+		!query_params(link, &lpath, &lparams) ||
+		strcmp(spath, lpath) != 0)
+		return false;
+	sparams = lappend(sparams, psprintf("page=%d", page));
+	list_sort(sparams, cmp_strings);
+	if (list_length(sparams) != list_length(lparams))
+		return false;
+	forboth(ls, sparams, ll, lparams)
+		if (strcmp((char *) lfirst(ls), (char *) lfirst(ll)) != 0)
+			return false;
+	return true;
+}
