@@ -11,6 +11,15 @@
 # at several concurrencies, and prints a markdown table, also written to
 # bench/results/latest.md.  Everything it starts is stopped on exit.
 #
+# The PostgreSQL measured is the one CL_PG_CONFIG names (default: Debian's
+# /usr/lib/postgresql/15/bin/pg_config): the extension is rebuilt from this
+# checkout and installed there, and the cluster runs from there.  On a
+# shared machine, point CL_PG_CONFIG at a private copy (the installation is
+# relocatable: copy /usr/lib/postgresql/15, /usr/share/postgresql/15 and
+# /usr/include/postgresql under one directory, keeping their layout).  An
+# assert-enabled build is refused: its CPU figures mean nothing
+# (BENCH_ALLOW_CASSERT=1 overrides).
+#
 # Environment: BENCH_REPS (3), BENCH_REPS_SLOW (1: repetitions of the
 # sequential methods at 50 ms, ~50 s each), BENCH_DELAY_MS (50),
 # BENCH_PAGE_SIZE (100), BENCH_WRK_SECS (5), BENCH_KEEP=1 keeps the temp dir,
@@ -51,9 +60,20 @@ trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 cl_install_deps nginx wrk postgresql-plpython3-15
-if [ ! -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/callogs_fdw.so" ]; then
-  make -C "$CL_REPO" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+if "$CL_PG_CONFIG" --configure | grep -q -- --enable-cassert && [ "${BENCH_ALLOW_CASSERT:-0}" != 1 ]; then
+  echo "bench: $CL_PG_CONFIG is an assert-enabled build; CPU figures would be meaningless" >&2
+  echo "bench: set CL_PG_CONFIG to a production build (or BENCH_ALLOW_CASSERT=1)" >&2
+  exit 2
 fi
+if [ ! -f "$("$CL_PG_CONFIG" --pkglibdir)/plpython3.so" ]; then
+  echo "bench: $("$CL_PG_CONFIG" --pkglibdir) has no plpython3.so (copy it from postgresql-plpython3-15)" >&2
+  exit 2
+fi
+# objects built against another PostgreSQL must not be linked in
+cl_log "building callogs_fdw from $CL_REPO for $CL_PG_CONFIG"
+make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" clean >/dev/null
+make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" >/dev/null
+make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" install >/dev/null
 
 cl_log "rendering pages into $CL_WORK/www"
 "$CL_PY" "$BENCH_DIR/gen_pages.py" "$CL_WORK/www" 1000000 "$PAGE_SIZE" \
@@ -90,7 +110,8 @@ mkdir -p "$BENCH_DIR/results"
   --delay-port "$DELAY_PORT" --delay-ms "$DELAY_MS" --page-size "$PAGE_SIZE" \
   --summary "$CL_WORK/pages.json" --reps "$REPS" --reps-slow "$REPS_SLOW" \
   --wrk-secs "$WRK_SECS" --out "$BENCH_DIR/results/latest.md" \
-  --json-out "$BENCH_DIR/results/latest.json" --wait-quiet "${BENCH_WAIT_QUIET:-180}" &
+  --json-out "$BENCH_DIR/results/latest.json" --wait-quiet "${BENCH_WAIT_QUIET:-180}" \
+  --pg-config "$CL_PG_CONFIG" &
 BENCH_PID=$!
 wait "$BENCH_PID"
 BENCH_PID=
