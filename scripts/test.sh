@@ -78,7 +78,7 @@ cl_start_emulator || { _cl_add "start the emulator" 0 1 0 1; cl_summary; exit 1;
 pg_cron=$(cl_has_pg_cron && echo pg_cron)
 CL_PRELOAD=$pg_cron cl_start_postgres || { _cl_add "start $SERVER_NAME" 0 1 0 1; cl_summary; exit 1; }
 
-[ -f test/unit/Makefile ] && cl_unit "unit: JSON page decoder" make -s -C test/unit check
+[ -f test/unit/Makefile ] && cl_unit "unit: JSON page decoder and memory budget" make -s -C test/unit check
 cl_unittest "emulator self-test" emulator/test_emulator.py
 cl_regress "pg_regress" make -s installcheck PG_CONFIG="$CL_PG_CONFIG"
 # the asynchronous stress loop of test/async_test.py: its full length here,

@@ -7,8 +7,8 @@
 #                               errors=E, skipped=S)") gives the counts
 #   cl_regress NAME CMD...      pg_regress: one test per "test x ... ok"
 #                               (or TAP "ok N - x") line
-#   cl_unit NAME CMD...         the C unit tests: their "unit: N passed,
-#                               M failed" line
+#   cl_unit NAME CMD...         the C unit tests: the sum of their
+#                               "<word>: N passed, M failed" lines
 #   cl_check NAME CMD...        a named check (a log check, the soak run,
 #                               the fuzzer): one test, passed iff CMD
 #                               exits 0
@@ -81,17 +81,17 @@ cl_regress() {
 
 # cl_unit NAME CMD...: the C unit tests, counted by their summary line.
 cl_unit() {
-  local name=$1 out rc p=0 f=0 line
+  local name=$1 out rc p=0 f=0
   shift
   cl_step_log "test: $name"
   out=$(mktemp)
   "$@" >"$out" 2>&1
   rc=$?
   cat "$out" >&2
-  line=$(grep -E '^unit: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  if [ -n "$line" ]; then
-    p=$(echo "$line" | awk '{print $2}'); f=$(echo "$line" | awk '{print $4}')
-  fi
+  # every "<word>: N passed, M failed" summary line of the programs it ran
+  # (test_jsonpage prints "unit: ...", the budget measurement "budget: ...")
+  read -r p f < <(awk '/^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+                       END { print p + 0, f + 0 }' "$out")
   rm -f "$out"
   _cl_add "$name" "$p" "$f" 0 "$rc"
 }
