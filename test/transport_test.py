@@ -374,10 +374,22 @@ class MemoryBudgetTest(TransportBase):
         role = "callogs_budget_user"
         create_fdw_role(self.conn, role)
         self.addCleanup(drop_role, role)
+        # once the library is loaded in the session, SET is refused
         c = connect(DB, user=role)
         self.addCleanup(c.close)
+        query(c, "SELECT * FROM callogs_fdw_stats()")
         e = query_error(c, "SET callogs_fdw.max_page_memory = '1GB'")
         self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+        # set before the library is loaded, the value stays a placeholder
+        # that PostgreSQL drops when the library defines the setting
+        c2 = connect(DB, user=role)
+        self.addCleanup(c2.close)
+        loaded = query(c2, "SELECT count(*) FROM pg_settings WHERE name = 'callogs_fdw.max_page_memory'")[0][0]
+        if loaded == 0:
+            query(c2, "SET callogs_fdw.max_page_memory = '1GB'")
+            query(c2, "SELECT * FROM callogs_fdw_stats()")
+        default = query(self.conn, "SELECT boot_val || coalesce(unit, '') FROM pg_settings WHERE name = 'callogs_fdw.max_page_memory'")[0][0]
+        self.assertEqual(query(c2, "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = 'callogs_fdw.max_page_memory'")[0][0], default)
 
     def test_explain_shows_peak(self):
         t = self.table("budget_explain", rows=1000, server_opts={"concurrency": "4"})
