@@ -280,8 +280,7 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 						 Oid foreigntableid)
 {
 	CallogsRelInfo *fpinfo = palloc0(sizeof(CallogsRelInfo));
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	Oid			userid = callogs_planner_userid(root, baserel);
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 	double		rows;
@@ -385,8 +384,8 @@ callogsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	scan_costs(fpinfo, fpinfo->fetched_rows, &startup, &total);
 	total += baserel->baserestrictinfo ? baserel->rows * cpu_operator_cost : 0;
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup, total, NIL, NULL, NULL, NIL));
+			 callogs_create_foreignscan_path(root, baserel, NULL, baserel->rows,
+											 startup, total, NIL, NULL, NULL, NIL));
 }
 
 /*
@@ -476,9 +475,9 @@ callogsGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	*upper = *fpinfo;
 	output_rel->fdw_private = upper;
 	add_path(output_rel, (Path *)
-			 create_foreign_upper_path(root, output_rel, target, 1,
-									   CALLOGS_PAGE_COST, CALLOGS_PAGE_COST + 1,
-									   NIL, NULL, NIL));
+			 callogs_create_foreign_upper_path(root, output_rel, target, 1,
+											   CALLOGS_PAGE_COST, CALLOGS_PAGE_COST + 1,
+											   NIL, NULL, NIL));
 }
 
 /* ---- execution ---- */
@@ -516,7 +515,7 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 		rtindex = (Index) bms_next_member(fsplan->fs_relids, -1);
 	rte = exec_rt_fetch(rtindex, estate);
 	fsstate->relid = rte->relid;
-	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	userid = callogs_executor_userid(fsplan, estate);
 	callogs_get_options(fsstate->relid, userid, &fsstate->opts);
 	fsstate->page_size = callogs_scan_page_size(&fsstate->opts, fsstate->limit_rows,
 												fsstate->count_only);
@@ -980,7 +979,7 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	{
 		int			pos;
 
-		vacuum_delay_point();
+		callogs_analyze_delay_point();
 		if (numrows < targrows)
 			pos = numrows++;
 		else
