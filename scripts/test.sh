@@ -29,6 +29,10 @@
 #                     (CL_ASYNC_STRESS_ITERATIONS; default 200 here)
 #   CL_SKIP_SLOW=1    leave out soak and fuzz, and run the stress loop's
 #                     default few iterations (quick local runs)
+#   CL_DIFF_QUERIES   queries of test/differential_test.py (default 500)
+#   CL_MUTATE=1       also run the mutation check (scripts/mutate.sh, its own
+#                     server, 10-15 minutes) after part 1; every run checks
+#                     that its breaks still apply to the source
 set -uo pipefail
 SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 CL_PG_CONFIG_SET=${CL_PG_CONFIG:+1}
@@ -109,6 +113,10 @@ cl_check "server log of $SERVER_NAME" cl_check_server_log "$CL_WORK/postgres.log
 cl_stop_all
 rm -rf "$RUN_DIR/pg-assert" "$CL_WORK/pgdata"    # the logs stay in $CL_WORK
 cl_log "part 1 took $(( $(date +%s) - T0 )) s"
+
+# the mutation check: each deliberate break must be caught by a suite
+cl_check "mutation check: every break still applies" "$CL_PY" "$SCRIPTS/mutate.py" --check
+[ "${CL_MUTATE:-0}" = 1 ] && cl_check "mutation check: every break caught" bash "$SCRIPTS/mutate.sh"
 
 # part 2: the other versions
 if [ -n "${CL_VERSIONS:-}" ]; then

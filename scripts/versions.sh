@@ -174,10 +174,12 @@ cl_version_run() {
   cl_regress "$label: pg_regress" "$CL_PG_REGRESS" --inputdir="$CL_REPO" \
     --outputdir="$dir/regress" --bindir="$CL_PG15_BIN" --host="$PGHOST" --port="$PGPORT" \
     --user=postgres --load-extension=callogs_fdw --dbname=contrib_regression $regress
-  # the async stress loop runs its full length on the assert build only
+  # the async stress loop and the differential test run their full length
+  # on the assert build only
   for t in "$CL_REPO"/test/*_test.py; do
     [ -f "$t" ] || continue
     CL_ASYNC_STRESS_ITERATIONS=${CL_VERSIONS_STRESS_ITERATIONS:-4} \
+      CL_DIFF_QUERIES=${CL_VERSIONS_DIFF_QUERIES:-200} \
       cl_unittest "$label: $(basename "$t" .py)" "$t"
   done
   cl_check "server log of $label" cl_check_server_log "$CL_WORK/postgres.log"
