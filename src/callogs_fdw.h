@@ -86,6 +86,8 @@ typedef struct CallogsOptions
 	bool		restrict_hosts;	/* server owner may not reach loopback */
 	char	   *date_column;	/* "" disables date pushdown */
 	bool		date_column_set;	/* given explicitly (else a default) */
+	char	   *order_column;	/* rows come newest first on it; "" none */
+	bool		order_column_set;	/* given explicitly (else a default) */
 	CallogsDateFormat date_format;
 	double		estimated_rows;	/* -1 when unset */
 	int			analyze_max_pages;
@@ -198,12 +200,17 @@ typedef struct CallogsFilter
 	bool		upper_inclusive;
 	bool		lower_runtime;	/* a lower bound known only at execution */
 	bool		upper_runtime;
+	bool		inexact;		/* a call_type/call_status value is not
+								 * documented: it is not sent (a local filter
+								 * only), so "count" does not answer it */
 } CallogsFilter;
 
 /* in deparse.c */
 extern void callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 										const CallogsOptions *opts,
-										CallogsConds *conds, bool *all_exact);
+										CallogsConds *conds, bool *all_exact,
+										List **inexact);
+extern AttrNumber callogs_field_column(Relation rel, const char *field);
 extern void callogs_compute_filter(const CallogsConds *conds, List *values,
 								   Oid date_typid, CallogsFilter *filter);
 extern int	callogs_filter_nstreams(const CallogsFilter *filter);
@@ -267,6 +274,15 @@ extern int	callogs_request_page(CallogsRequest *req);
 /* in scan.c */
 typedef struct CallogsScan CallogsScan;
 
+/* How a scan asked for its pages after the first (EXPLAIN ANALYZE VERBOSE). */
+typedef struct CallogsPaging
+{
+	int64		pages_by_number;	/* asked for by page number */
+	int64		pages_by_link;	/* asked for by following a "next" link */
+	int64		links_checked;	/* "next" links found to be the next page */
+	int64		fallbacks;		/* streams that went on by following links */
+} CallogsPaging;
+
 extern int	callogs_scan_page_size(const CallogsOptions *opts, double limit_rows,
 								   bool count_only);
 extern char *callogs_stream_url(const CallogsOptions *opts,
@@ -279,6 +295,8 @@ extern CallogsScan *callogs_scan_create(MemoryContext cxt,
 										CallogsStats *stats);
 extern ClJson *callogs_scan_next(CallogsScan *scan, bool *would_block);
 extern int64 callogs_scan_count(CallogsScan *scan);
+extern int64 callogs_scan_counts(CallogsScan *scan, int64 *counts);
+extern void callogs_scan_paging(CallogsScan *scan, CallogsPaging *paging);
 extern void callogs_scan_end(CallogsScan *scan);
 extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);
 extern int64 callogs_scan_reported_count(CallogsScan *scan);
