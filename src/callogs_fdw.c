@@ -96,8 +96,9 @@ enum FdwScanPrivateIndex
 	FdwScanPrivateCountOnly,	/* Boolean: answered from "count" */
 	FdwScanPrivateOutputs,		/* IntList: CallogsOutput per fdw_scan_tlist
 								 * entry of a count answered by "count" */
-	FdwScanPrivateOrder			/* IntList: (attnum, nulls first) of the
-								 * order the plan relies on, or NIL */
+	FdwScanPrivateOrder			/* IntList: (attnum, nulls first, NULLs
+								 * dropped by a local filter) of the order
+								 * the plan relies on, or NIL */
 };
 
 /*
@@ -175,9 +176,9 @@ typedef struct CallogsScanState
 	int			page_size;		/* what the scan asks for (also EXPLAIN);
 								 * 0: known only at execution */
 	AttrNumber	order_att;		/* order checked as rows arrive (0: none) */
-	bool		order_nulls_first;
+	bool		order_nulls_first;	/* the placement of NULLs claimed */
+	bool		order_nulls_dropped;	/* a local filter drops NULLs */
 	bool		order_started;	/* a row was checked in this execution */
-	bool		order_prev_null;
 	TimestampTz order_prev;
 	int64		order_rows;		/* rows checked in this execution */
 	CallogsColumn *columns;
@@ -635,8 +636,9 @@ ec_has_column(EquivalenceClass *ec, RelOptInfo *rel, AttrNumber attno)
 /*
  * order_pathkey_ok
  *		Whether the scan of baserel can deliver the order of pathkey: the
- *		order column descending, as the API answers (NULLs first or last
- *		alike: the claimed placement is checked as rows arrive).
+ *		order column descending, as the API answers.  NULLS FIRST and LAST
+ *		alike: every row has a value (check_order raises an error for one
+ *		that has none, unless a local filter drops it).
  */
 static bool
 order_pathkey_ok(PathKey *pk, RelOptInfo *baserel, CallogsRelInfo *fpinfo)
@@ -755,6 +757,45 @@ callogsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
+ * drops_nulls
+ *		Whether one of the clauses is false or NULL when column attno of
+ *		relation relid is NULL: IS NOT NULL, or a strict operator on the
+ *		column itself (creation_time > x), so that rows without a value
+ *		never pass the local filter.
+ */
+static bool
+drops_nulls(List *clauses, Index relid, AttrNumber attno)
+{
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		Node	   *clause = (Node *) lfirst(lc);
+		List	   *args;
+		ListCell   *la;
+
+		if (IsA(clause, NullTest) && ((NullTest *) clause)->nulltesttype == IS_NOT_NULL &&
+			!((NullTest *) clause)->argisrow)
+			args = list_make1(((NullTest *) clause)->arg);
+		else if (IsA(clause, OpExpr) && op_strict(((OpExpr *) clause)->opno))
+			args = ((OpExpr *) clause)->args;
+		else
+			continue;
+		foreach(la, args)
+		{
+			Node	   *arg = (Node *) lfirst(la);
+
+			while (arg && IsA(arg, RelabelType))
+				arg = (Node *) ((RelabelType *) arg)->arg;
+			if (arg && IsA(arg, Var) && ((Var *) arg)->varno == (int) relid &&
+				((Var *) arg)->varattno == attno && ((Var *) arg)->varlevelsup == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * callogsGetForeignPlan
  *		Build the ForeignScan: every clause stays a local filter, the pushed
  *		condition values become fdw_exprs, followed by the LIMIT's count and
@@ -795,7 +836,9 @@ callogsGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 		{
 			PathKey    *pk = (PathKey *) linitial(best_path->path.pathkeys);
 
-			order = list_make2_int(fpinfo->order_att, pk->pk_nulls_first);
+			order = list_make3_int(fpinfo->order_att, pk->pk_nulls_first,
+								   drops_nulls(scan_clauses, scan_relid,
+											   fpinfo->order_att));
 			/* the order column is converted, to be checked */
 			if (attrs != NIL)
 			{
@@ -1063,6 +1106,7 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 	{
 		fsstate->order_att = (AttrNumber) linitial_int(order);
 		fsstate->order_nulls_first = lsecond_int(order) != 0;
+		fsstate->order_nulls_dropped = lthird_int(order) != 0;
 	}
 
 	/* the foreign table: a pushed-down count(*) scans the one base relation */
@@ -1300,49 +1344,52 @@ start_remote_scan(ForeignScanState *node, CallogsScanState *fsstate)
 
 /*
  * check_order
- *		The plan relies on the rows coming in the API's order (descending on
- *		order_att, NULLs first or last as claimed): raise an error, never a
- *		wrong answer, when a row breaks it.  Ties may come in any order.
- *		SQLSTATE HV00A, with a hint naming the table option order_column.
+ *		The plan relies on the rows coming in the API's order: descending on
+ *		order_att (ties in any order), every row with a value.  The API
+ *		documents both (newest first; every call has a creation_time); each
+ *		row is checked as it arrives, so that a row that breaks the order is
+ *		an error, never a wrong answer.  A NULL has no place in the order
+ *		(NULLS FIRST or LAST alike: those the scan never reads could belong
+ *		before the rows it returned), unless a local filter drops it anyway
+ *		(order_nulls_dropped: a strict condition on the column).  SQLSTATE
+ *		HV00A, with a hint naming the table option order_column.
  */
 static void
 check_order(CallogsScanState *fsstate, TupleTableSlot *slot)
 {
 	int			i = fsstate->order_att - 1;
-	bool		isnull = slot->tts_isnull[i];
-	TimestampTz value = isnull ? 0 : DatumGetTimestampTz(slot->tts_values[i]);
-	bool		broken = false;
+	const char *colname = NameStr(TupleDescAttr(slot->tts_tupleDescriptor, i)->attname);
+	TimestampTz value;
 
 	fsstate->order_rows++;
-	if (fsstate->order_started)
+	if (slot->tts_isnull[i])
 	{
-		if (isnull)
-			broken = fsstate->order_nulls_first && !fsstate->order_prev_null;
-		else if (fsstate->order_prev_null)
-			broken = !fsstate->order_nulls_first;
-		else
-			broken = value > fsstate->order_prev;
+		if (fsstate->order_nulls_dropped)
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("call logs API returned a row whose %s is NULL", colname),
+				 errdetail("Row " INT64_FORMAT " of foreign table \"%s\" has no place in the order the query relies on (%s descending).",
+						   fsstate->order_rows, fsstate->relname, colname),
+				 errhint("If the API's rows can lack \"%s\", set the option order_column of foreign table \"%s\" to '' to sort locally.",
+						 colname, fsstate->relname)));
 	}
-	if (broken)
+	value = DatumGetTimestampTz(slot->tts_values[i]);
+	if (fsstate->order_started && value > fsstate->order_prev)
 	{
-		const char *colname = NameStr(TupleDescAttr(slot->tts_tupleDescriptor, i)->attname);
 		/* timestamptz_to_str answers in a static buffer */
-		const char *prev = fsstate->order_prev_null ? "NULL" :
-			pstrdup(timestamptz_to_str(fsstate->order_prev));
-		const char *cur = isnull ? "NULL" : pstrdup(timestamptz_to_str(value));
+		char	   *prev = pstrdup(timestamptz_to_str(fsstate->order_prev));
 
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 				 errmsg("call logs API returned rows out of order: %s %s came after %s",
-						colname, cur, prev),
-				 errdetail("Row " INT64_FORMAT " of foreign table \"%s\" breaks the order the query relies on (%s descending, NULLs %s).",
-						   fsstate->order_rows, fsstate->relname, colname,
-						   fsstate->order_nulls_first ? "first" : "last"),
+						colname, timestamptz_to_str(value), prev),
+				 errdetail("Row " INT64_FORMAT " of foreign table \"%s\" breaks the order the query relies on (%s descending).",
+						   fsstate->order_rows, fsstate->relname, colname),
 				 errhint("If the API does not return the newest rows first on \"%s\", set the option order_column of foreign table \"%s\" to the column it does, or to '' to sort locally.",
 						 colname, fsstate->relname)));
 	}
 	fsstate->order_started = true;
-	fsstate->order_prev_null = isnull;
 	fsstate->order_prev = value;
 }
 
