@@ -7,8 +7,10 @@ OBJS = \
 	src/deparse.o \
 	src/http.o \
 	src/jsonpage.o \
+	src/netcheck.o \
 	src/option.o \
 	src/scan.o \
+	src/shmem.o \
 	src/url.o
 PGFILEDESC = "callogs_fdw - foreign data wrapper for a Call Logs REST API"
 

@@ -39,6 +39,7 @@
 #include "commands/vacuum.h"
 #include "executor/execAsync.h"
 #include "executor/executor.h"
+#include "executor/instrument.h"
 #include "executor/tuptable.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -196,6 +197,8 @@ typedef struct CallogsScanState
 	bool		store_eof;		/* read pointer has passed the stored rows */
 	bool		async;			/* run by an asynchronous Append */
 	bool		would_block;	/* async: the next page is still in transit */
+	bool		async_fd_made;	/* async: async_fd was asked for */
+	int			async_fd;		/* async: our wait descriptor, or -1 */
 	CallogsStats stats;			/* for EXPLAIN ANALYZE */
 	CallogsPaging paging;		/* of the scans already ended */
 	int			executions;
@@ -238,6 +241,31 @@ _PG_init(void)
 							 PGC_USERSET,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("callogs_fdw.allow_private_addresses",
+							 "Lets servers not owned by a superuser reach private networks.",
+							 "10/8, 172.16/12, 192.168/16, 100.64/10 and IPv6 unique-local fc00::/7; this machine and link-local addresses stay refused.",
+							 &callogs_allow_private_addresses,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("callogs_fdw.max_page_memory",
+							"Memory for API pages held or being parsed, per backend.",
+							"A page arriving past it fails its query (SQLSTATE 53400).",
+							&callogs_max_page_memory,
+							256 * 1024, 1024, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("callogs_fdw.debug_fail_request_start",
+							   "Testing aid: requests whose URL contains this text fail to start.",
+							   "As if libcurl could not create a handle; for tests only.",
+							   &callogs_debug_fail_start,
+							   "",
+							   PGC_SUSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	callogs_shmem_init();
 	MarkGUCPrefixReserved("callogs_fdw");
 	callogs_http_init();
 }
@@ -1736,33 +1764,87 @@ callogsForeignAsyncRequest(AsyncRequest *areq)
 }
 
 /*
+ * complete_pending_request
+ *		Answer a request that waits for a callback from
+ *		ForeignAsyncConfigureWait, as postgres_fdw's function of that name
+ *		does: unlike Request and Notify, the caller reports neither the
+ *		response nor the tuple, so we call ExecAsyncResponse and count the
+ *		tuple in the node's instrumentation ourselves (EXPLAIN ANALYZE would
+ *		otherwise miss it).  The request may stay pending.
+ */
+static void
+complete_pending_request(AsyncRequest *areq)
+{
+	Assert(areq->callback_pending);
+	areq->callback_pending = false;
+	produce_async(areq);
+	ExecAsyncResponse(areq);
+	if (areq->requestee->instrument)
+		InstrUpdateTupleCount(areq->requestee->instrument,
+							  TupIsNull(areq->result) ? 0.0 : 1.0);
+}
+
+/*
  * callogsForeignAsyncConfigureWait
- *		Let curl make progress; answer at once if that made a tuple
- *		available, else register the sockets curl waits on.
+ *		Called for a pending request before the Append waits.  If the next
+ *		row (or the end) is available now, complete the request here;
+ *		otherwise register one event: this scan's own dup of the
+ *		transport's epoll descriptor, readable whenever curl has socket
+ *		events or a deadline (timeout, backoff, rate limit) is due.  The
+ *		Append sizes its WaitEventSet for one event per async subplan, so
+ *		one is all we may add; descriptors are never shared between
+ *		subplans, and nothing about the set is remembered (each wait builds
+ *		a new one).
+ *
+ *		PostgreSQL adds the latch to the set after these calls: setting it
+ *		makes the Append come back at once, for a request completed here or
+ *		for a page that this call's drive of the transport settled for a
+ *		subplan that registered its event already.
  */
 static void
 callogsForeignAsyncConfigureWait(AsyncRequest *areq)
 {
+	ForeignScanState *node = (ForeignScanState *) areq->requestee;
+	CallogsScanState *fsstate = (CallogsScanState *) node->fdw_state;
 	AppendState *requestor = (AppendState *) areq->requestor;
+	uint64		settled = callogs_http_settled();
 
-	callogs_http_wait_any(0);
-	areq->callback_pending = false;
-	produce_async(areq);
-	if (!areq->callback_pending)
+	complete_pending_request(areq);
+	if (areq->request_complete)
 	{
-		/*
-		 * Unlike Request and Notify, the caller does not report it; and the
-		 * Append would next block on the other scans' sockets: setting our
-		 * latch makes it come back for this result at once.
-		 */
-		ExecAsyncResponse(areq);
 		SetLatch(MyLatch);
 		return;
 	}
-	if (callogs_http_add_wait_events(requestor->as_eventset, areq) == 0)
-		callogs_http_idle_wait();
+	Assert(areq->callback_pending);
+	if (callogs_http_settled() != settled)
+		SetLatch(MyLatch);
+
+	if (!fsstate->async_fd_made)
+	{
+		fsstate->async_fd = callogs_http_wait_fd(node->ss.ps.state->es_query_cxt);
+		fsstate->async_fd_made = true;
+		if (fsstate->async_fd < 0)
+			elog(DEBUG1, "callogs_fdw: no descriptor left for the asynchronous scan of \"%s\"; it waits without one",
+				 fsstate->relname);
+	}
+	if (fsstate->async_fd >= 0)
+		AddWaitEventToSet(requestor->as_eventset, WL_SOCKET_READABLE,
+						  fsstate->async_fd, NULL, areq);
+	else
+	{
+		/*
+		 * No descriptor left for this subplan: register nothing (the others'
+		 * events and our next ConfigureWait call serve us), but never let
+		 * the Append spin.
+		 */
+		callogs_http_short_wait(10);
+	}
 }
 
+/*
+ * callogsForeignAsyncNotify
+ *		The transport has work: drive it and try to produce a row.
+ */
 static void
 callogsForeignAsyncNotify(AsyncRequest *areq)
 {
@@ -1883,6 +1965,8 @@ callogsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("API Retries", NULL, st->retries, es);
 			if (es->timing)
 				ExplainPropertyFloat("API Wait Time", "ms", st->wait_ms, 3, es);
+			ExplainPropertyInteger("API Memory Peak", "kB",
+								   (st->peak_memory + 1023) / 1024, es);
 			if (!fsstate->count_only || fsstate->count_local)
 				ExplainPropertyText("API Paging", paging_text(&paging), es);
 		}

@@ -83,7 +83,9 @@ typedef struct CallogsOptions
 	bool		async_capable;	/* allow asynchronous Append */
 	bool		ssl_verify;
 	char	   *ca_file;
-	bool		restrict_hosts;	/* server owner may not reach loopback */
+	bool		restrict_hosts;	/* server owner may not reach this machine */
+	bool		allow_private;	/* ... but may reach private networks */
+	char	   *proxy;			/* superuser-chosen proxy, or NULL: none */
 	char	   *date_column;	/* "" disables date pushdown */
 	bool		date_column_set;	/* given explicitly (else a default) */
 	char	   *order_column;	/* rows come newest first on it; "" none */
@@ -92,6 +94,15 @@ typedef struct CallogsOptions
 	double		estimated_rows;	/* -1 when unset */
 	int			analyze_max_pages;
 } CallogsOptions;
+
+/* in netcheck.c */
+struct sockaddr;
+extern bool callogs_allow_private_addresses;
+extern const char *callogs_address_refused(const struct sockaddr *sa,
+										   bool allow_private);
+extern const char *callogs_ip_text_refused(const char *text, bool allow_private);
+extern const char *callogs_host_refused(const char *host, bool allow_private);
+extern bool callogs_refusal_is_private(const char *why);
 
 /* in option.c */
 extern void callogs_get_options(Oid foreigntableid, Oid userid,
@@ -249,27 +260,67 @@ typedef struct CallogsStats
 	int64		bytes;			/* body bytes received (decoded) */
 	int64		errors;
 	double		wait_ms;		/* time spent waiting on the API */
+	int64		peak_memory;	/* most bytes of pages held at once (scan) */
 } CallogsStats;
 
 extern CallogsStats callogs_session_stats;
 extern bool callogs_log_requests;
+extern char *callogs_debug_fail_start;
+extern int	callogs_max_page_memory;
 
 extern void callogs_http_init(void);
 extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,
 											  const CallogsOptions *opts,
 											  CallogsStats *stats);
+/* callogs_request_submit flags */
+#define CALLOGS_REQ_404_PAST_END	0x01	/* a 404 may mean "no such page" */
+
 extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
 											  const char *url, int stream,
-											  int page, bool may_be_past_end);
+											  int page, int flags);
 extern ClJson *callogs_request_wait(CallogsRequest *req);
 extern bool callogs_request_ready(CallogsRequest *req);
+extern long callogs_request_status(CallogsRequest *req);
 extern void callogs_request_release(CallogsRequest *req);
 extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
-extern void callogs_http_wait_any(long timeout_ms);
-extern int	callogs_http_add_wait_events(struct WaitEventSet *set, void *user_data);
-extern void callogs_http_idle_wait(void);
+extern uint64 callogs_http_settled(void);
+extern int	callogs_http_wait_fd(MemoryContext cxt);
+extern void callogs_http_short_wait(long timeout_ms);
 extern int	callogs_request_stream(CallogsRequest *req);
 extern int	callogs_request_page(CallogsRequest *req);
+
+/* in shmem.c */
+
+/*
+ * One backend's activity, in shared memory (preloaded only), for watching
+ * scans from another session.  Written only by its backend, between two
+ * increments of changecount; read with callogs_activity_read.
+ */
+typedef struct CallogsActivity
+{
+	uint32		changecount;	/* odd while being written */
+	int			pid;			/* 0: never used */
+	Oid			dbid;
+	TimestampTz statement_start;	/* counters below are this statement's */
+	/* the scan's part (server, table, progress): not filled yet */
+	Oid			serverid;
+	Oid			relid;
+	int64		pages_done;
+	int64		pages_known;
+	int64		rows;
+	/* the transport's part */
+	int			requests_in_flight;
+	int64		retries;
+	TimestampTz retry_wait_until;	/* waiting out a Retry-After until, or 0 */
+} CallogsActivity;
+
+extern int	callogs_rate_limit_servers;
+extern void callogs_shmem_init(void);
+extern bool callogs_shmem_available(void);
+extern long callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now);
+extern void callogs_activity_transport(int in_flight, int retry_delta,
+									   TimestampTz retry_after_until);
+extern bool callogs_activity_read(int i, CallogsActivity *out);
 
 /* in scan.c */
 typedef struct CallogsScan CallogsScan;

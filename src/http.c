@@ -8,15 +8,38 @@
  * alive across pages, scans and queries.  A scan owns a CallogsFetcher;
  * each page is a CallogsRequest that is queued, started as soon as the
  * rate limit allows, retried with backoff when the failure is transient,
- * and parsed while its bytes arrive.  Waiting loops on curl_multi_poll
- * with a short timeout and CHECK_FOR_INTERRUPTS, so cancel and
- * statement_timeout act within 100 ms.
+ * and parsed while its bytes arrive.
+ *
+ * Waiting.  The multi handle runs in libcurl's "multi_socket" mode: curl
+ * tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when its
+ * next timeout is due (CURLMOPT_TIMERFUNCTION).  We keep those sockets in
+ * one epoll descriptor per backend, together with a timerfd programmed to
+ * the earliest of curl's timeout and our own deadlines (a backoff before a
+ * retry, a rate-limit slot).  That one descriptor is readable exactly when
+ * the transport has work to do, so
+ *
+ *	- a synchronous wait sleeps on a WaitEventSet of the process latch, the
+ *	  epoll descriptor and postmaster death: no polling interval, and a
+ *	  cancel or statement_timeout (which set the latch) is seen at once;
+ *	- a scan under an asynchronous Append registers a dup() of the epoll
+ *	  descriptor of its own in the Append's WaitEventSet: exactly one event
+ *	  per subplan, as PostgreSQL sizes that set (see callogs_fdw.c).
+ *
+ * Failures belong to their request.  Starting, running and settling a
+ * transfer never raise an error: whatever goes wrong (no easy handle, out
+ * of memory, an HTTP error, a refused address) is recorded on the request
+ * it happened to, and raised only when that request is waited on, by the
+ * scan that owns it.  This matters because driving the multi handle for
+ * one scan also starts and settles the requests of every other scan of the
+ * backend (an outer cursor, another partition, an enclosing query while a
+ * subtransaction runs).
  *
  * libcurl callbacks never call palloc or ereport: they record what
- * happened in the request and return an error code; errors are raised
- * once curl has returned.  All malloc'd state (easy handles, header
- * lists, parsed pages) hangs off the fetcher, whose memory context
- * reset callback frees it, so an ERROR anywhere leaks nothing.
+ * happened in the request and return an error code.  All malloc'd state
+ * (easy handles, header lists, parsed pages) hangs off the fetcher, whose
+ * memory context reset callback frees it, so an ERROR anywhere (also a
+ * subtransaction abort while other scans' transfers go on) frees exactly
+ * that scan's transfers and nothing else.
  *
  * IDENTIFICATION
  *		  src/http.c
@@ -28,39 +51,45 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <sys/select.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 
+#include "catalog/namespace.h"
 #include "common/pg_prng.h"
 #include "lib/ilist.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
 #include "callogs_fdw.h"
 
-/* Longest wait between two interrupt checks. */
-#define CALLOGS_POLL_MS			100
 #define CALLOGS_BACKOFF_BASE_MS	200
 #define CALLOGS_ERROR_BODY_LEN	2048
+#define CALLOGS_MSG_LEN			1024	/* longest recorded failure text */
+#define CALLOGS_EPOLL_BATCH		32	/* socket events handled per epoll_wait */
 
 typedef enum RequestState
 {
 	REQ_PENDING,				/* queued, not handed to curl yet */
 	REQ_RUNNING,				/* transfer in progress */
-	REQ_DONE					/* finished: result or failure recorded */
+	REQ_DONE					/* finished: page, past_end or failure set */
 } RequestState;
 
 /* Why a callback stopped a transfer. */
 typedef enum AbortReason
 {
 	ABORT_NONE,
+	ABORT_BUDGET,
 	ABORT_TOO_BIG,
 	ABORT_BAD_JSON,
-	ABORT_INTERRUPT,
 	ABORT_BLOCKED_HOST
 } AbortReason;
 
@@ -70,6 +99,7 @@ struct CallogsFetcher
 	CallogsOptions opts;		/* strings copied into cxt */
 	struct curl_slist *headers; /* malloc'd by curl */
 	dlist_head requests;		/* every live request of this fetcher */
+	size_t		charged;		/* bytes its requests hold against the budget */
 	CallogsStats *stats;		/* per-scan counters, or NULL */
 	MemoryContextCallback cleanup;
 };
@@ -77,69 +107,113 @@ struct CallogsFetcher
 struct CallogsRequest
 {
 	dlist_node	node;			/* in fetcher->requests */
-	dlist_node	pending_node;	/* in pending_requests while PENDING */
+	dlist_node	pending_node;	/* in transport.pending while PENDING */
 	CallogsFetcher *fetcher;
 	char	   *url;
 	int			stream;
 	int			page;
-	bool		may_be_past_end;	/* a 404 means "no such page" */
+	int			flags;			/* CALLOGS_REQ_* */
 	RequestState state;
-	int			attempts;
-	TimestampTz not_before;
+	int			attempts;		/* transfers started */
+	TimestampTz not_before;		/* PENDING: do not start before this */
 	TimestampTz started;
 
 	/* the current transfer */
 	CURL	   *easy;
 	ClJsonParser parser;
 	bool		parser_live;
-	long		status;
+	long		status;			/* HTTP status of the last attempt, or 0 */
 	AbortReason abort_reason;
 	size_t		bytes;
+	size_t		charged;		/* bytes held against page_budget */
 	char		body[CALLOGS_ERROR_BODY_LEN];	/* start of an error body */
 	size_t		body_len;
 	char		retry_after[64];
 	char		errbuf[CURL_ERROR_SIZE];
+	const char *refused_why;	/* netcheck.c's reason an address was refused */
+	char		refused_ip[INET6_ADDRSTRLEN];
 
-	/* the outcome */
-	ClJson *root;			/* parsed page, on success */
-	bool		past_end;
+	/* the outcome (state REQ_DONE) */
+	ClJson	   *root;			/* parsed page, on success */
+	bool		past_end;		/* 404 after retries, CALLOGS_REQ_404_PAST_END */
 	bool		failed;
-	int			fail_code;
-	char	   *fail_msg;
-	char	   *fail_detail;
-	char	   *fail_hint;
+	int			fail_code;		/* SQLSTATE */
+	const char *fail_msg;		/* primary message, without the API's text */
+	const char *fail_api_msg;	/* the API's own message (UTF-8), or NULL */
+	const char *fail_detail;	/* NULL: the request line and server */
+	const char *fail_hint;
+};
+
+/*
+ * The backend's transport: one multi handle, the epoll descriptor holding
+ * curl's sockets and the timerfd, the wait set for synchronous waits, and
+ * the requests not yet handed to curl.
+ */
+typedef struct Transport
+{
+	CURLM	   *multi;
+	int			epfd;			/* epoll: curl's sockets + timerfd */
+	int			timerfd;		/* CLOCK_MONOTONIC, absolute deadlines */
+	bool		watch_failed;	/* an epoll_ctl failed: poll as a fallback */
+	WaitEventSet *wait_set;		/* latch, epfd, postmaster death */
+	int			latch_pos;		/* position of the latch in wait_set */
+	dlist_head	pending;		/* PENDING requests of every fetcher */
+	int			running;		/* transfers handed to curl */
+	long		own_due_ms;		/* ms until a PENDING request is due, or -1 */
+	int64		own_due_us;		/* ... as a CLOCK_MONOTONIC time, or -1 */
+	int64		curl_due_us;	/* curl's next timeout, CLOCK_MONOTONIC, or -1 */
+	uint64		settled;		/* requests settled so far (see callogs_http_settled) */
+} Transport;
+
+/*
+ * The backend's budget for API pages (issue 10 section 3): bytes of every
+ * page held or being parsed, across all scans, at most
+ * callogs_fdw.max_page_memory.  The same three fields as the JSON
+ * decoder's ClBudget, which is to charge its parsed-tree estimate here too
+ * (see budget_charge).
+ */
+typedef struct PageBudget
+{
+	size_t		limit;			/* bytes; from the setting at each charge */
+	size_t		used;
+	size_t		peak;
+} PageBudget;
+
+static PageBudget page_budget;
+
+/* callogs_fdw.max_page_memory, in kB */
+int			callogs_max_page_memory = 256 * 1024;
+
+static Transport transport = {
+	.epfd = -1,
+	.timerfd = -1,
+	.own_due_ms = -1,
+	.own_due_us = -1,
+	.curl_due_us = -1,
 };
 
 CallogsStats callogs_session_stats;
 bool		callogs_log_requests = false;
 
-static CURLM *callogs_multi = NULL;
-static dlist_head pending_requests = DLIST_STATIC_INIT(pending_requests);
-static int	running_transfers = 0;
-
-/* Per-server request spacing for max_requests_per_second. */
-typedef struct RateSlot
-{
-	Oid			serverid;
-	TimestampTz next_start;
-} RateSlot;
-
-#define MAX_RATE_SLOTS 64
-static RateSlot rate_slots[MAX_RATE_SLOTS];
-static int	n_rate_slots = 0;
-
-/* The wait set our sockets were last added to (see add_wait_events). */
-static WaitEventSet *registered_set = NULL;
-static int	registered_count = 0;	/* events in that set after we added */
-static int	registered_n = 0;	/* sockets we added to it */
+/*
+ * Testing hook (callogs_fdw.debug_fail_request_start, superuser only, not
+ * shown): a request whose URL contains this text fails to start as if
+ * libcurl could not create a handle.  The only way to show, without
+ * exhausting memory, that such a failure belongs to its own request.
+ */
+char	   *callogs_debug_fail_start = NULL;
 
 static void fetcher_cleanup(void *arg);
+static const char *req_printf(CallogsRequest *req, const char *fallback,
+							  const char *fmt,...) pg_attribute_printf(3, 4);
 static void release_transfer(CallogsRequest *req);
+static void budget_release(CallogsRequest *req);
 static void finish_transfer(CallogsRequest *req, CURLcode cres);
 
 /*
  * callogs_http_init
- *		Initialize libcurl once per backend, from _PG_init.
+ *		Initialize libcurl once per backend, from _PG_init.  The multi
+ *		handle and its descriptors are created on first use (get_transport).
  */
 void
 callogs_http_init(void)
@@ -148,28 +222,201 @@ callogs_http_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not initialize libcurl")));
+	dlist_init(&transport.pending);
 }
 
 /*
- * get_multi
- *		The backend's curl multi handle, created on first use and kept for keep-alive.
+ * callogs_wait_event
+ *		The wait event every wait on the API reports in pg_stat_activity.
+ *		The one place to choose it: PostgreSQL 15 and 16 only have the
+ *		generic "Extension"; from 17 a named one can be registered
+ *		(WaitEventExtensionNew, see src/compat.h).
  */
-static CURLM *
-get_multi(void)
+static uint32
+callogs_wait_event(void)
 {
-	if (callogs_multi == NULL)
-	{
-		callogs_multi = curl_multi_init();
-		if (callogs_multi == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-					 errmsg("could not create a libcurl multi handle")));
-		curl_multi_setopt(callogs_multi, CURLMOPT_MAXCONNECTS, 64L);
-		curl_multi_setopt(callogs_multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
-	}
-	return callogs_multi;
+	return PG_WAIT_EXTENSION;
 }
 
+/* ---- the clock of deadlines ---- */
+
+/* Microseconds on CLOCK_MONOTONIC, the clock of the timerfd. */
+static int64
+mono_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- curl's multi_socket callbacks: no palloc, no ereport ---- */
+
+/*
+ * socket_cb
+ *		CURLMOPT_SOCKETFUNCTION: keep the epoll descriptor watching exactly
+ *		what curl wants of socket s.  curl may reuse a descriptor number
+ *		without telling us it closed the old one, so "modify" falls back to
+ *		"add" and a failed removal is ignored (closing a socket removes it
+ *		from epoll anyway).  A failure to watch is remembered: waits then
+ *		poll (see transport_sleep) rather than hang.
+ */
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct epoll_event ev;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		(void) epoll_ctl(transport.epfd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = s;
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (epoll_ctl(transport.epfd, EPOLL_CTL_MOD, s, &ev) != 0 &&
+		(errno != ENOENT || epoll_ctl(transport.epfd, EPOLL_CTL_ADD, s, &ev) != 0))
+		transport.watch_failed = true;
+	return 0;
+}
+
+/*
+ * program_timer
+ *		Program the timerfd to the earliest of curl's next timeout and the
+ *		moment the first PENDING request is due (backoff, rate limit), or
+ *		disarm it.  Setting a timerfd also clears an expiry not yet read.
+ *		Only system calls: safe inside curl callbacks.
+ */
+static void
+program_timer(void)
+{
+	int64		at = transport.curl_due_us;
+	struct itimerspec its;
+
+	if (transport.timerfd < 0)
+		return;
+	if (transport.own_due_us >= 0 && (at < 0 || transport.own_due_us < at))
+		at = transport.own_due_us;
+	memset(&its, 0, sizeof(its));
+	if (at >= 0)
+	{
+		its.it_value.tv_sec = at / 1000000;
+		its.it_value.tv_nsec = (at % 1000000) * 1000;
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;	/* zero would disarm */
+	}
+	(void) timerfd_settime(transport.timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/*
+ * timer_cb
+ *		CURLMOPT_TIMERFUNCTION: curl's next timeout changed (-1: none).
+ */
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	transport.curl_due_us = timeout_ms < 0 ? -1 :
+		mono_now_us() + (int64) timeout_ms * 1000;
+	program_timer();
+	return 0;
+}
+
+/*
+ * arm_timer
+ *		Outside curl's callbacks: take curl's next timeout from
+ *		curl_multi_timeout (authoritative, so that a timeout is never lost
+ *		because curl saw no change worth a callback) and program the timer.
+ */
+static void
+arm_timer(void)
+{
+	long		curl_ms = -1;
+
+	if (transport.multi == NULL ||
+		curl_multi_timeout(transport.multi, &curl_ms) != CURLM_OK)
+		curl_ms = -1;
+	transport.curl_due_us = curl_ms < 0 ? -1 : mono_now_us() + (int64) curl_ms * 1000;
+	program_timer();
+}
+
+/*
+ * get_transport
+ *		The backend's multi handle, created on first use with its epoll
+ *		descriptor, timerfd and wait set, all kept for the backend's life
+ *		(connections stay alive across queries).  ERRCODE_FDW_OUT_OF_MEMORY
+ *		when any of them cannot be created.
+ */
+static CURLM *
+get_transport(void)
+{
+	struct epoll_event ev;
+
+	if (transport.multi != NULL)
+		return transport.multi;
+
+	if (transport.epfd < 0)
+	{
+		ReserveExternalFD();
+		transport.epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (transport.epfd < 0)
+		{
+			ReleaseExternalFD();
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not create an epoll descriptor: %m")));
+		}
+	}
+	if (transport.timerfd < 0)
+	{
+		ReserveExternalFD();
+		transport.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (transport.timerfd < 0)
+		{
+			ReleaseExternalFD();
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not create a timer descriptor: %m")));
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.fd = transport.timerfd;
+		if (epoll_ctl(transport.epfd, EPOLL_CTL_ADD, transport.timerfd, &ev) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not watch the timer descriptor: %m")));
+	}
+	if (transport.wait_set == NULL)
+	{
+		/* for the backend's life (move to src/compat.h with the others) */
+#if PG_VERSION_NUM >= 170000
+		WaitEventSet *set = CreateWaitEventSet(NULL, 3);
+#else
+		WaitEventSet *set = CreateWaitEventSet(TopMemoryContext, 3);
+#endif
+
+		transport.latch_pos = AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET,
+												MyLatch, NULL);
+		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		AddWaitEventToSet(set, WL_SOCKET_READABLE, transport.epfd, NULL, NULL);
+		transport.wait_set = set;
+	}
+
+	transport.multi = curl_multi_init();
+	if (transport.multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl multi handle")));
+	curl_multi_setopt(transport.multi, CURLMOPT_MAXCONNECTS, 64L);
+	curl_multi_setopt(transport.multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(transport.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(transport.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	return transport.multi;
+}
+
+/* A copy of an option string in cxt (NULL stays NULL). */
 static char *
 copy_opt(MemoryContext cxt, const char *s)
 {
@@ -179,17 +426,21 @@ copy_opt(MemoryContext cxt, const char *s)
 /*
  * callogs_fetcher_create
  *		A fetcher whose requests use opts and whose malloc'd state is freed
- *		when cxt is reset or deleted.
+ *		when cxt is reset or deleted.  ERRCODE_FDW_OUT_OF_MEMORY if curl
+ *		cannot allocate the header list (raised for this scan only: nothing
+ *		is shared yet).
  */
 CallogsFetcher *
 callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 					   CallogsStats *stats)
 {
-	CallogsFetcher *f = MemoryContextAllocZero(cxt, sizeof(CallogsFetcher));
-	char	   *hdr;
+	CallogsFetcher *f;
 	struct curl_slist *list = NULL;
-	const char *lines[4];
+	char	   *lines[4];
 
+	(void) get_transport();
+
+	f = MemoryContextAllocZero(cxt, sizeof(CallogsFetcher));
 	f->cxt = cxt;
 	f->opts = *opts;
 	f->opts.url = copy_opt(cxt, opts->url);
@@ -198,6 +449,7 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 	f->opts.server_name = copy_opt(cxt, opts->server_name);
 	f->opts.table_name = copy_opt(cxt, opts->table_name);
 	f->opts.ca_file = copy_opt(cxt, opts->ca_file);
+	f->opts.proxy = copy_opt(cxt, opts->proxy);
 	f->opts.date_column = copy_opt(cxt, opts->date_column);
 	f->stats = stats;
 	dlist_init(&f->requests);
@@ -224,19 +476,17 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 		list = next;
 	}
 	f->headers = list;
-	/* do not leave the token lying around in palloc'd memory */
-	hdr = (char *) lines[1];
-	explicit_bzero(hdr, strlen(hdr));
-	pfree(hdr);
-	pfree((char *) lines[0]);
+	pfree(lines[0]);
+	pfree(lines[1]);
 	return f;
 }
 
 /*
  * fetcher_cleanup
  *		Memory context callback: free every curl handle and parsed page
- *		the fetcher's requests still hold.  Runs during error recovery too,
- *		so it must not throw.
+ *		the fetcher's requests still hold.  Runs during error recovery and
+ *		subtransaction abort too, so it must not throw; it touches only this
+ *		fetcher's requests (other scans' transfers go on).
  */
 static void
 fetcher_cleanup(void *arg)
@@ -252,6 +502,7 @@ fetcher_cleanup(void *arg)
 		if (req->root)
 			cl_json_free(req->root);
 		req->root = NULL;
+		budget_release(req);
 		dlist_delete(&req->node);
 	}
 	if (f->headers)
@@ -260,9 +511,52 @@ fetcher_cleanup(void *arg)
 }
 
 /*
+ * budget_charge
+ *		Charge n more bytes of a page of req to the backend's budget; false
+ *		(nothing charged) when that would pass callogs_fdw.max_page_memory.
+ *		Called from the write callback: only arithmetic.
+ *
+ *		TREE ESTIMATE: today the received bytes are charged.  When the JSON
+ *		decoder over json-c lands, its parser charges bytes received plus its
+ *		estimate of the parsed tree to a ClBudget: pass it page_budget's
+ *		numbers (cl_parser_init) and charge what it reports here instead of n.
+ */
+static bool
+budget_charge(CallogsRequest *req, size_t n)
+{
+	CallogsFetcher *f = req->fetcher;
+
+	page_budget.limit = (size_t) callogs_max_page_memory * 1024;
+	if (page_budget.used + n > page_budget.limit)
+		return false;
+	page_budget.used += n;
+	page_budget.peak = Max(page_budget.peak, page_budget.used);
+	req->charged += n;
+	f->charged += n;
+	if (f->stats && (int64) f->charged > f->stats->peak_memory)
+		f->stats->peak_memory = (int64) f->charged;
+	return true;
+}
+
+/*
+ * budget_release
+ *		Give back what req holds against the budget (its page was freed, or
+ *		an attempt's body was dropped).
+ */
+static void
+budget_release(CallogsRequest *req)
+{
+	Assert(page_budget.used >= req->charged && req->fetcher->charged >= req->charged);
+	page_budget.used -= req->charged;
+	req->fetcher->charged -= req->charged;
+	req->charged = 0;
+}
+
+/*
  * release_transfer
- *		Drop the curl side of a request: the easy handle (removed from the
- *		multi handle first) and the parser.  Safe in any state.
+ *		Drop the curl side of a request: out of the pending queue, the easy
+ *		handle (removed from the multi handle first) and the parser.  Safe in
+ *		any state; leaves the outcome fields alone.
  */
 static void
 release_transfer(CallogsRequest *req)
@@ -273,8 +567,8 @@ release_transfer(CallogsRequest *req)
 	{
 		if (req->state == REQ_RUNNING)
 		{
-			curl_multi_remove_handle(callogs_multi, req->easy);
-			running_transfers--;
+			curl_multi_remove_handle(transport.multi, req->easy);
+			transport.running--;
 		}
 		curl_easy_cleanup(req->easy);
 		req->easy = NULL;
@@ -282,6 +576,8 @@ release_transfer(CallogsRequest *req)
 	if (req->parser_live)
 		cl_parser_free(&req->parser);
 	req->parser_live = false;
+	if (req->root == NULL)
+		budget_release(req);	/* a parsed page keeps its charge */
 	req->state = REQ_DONE;
 }
 
@@ -296,9 +592,8 @@ callogs_request_release(CallogsRequest *req)
 	if (req->root)
 		cl_json_free(req->root);
 	req->root = NULL;
+	budget_release(req);
 	dlist_delete(&req->node);
-	if (req->fail_msg)
-		pfree(req->fail_msg);
 	pfree(req->url);
 	pfree(req);
 }
@@ -318,12 +613,15 @@ callogs_fetcher_cancel_all(CallogsFetcher *f)
 
 /*
  * callogs_request_submit
- *		Queue a GET of url.  It starts at the next drive of the multi handle
- *		that the rate limit allows.
+ *		Queue a GET of url.  It starts at the next drive of the transport
+ *		that the rate limit allows.  flags: CALLOGS_REQ_404_PAST_END, when a
+ *		404 may mean "no such page" (retried like a 5xx, then handed back
+ *		as a NULL page with callogs_request_status() 404); without it a 404
+ *		is an error.
  */
 CallogsRequest *
 callogs_request_submit(CallogsFetcher *f, const char *url, int stream,
-					   int page, bool may_be_past_end)
+					   int page, int flags)
 {
 	CallogsRequest *req = MemoryContextAllocZero(f->cxt, sizeof(CallogsRequest));
 
@@ -331,14 +629,15 @@ callogs_request_submit(CallogsFetcher *f, const char *url, int stream,
 	req->url = MemoryContextStrdup(f->cxt, url);
 	req->stream = stream;
 	req->page = page;
-	req->may_be_past_end = may_be_past_end;
+	req->flags = flags;
 	req->state = REQ_PENDING;
 	req->not_before = 0;
 	dlist_push_tail(&f->requests, &req->node);
-	dlist_push_tail(&pending_requests, &req->pending_node);
+	dlist_push_tail(&transport.pending, &req->pending_node);
 	return req;
 }
 
+/* The stream and page a request was submitted for. */
 int
 callogs_request_stream(CallogsRequest *req)
 {
@@ -351,7 +650,18 @@ callogs_request_page(CallogsRequest *req)
 	return req->page;
 }
 
-/* ---- libcurl callbacks: no palloc, no ereport ---- */
+/*
+ * callogs_request_status
+ *		The HTTP status of the request's last attempt (0 if none answered):
+ *		404 when callogs_request_wait returned NULL for a page past the end.
+ */
+long
+callogs_request_status(CallogsRequest *req)
+{
+	return req->status;
+}
+
+/* ---- libcurl transfer callbacks: no palloc, no ereport ---- */
 
 /*
  * write_cb
@@ -369,6 +679,11 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	req->bytes += n;
 	if (req->status >= 200 && req->status < 300)
 	{
+		if (!budget_charge(req, n))
+		{
+			req->abort_reason = ABORT_BUDGET;
+			return 0;
+		}
 		if (!cl_parser_feed(&req->parser, ptr, n))
 		{
 			req->abort_reason = req->parser.status == CL_PARSE_TOO_BIG ?
@@ -425,83 +740,111 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 }
 
 /*
- * progress_cb
- *		CURLOPT_XFERINFOFUNCTION: abort the transfer when a cancel or
- *		termination is pending (reported by CHECK_FOR_INTERRUPTS later).
+ * opensocket_cb
+ *		CURLOPT_OPENSOCKETFUNCTION: before connecting to each address a name
+ *		resolved to, refuse what a server owned by a non-superuser may not
+ *		reach (netcheck.c): no TCP connection is ever made to it.  curl then
+ *		tries the name's other addresses; if none is left the transfer fails
+ *		with CURLE_COULDNT_CONNECT and finish_transfer reports the refusal.
+ *		With a proxy (a superuser's choice) the address is the proxy's:
+ *		which hosts are reached is then the proxy's policy.
  */
-static int
-progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
-			curl_off_t ultotal, curl_off_t ulnow)
+static curl_socket_t
+opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
 	CallogsRequest *req = (CallogsRequest *) clientp;
+	const CallogsOptions *o = &req->fetcher->opts;
+	const char *why;
 
-	if ((QueryCancelPending || ProcDiePending) && INTERRUPTS_CAN_BE_PROCESSED())
+	if (o->restrict_hosts && o->proxy == NULL &&
+		(why = callogs_address_refused(&address->addr, o->allow_private)) != NULL)
 	{
-		req->abort_reason = ABORT_INTERRUPT;
-		return 1;
+		req->refused_why = why;
+		if (address->family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *) &address->addr)->sin_addr,
+					  req->refused_ip, sizeof(req->refused_ip));
+		else if (address->family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &address->addr)->sin6_addr,
+					  req->refused_ip, sizeof(req->refused_ip));
+		return CURL_SOCKET_BAD;
 	}
-	return 0;
-}
-
-/*
- * sockaddr_is_local
- *		Loopback, unspecified or link-local addresses.
- */
-static bool
-sockaddr_is_local(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-	{
-		const unsigned char *a = (const unsigned char *)
-		&((const struct sockaddr_in *) sa)->sin_addr;
-
-		return a[0] == 127 || a[0] == 0 || (a[0] == 169 && a[1] == 254);
-	}
-	if (sa->sa_family == AF_INET6)
-	{
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6) ||
-			IN6_IS_ADDR_LINKLOCAL(a6))
-			return true;
-		if (IN6_IS_ADDR_V4MAPPED(a6))
-			return a6->s6_addr[12] == 127 || a6->s6_addr[12] == 0;
-	}
-	return false;
+	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 /*
  * prereq_cb
- *		Called once the connection is made (new or reused), before the
- *		request and its token are sent: for servers owned by non-superusers,
- *		refuse this machine whatever name resolved to it.
+ *		CURLOPT_PREREQFUNCTION: called before the request (and its token) is
+ *		sent, on a new or a reused connection.  A kept-alive connection may
+ *		have been opened for another server (a superuser's): check its peer
+ *		with the same rule as opensocket_cb.
  */
 static int
 prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
 		  int conn_primary_port, int conn_local_port)
 {
 	CallogsRequest *req = (CallogsRequest *) clientp;
-	struct sockaddr_in6 sa6;
-	struct sockaddr_in sa4;
+	const CallogsOptions *o = &req->fetcher->opts;
+	const char *why;
 
-	if (!req->fetcher->opts.restrict_hosts)
+	if (!o->restrict_hosts || o->proxy != NULL ||
+		(why = callogs_ip_text_refused(conn_primary_ip, o->allow_private)) == NULL)
 		return CURL_PREREQFUNC_OK;
-	memset(&sa4, 0, sizeof(sa4));
-	memset(&sa6, 0, sizeof(sa6));
-	if (inet_pton(AF_INET, conn_primary_ip, &sa4.sin_addr) == 1)
-	{
-		sa4.sin_family = AF_INET;
-		if (!sockaddr_is_local((struct sockaddr *) &sa4))
-			return CURL_PREREQFUNC_OK;
-	}
-	else if (inet_pton(AF_INET6, conn_primary_ip, &sa6.sin6_addr) == 1)
-	{
-		sa6.sin6_family = AF_INET6;
-		if (!sockaddr_is_local((struct sockaddr *) &sa6))
-			return CURL_PREREQFUNC_OK;
-	}
+	req->refused_why = why;
+	snprintf(req->refused_ip, sizeof(req->refused_ip), "%s", conn_primary_ip);
 	req->abort_reason = ABORT_BLOCKED_HOST;
 	return CURL_PREREQFUNC_ABORT;
+}
+
+/* ---- recording outcomes: never ereport, never fail on out-of-memory ---- */
+
+/*
+ * req_printf
+ *		Format a message into the fetcher's memory without ever throwing:
+ *		on out-of-memory, the static fallback is returned instead.  Driving
+ *		the transport settles other scans' requests too, so nothing on this
+ *		path may raise an error on their behalf.
+ */
+static const char *
+req_printf(CallogsRequest *req, const char *fallback, const char *fmt,...)
+{
+	char		buf[CALLOGS_MSG_LEN];
+	va_list		args;
+	size_t		len;
+	char	   *copy;
+
+	va_start(args, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	va_end(args);
+	len = strlen(buf);
+	copy = MemoryContextAllocExtended(req->fetcher->cxt, len + 1, MCXT_ALLOC_NO_OOM);
+	if (copy == NULL)
+		return fallback;
+	memcpy(copy, buf, len + 1);
+	return copy;
+}
+
+/*
+ * fail_request
+ *		Record the final failure of a request; it is raised when (and only
+ *		when) the request is waited on.  msg, detail and hint are static or
+ *		in the fetcher's memory; api_msg is the API's own text (UTF-8),
+ *		converted to the database encoding when raised.  The DETAIL always
+ *		ends with the request line (request_detail), after detail if any.
+ */
+static void
+fail_request(CallogsRequest *req, int code, const char *msg,
+			 const char *api_msg, const char *detail, const char *hint)
+{
+	req->failed = true;
+	req->fail_code = code;
+	req->fail_msg = msg;
+	req->fail_api_msg = api_msg;
+	req->fail_detail = detail;
+	req->fail_hint = hint;
+	req->state = REQ_DONE;
+	callogs_session_stats.errors++;
+	if (req->fetcher->stats)
+		req->fetcher->stats->errors++;
 }
 
 /* ---- starting transfers ---- */
@@ -511,9 +854,13 @@ prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
 
 /*
  * start_transfer
- *		Create the easy handle of one attempt and add it to the multi handle.
+ *		Create the easy handle of one attempt and add it to the multi
+ *		handle.  Never raises: this runs while any scan of the backend is
+ *		being waited on, so a failure (out of memory, a libcurl without a
+ *		needed feature) is recorded on this request and raised when its own
+ *		scan waits on it.  Returns whether the transfer runs.
  */
-static void
+static bool
 start_transfer(CallogsRequest *req)
 {
 	CallogsFetcher *f = req->fetcher;
@@ -523,7 +870,7 @@ start_transfer(CallogsRequest *req)
 	long		stall_s;
 
 	dlist_delete(&req->pending_node);
-	req->state = REQ_DONE;		/* until it is really running */
+	req->state = REQ_DONE;		/* not pending any more: set below */
 	req->status = 0;
 	req->abort_reason = ABORT_NONE;
 	req->bytes = 0;
@@ -531,19 +878,34 @@ start_transfer(CallogsRequest *req)
 	req->body[0] = '\0';
 	req->retry_after[0] = '\0';
 	req->errbuf[0] = '\0';
+	req->refused_why = NULL;
+	req->refused_ip[0] = '\0';
 
 	if (!cl_parser_init(&req->parser, CALLOGS_MAX_JSON_DEPTH,
 						(size_t) o->max_response_bytes))
 	{
 		cl_parser_free(&req->parser);
-		ereport(ERROR, (errcode(ERRCODE_FDW_OUT_OF_MEMORY), errmsg("out of memory")));
+		fail_request(req, ERRCODE_FDW_OUT_OF_MEMORY,
+					 "out of memory while starting a call logs API request",
+					 NULL, NULL, NULL);
+		return false;
 	}
 	req->parser_live = true;
 
 	h = curl_easy_init();
+	if (h != NULL && callogs_debug_fail_start && callogs_debug_fail_start[0] &&
+		strstr(req->url, callogs_debug_fail_start) != NULL)
+	{
+		curl_easy_cleanup(h);
+		h = NULL;
+	}
 	if (h == NULL)
-		ereport(ERROR, (errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-						errmsg("could not create a libcurl handle")));
+	{
+		release_transfer(req);
+		fail_request(req, ERRCODE_FDW_OUT_OF_MEMORY,
+					 "could not create a libcurl handle", NULL, NULL, NULL);
+		return false;
+	}
 	req->easy = h;
 
 	/* whole seconds, never shorter than asked; moot if timeout_ms is shorter */
@@ -580,74 +942,59 @@ start_transfer(CallogsRequest *req)
 	SETOPT(h, CURLOPT_WRITEDATA, req);
 	SETOPT(h, CURLOPT_HEADERFUNCTION, header_cb);
 	SETOPT(h, CURLOPT_HEADERDATA, req);
-	SETOPT(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	SETOPT(h, CURLOPT_XFERINFODATA, req);
-	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(h, CURLOPT_NOPROGRESS, 1L);
+	/* environment proxies (http_proxy, ALL_PROXY ...) are never used */
+	SETOPT(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
+	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	SETOPT(h, CURLOPT_OPENSOCKETDATA, req);
 	SETOPT(h, CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(h, CURLOPT_PREREQDATA, req);
 	SETOPT(h, CURLOPT_ERRORBUFFER, req->errbuf);
 	SETOPT(h, CURLOPT_PRIVATE, req);
 	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not configure libcurl"),
-				 errdetail("This libcurl lacks a feature callogs_fdw needs (version 7.85 or later is required).")));
+	{
+		release_transfer(req);
+		fail_request(req, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+					 "could not configure libcurl",
+					 NULL,
+					 "This libcurl lacks a feature callogs_fdw needs (version 7.85 or later is required).",
+					 NULL);
+		return false;
+	}
 
-	if (curl_multi_add_handle(get_multi(), h) != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not start an HTTP transfer")));
+	if (curl_multi_add_handle(transport.multi, h) != CURLM_OK)
+	{
+		release_transfer(req);
+		fail_request(req, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+					 "could not start an HTTP transfer", NULL, NULL, NULL);
+		return false;
+	}
 	req->state = REQ_RUNNING;
-	running_transfers++;
+	transport.running++;
 	req->attempts++;
 	req->started = GetCurrentTimestamp();
 	callogs_session_stats.requests++;
 	if (f->stats)
 		f->stats->requests++;
-}
-
-/*
- * rate_limit_delay
- *		With max_requests_per_second, return how long the next request to
- *		the server must wait (0: it may start now, and the slot is taken).
- */
-static long
-rate_limit_delay(const CallogsOptions *o, TimestampTz now)
-{
-	RateSlot   *slot = NULL;
-	int64		spacing;
-
-	if (o->max_requests_per_second <= 0)
-		return 0;
-	for (int i = 0; i < n_rate_slots; i++)
-		if (rate_slots[i].serverid == o->serverid)
-			slot = &rate_slots[i];
-	if (slot == NULL)
-	{
-		slot = &rate_slots[n_rate_slots < MAX_RATE_SLOTS ? n_rate_slots++ : 0];
-		slot->serverid = o->serverid;
-		slot->next_start = 0;
-	}
-	if (slot->next_start > now)
-		return (long) ((slot->next_start - now + 999) / 1000);
-	spacing = (int64) (1000000.0 / o->max_requests_per_second);
-	slot->next_start = Max(now, slot->next_start) + spacing;
-	return 0;
+	callogs_activity_transport(transport.running, 0, 0);
+	return true;
 }
 
 /*
  * start_due_requests
- *		Start every pending request whose time has come; return the number of
- *		milliseconds until the next one is due (or -1 if none waits).
+ *		Start every pending request whose time has come, and remember in
+ *		transport.own_due_ms when the next one is due (-1: none waits).
+ *		A request that cannot start is settled as failed (its own scan
+ *		raises it); the others start regardless.
  */
-static long
+static void
 start_due_requests(void)
 {
 	dlist_mutable_iter iter;
 	TimestampTz now = GetCurrentTimestamp();
 	long		next_ms = -1;
 
-	dlist_foreach_modify(iter, &pending_requests)
+	dlist_foreach_modify(iter, &transport.pending)
 	{
 		CallogsRequest *req = dlist_container(CallogsRequest, pending_node, iter.cur);
 		long		wait_ms = 0;
@@ -655,32 +1002,33 @@ start_due_requests(void)
 		if (req->not_before > now)
 			wait_ms = (long) ((req->not_before - now + 999) / 1000);
 		else
-			wait_ms = rate_limit_delay(&req->fetcher->opts, now);
+			wait_ms = callogs_rate_reserve(req->fetcher->opts.serverid,
+										   req->fetcher->opts.max_requests_per_second,
+										   now);
 		if (wait_ms == 0)
-			start_transfer(req);
+		{
+			if (!start_transfer(req))
+				transport.settled++;
+		}
 		else if (next_ms < 0 || wait_ms < next_ms)
 			next_ms = wait_ms;
 	}
-	return next_ms;
+	transport.own_due_ms = next_ms;
+	transport.own_due_us = next_ms < 0 ? -1 : mono_now_us() + (int64) next_ms * 1000;
 }
 
 /*
  * process_completions
- *		Let curl work, then settle every transfer that finished.
+ *		Settle every transfer curl reports finished; returns how many.
  */
 static int
 process_completions(void)
 {
 	int			finished = 0;
-
 	CURLMsg    *msg;
 	int			queued;
-	int			still;
 
-	if (callogs_multi == NULL)
-		return 0;
-	curl_multi_perform(callogs_multi, &still);
-	while ((msg = curl_multi_info_read(callogs_multi, &queued)) != NULL)
+	while ((msg = curl_multi_info_read(transport.multi, &queued)) != NULL)
 	{
 		CallogsRequest *req = NULL;
 
@@ -700,7 +1048,8 @@ process_completions(void)
 
 /*
  * parse_retry_after
- *		Seconds to wait from a Retry-After value (seconds or HTTP date), or -1.
+ *		Seconds to wait from a Retry-After value (seconds or HTTP date, RFC
+ *		9110 section 10.2.3), or -1 when absent or unreadable.
  */
 static double
 parse_retry_after(const char *value)
@@ -721,6 +1070,7 @@ parse_retry_after(const char *value)
 	return secs < 0 ? 0 : secs;
 }
 
+/* The reason phrase shown after a status code in messages. */
 static const char *
 http_reason(long status)
 {
@@ -750,37 +1100,19 @@ http_reason(long status)
 }
 
 /*
- * fail_request
- *		Record a final failure; it is raised when the request is consumed.
- */
-static void
-fail_request(CallogsRequest *req, int code, char *msg, char *detail, char *hint)
-{
-	req->failed = true;
-	req->fail_code = code;
-	req->fail_msg = msg;
-	req->fail_detail = detail;
-	req->fail_hint = hint;
-	req->state = REQ_DONE;
-	callogs_session_stats.errors++;
-	if (req->fetcher->stats)
-		req->fetcher->stats->errors++;
-}
-
-/*
  * schedule_retry
  *		Queue another attempt after an exponential, jittered backoff, or
- *		after Retry-After (capped by retry_max_wait_ms).  Returns false when
- *		the attempts are used up.
+ *		after Retry-After (capped by retry_max_wait_ms).  Returns the wait in
+ *		ms, or -1 when the attempts are used up.
  */
-static bool
+static double
 schedule_retry(CallogsRequest *req, double retry_after)
 {
 	const CallogsOptions *o = &req->fetcher->opts;
 	double		delay_ms;
 
 	if (req->attempts > o->max_retries)
-		return false;
+		return -1;
 	if (retry_after >= 0)
 		delay_ms = retry_after * 1000.0;
 	else
@@ -793,33 +1125,13 @@ schedule_retry(CallogsRequest *req, double retry_after)
 	release_transfer(req);
 	req->state = REQ_PENDING;
 	req->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) delay_ms);
-	dlist_push_tail(&pending_requests, &req->pending_node);
+	dlist_push_tail(&transport.pending, &req->pending_node);
 	callogs_session_stats.retries++;
 	if (req->fetcher->stats)
 		req->fetcher->stats->retries++;
-	return true;
-}
-
-/*
- * request_detail
- *		The DETAIL of a failed request: its path and query, and the server.
- */
-static char *
-request_detail(CallogsRequest *req)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "Request: GET ");
-	callogs_url_path(req->url, &buf);
-	appendStringInfo(&buf, " on server \"%s\".", req->fetcher->opts.server_name);
-	return buf.data;
-}
-
-static char *
-attempts_text(CallogsRequest *req)
-{
-	return req->attempts > 1 ? psprintf(" after %d attempts", req->attempts) : pstrdup("");
+	callogs_activity_transport(transport.running, 1,
+							   retry_after >= 0 ? req->not_before : -1);
+	return delay_ms;
 }
 
 /*
@@ -849,19 +1161,53 @@ curl_error_is_transient(CURLcode c)
 }
 
 /*
+ * log_attempt
+ *		The request log line of one attempt (callogs_fdw.log_requests):
+ *		status, time, size, and what happens next when it is retried (the
+ *		wait, and whether Retry-After asked for it).  Never the token: it
+ *		lives in a header, not in the URL.
+ */
+static void
+log_attempt(CallogsRequest *req, long status, CURLcode cres, double elapsed_ms,
+			double retry_ms, bool from_retry_after)
+{
+	StringInfoData path;
+	StringInfoData next;
+
+	initStringInfo(&path);
+	initStringInfo(&next);
+	callogs_url_path(req->url, &path);
+	if (retry_ms >= 0)
+		appendStringInfo(&next, "; retry %d of %d in %.0f ms (%s)",
+						 req->attempts, req->fetcher->opts.max_retries, retry_ms,
+						 from_retry_after ? "Retry-After" : "backoff");
+	elog(LOG, "callogs_fdw: GET %s -> %ld%s in %.1f ms, %zu bytes%s%s%s",
+		 path.data, status, cres == CURLE_OK ? "" : " (transfer failed)",
+		 elapsed_ms, req->bytes,
+		 cres == CURLE_OK ? "" : ": ",
+		 cres == CURLE_OK ? "" : curl_easy_strerror(cres),
+		 next.data);
+	pfree(path.data);
+	pfree(next.data);
+}
+
+/*
  * finish_transfer
  *		Decide what a finished attempt means: a page, the end of the pages, a
- *		retry, or a failure to report.
+ *		retry, or a failure recorded on the request.  Never raises (see
+ *		req_printf): it runs while any scan of the backend is waited on.
  */
 static void
 finish_transfer(CallogsRequest *req, CURLcode cres)
 {
 	CallogsFetcher *f = req->fetcher;
-	MemoryContext oldcxt = MemoryContextSwitchTo(f->cxt);
 	long		status = 0;
 	double		elapsed_ms;
+	double		retry_ms = -1;
+	double		retry_after = -1;
 	char		apimsg[200];
 	const char *message;
+	int			tries = req->attempts;
 
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
 	req->status = status;
@@ -870,52 +1216,60 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 	if (f->stats)
 		f->stats->bytes += req->bytes;
 
-	if (callogs_log_requests)
+	if (req->abort_reason == ABORT_BUDGET)
 	{
-		StringInfoData path;
-
-		initStringInfo(&path);
-		callogs_url_path(req->url, &path);
-		elog(LOG, "callogs_fdw: GET %s -> %ld%s in %.1f ms, %zu bytes%s%s",
-			 path.data, status, cres == CURLE_OK ? "" : " (transfer failed)",
-			 elapsed_ms, req->bytes,
-			 cres == CURLE_OK ? "" : ": ",
-			 cres == CURLE_OK ? "" : curl_easy_strerror(cres));
-		pfree(path.data);
+		fail_request(req, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+					 req_printf(req, "call logs API pages exceed callogs_fdw.max_page_memory",
+								"call logs API pages exceed callogs_fdw.max_page_memory (%d kB)",
+								callogs_max_page_memory),
+					 NULL,
+					 req_printf(req, NULL,
+								"This backend held %zu kB of other pages when this one had sent %zu kB.",
+								page_budget.used / 1024, req->bytes / 1024),
+					 "Lower page_size or concurrency, or ask a superuser to raise callogs_fdw.max_page_memory.");
 	}
-
-	if (req->abort_reason == ABORT_TOO_BIG || cres == CURLE_FILESIZE_EXCEEDED)
+	else if (req->abort_reason == ABORT_TOO_BIG || cres == CURLE_FILESIZE_EXCEEDED)
 	{
 		fail_request(req, ERRCODE_FDW_INVALID_STRING_LENGTH_OR_BUFFER_LENGTH,
-					 psprintf("call logs API response exceeds max_response_bytes (" INT64_FORMAT " bytes)",
-							  f->opts.max_response_bytes),
-					 request_detail(req),
-					 pstrdup("Lower page_size, or raise the server option max_response_bytes."));
+					 req_printf(req, "call logs API response exceeds max_response_bytes",
+								"call logs API response exceeds max_response_bytes (" INT64_FORMAT " bytes)",
+								f->opts.max_response_bytes),
+					 NULL, NULL,
+					 "Lower page_size, or raise the server option max_response_bytes.");
 	}
 	else if (req->abort_reason == ABORT_BAD_JSON)
 	{
 		fail_request(req, ERRCODE_FDW_INVALID_STRING_FORMAT,
-					 psprintf("call logs API returned invalid JSON: %s",
-							  req->parser.errmsg),
-					 request_detail(req), NULL);
+					 req_printf(req, "call logs API returned invalid JSON",
+								"call logs API returned invalid JSON: %s",
+								req->parser.errmsg),
+					 NULL, NULL, NULL);
 	}
-	else if (req->abort_reason == ABORT_INTERRUPT)
+	else if (req->abort_reason == ABORT_BLOCKED_HOST ||
+			 (req->refused_why != NULL && cres == CURLE_COULDNT_CONNECT))
 	{
-		fail_request(req, ERRCODE_QUERY_CANCELED,
-					 pstrdup("call logs API request interrupted"),
-					 request_detail(req), NULL);
-	}
-	else if (req->abort_reason == ABORT_BLOCKED_HOST)
-	{
+		bool		is_private = callogs_refusal_is_private(req->refused_why);
+
 		fail_request(req, ERRCODE_INSUFFICIENT_PRIVILEGE,
-					 psprintf("server \"%s\" may not connect to this machine",
-							  f->opts.server_name),
-					 pstrdup("The server's url resolved to a loopback or link-local address, and the server is not owned by a superuser."),
-					 pstrdup("A superuser can allow it with the setting callogs_fdw.allow_insecure_url."));
+					 is_private ?
+					 req_printf(req, "server may not connect to a private network",
+								"server \"%s\" may not connect to a private network",
+								f->opts.server_name) :
+					 req_printf(req, "server may not connect to this machine",
+								"server \"%s\" may not connect to this machine",
+								f->opts.server_name),
+					 NULL,
+					 req_printf(req, "The server's url resolved to a refused address, and the server is not owned by a superuser.",
+								"The server's url resolved to %s (%s), and the server is not owned by a superuser.",
+								req->refused_ip, req->refused_why),
+					 is_private ?
+					 "A superuser can allow private networks with the setting callogs_fdw.allow_private_addresses, or any host with callogs_fdw.allow_insecure_url." :
+					 "A superuser can allow it with the setting callogs_fdw.allow_insecure_url.");
 	}
 	else if (cres != CURLE_OK)
 	{
-		if (!(curl_error_is_transient(cres) && schedule_retry(req, -1)))
+		if (!curl_error_is_transient(cres) ||
+			(retry_ms = schedule_retry(req, -1)) < 0)
 		{
 			const char *what = req->errbuf[0] ? req->errbuf : curl_easy_strerror(cres);
 
@@ -926,13 +1280,17 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 						 cres == CURLE_OPERATION_TIMEDOUT ||
 						 cres == CURLE_SSL_CONNECT_ERROR ?
 						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_FDW_ERROR,
-						 psprintf("call logs API request failed%s: %s",
-								  attempts_text(req), what),
-						 request_detail(req),
+						 tries > 1 ?
+						 req_printf(req, "call logs API request failed",
+									"call logs API request failed after %d attempts: %s",
+									tries, what) :
+						 req_printf(req, "call logs API request failed",
+									"call logs API request failed: %s", what),
+						 NULL, NULL,
 						 cres == CURLE_PEER_FAILED_VERIFICATION ?
-						 pstrdup("The server's TLS certificate could not be verified: an unknown CA (set the server option ca_file to the CA that signed it) or a host name the certificate does not name (fix the url).") :
+						 "The server's TLS certificate could not be verified: an unknown CA (set the server option ca_file to the CA that signed it) or a host name the certificate does not name (fix the url)." :
 						 cres == CURLE_OPERATION_TIMEDOUT ?
-						 pstrdup("Raise the server options timeout_ms, connect_timeout_ms or stall_timeout_ms if the API is slow.") :
+						 "Raise the server options timeout_ms, connect_timeout_ms or stall_timeout_ms if the API is slow." :
 						 NULL);
 		}
 	}
@@ -941,219 +1299,416 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 		req->root = cl_parser_finish(&req->parser);
 		if (req->root == NULL)
 			fail_request(req, ERRCODE_FDW_INVALID_STRING_FORMAT,
-						 psprintf("call logs API returned invalid JSON: %s",
-								  req->parser.errmsg),
-						 request_detail(req), NULL);
+						 req_printf(req, "call logs API returned invalid JSON",
+									"call logs API returned invalid JSON: %s",
+									req->parser.errmsg),
+						 NULL, NULL, NULL);
 		else
 			req->state = REQ_DONE;
 	}
-	else if (status == 404 && req->may_be_past_end)
-	{
-		req->past_end = true;
-		req->state = REQ_DONE;
-	}
-	else if ((status == 429 || status >= 500) &&
-			 schedule_retry(req, parse_retry_after(req->retry_after)))
+	else if ((status == 429 || status >= 500 ||
+			  (status == 404 && (req->flags & CALLOGS_REQ_404_PAST_END))) &&
+			 (retry_ms = schedule_retry(req, retry_after = parse_retry_after(req->retry_after))) >= 0)
 	{
 		/* queued again */
+	}
+	else if (status == 404 && (req->flags & CALLOGS_REQ_404_PAST_END))
+	{
+		/* still 404 after the retries: the scan decides what it means */
+		req->past_end = true;
+		req->state = REQ_DONE;
 	}
 	else
 	{
 		int			code = ERRCODE_FDW_ERROR;
-		char	   *hint = NULL;
+		const char *hint = NULL;
 
 		message = cl_error_message(req->body, req->body_len, apimsg, sizeof(apimsg));
 		switch (status)
 		{
 			case 400:
 				code = ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
-				hint = pstrdup("The API refused a query parameter; set the table option pushdown to false to send only paging parameters.");
+				hint = "The API refused a query parameter; set the table option pushdown to false to send only paging parameters.";
 				break;
 			case 401:
 				code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-				hint = psprintf("Check the token option of the user mapping for server \"%s\".",
-								f->opts.server_name);
+				hint = req_printf(req, NULL,
+								  "Check the token option of the user mapping for server \"%s\".",
+								  f->opts.server_name);
 				break;
 			case 403:
 				code = ERRCODE_INSUFFICIENT_PRIVILEGE;
-				hint = psprintf("Check the org_handle option (\"%s\") of server \"%s\" or its foreign table.",
-								f->opts.org_handle, f->opts.server_name);
+				hint = req_printf(req, NULL,
+								  "Check the org_handle option (\"%s\") of server \"%s\" or its foreign table.",
+								  f->opts.org_handle, f->opts.server_name);
 				break;
 			case 404:
 				code = ERRCODE_FDW_TABLE_NOT_FOUND;
-				hint = psprintf("Check the url option of server \"%s\".", f->opts.server_name);
+				hint = req_printf(req, NULL, "Check the url option of server \"%s\".",
+								  f->opts.server_name);
 				break;
 			case 429:
-				hint = pstrdup("Set the server option max_requests_per_second, or raise max_retries.");
+				hint = "Set the server option max_requests_per_second, or raise max_retries.";
 				break;
 			default:
 				if (status >= 300 && status < 400)
-					hint = psprintf("Redirects are not followed; set the url option of server \"%s\" to the final address.",
-									f->opts.server_name);
+					hint = req_printf(req, NULL,
+									  "Redirects are not followed; set the url option of server \"%s\" to the final address.",
+									  f->opts.server_name);
 				else if (status >= 500)
-					hint = pstrdup("The API failed on its side; try again later, or raise max_retries.");
+					hint = "The API failed on its side; try again later, or raise max_retries.";
 				break;
 		}
 		fail_request(req, code,
-					 psprintf("call logs API answered HTTP %ld%s%s%s%s",
-							  status, http_reason(status), attempts_text(req),
-							  message ? ": " : "", message ? message : ""),
-					 request_detail(req), hint);
+					 tries > 1 ?
+					 req_printf(req, "call logs API answered an HTTP error",
+								"call logs API answered HTTP %ld%s after %d attempts",
+								status, http_reason(status), tries) :
+					 req_printf(req, "call logs API answered an HTTP error",
+								"call logs API answered HTTP %ld%s",
+								status, http_reason(status)),
+					 message ? req_printf(req, NULL, "%s", message) : NULL,
+					 NULL, hint);
 	}
+
+	if (callogs_log_requests)
+		log_attempt(req, status, cres, elapsed_ms, retry_ms, retry_after >= 0);
 
 	if (req->state == REQ_DONE)
+	{
 		release_transfer(req);
-	MemoryContextSwitchTo(oldcxt);
+		transport.settled++;
+	}
+	callogs_activity_transport(transport.running, 0, -1);
 }
 
-/* ---- waiting ---- */
+/* ---- driving and waiting ---- */
 
 /*
- * drive_once
- *		Start due requests, let curl work and settle finished transfers.
- *		Unless that finished `target` (or, without a target, anything), sleep
- *		at most timeout_ms until a socket is ready or a request is due.
+ * transport_drive
+ *		Without blocking: start the requests that are due, hand curl every
+ *		socket event and expired timeout, settle the transfers that
+ *		finished, and program the timerfd for what comes next.  Returns the
+ *		number of requests settled.  Serves every scan of the backend.
+ */
+static int
+transport_drive(void)
+{
+	struct epoll_event events[CALLOGS_EPOLL_BATCH];
+	uint64		settled_before = transport.settled;
+	int			n;
+	int			still;
+
+	if (transport.multi == NULL)
+		return 0;
+
+	start_due_requests();
+
+	n = epoll_wait(transport.epfd, events, lengthof(events), 0);
+	for (int i = 0; i < n; i++)
+	{
+		int			fd = events[i].data.fd;
+		uint32		ev = events[i].events;
+		int			mask = 0;
+
+		if (fd == transport.timerfd)
+		{
+			uint64		ticks;
+
+			(void) read(transport.timerfd, &ticks, sizeof(ticks));
+			continue;
+		}
+		if (ev & (EPOLLIN | EPOLLHUP))
+			mask |= CURL_CSELECT_IN;
+		if (ev & EPOLLOUT)
+			mask |= CURL_CSELECT_OUT;
+		if (ev & EPOLLERR)
+			mask |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(transport.multi, fd, mask, &still);
+	}
+
+	/* curl's timeouts that are due (a few rounds at most: never spin) */
+	for (int i = 0; i < 3; i++)
+	{
+		long		curl_ms = -1;
+
+		if (curl_multi_timeout(transport.multi, &curl_ms) != CURLM_OK || curl_ms != 0)
+			break;
+		curl_multi_socket_action(transport.multi, CURL_SOCKET_TIMEOUT, 0, &still);
+	}
+
+	if (process_completions() > 0)
+		start_due_requests();	/* retries without a wait, freed rate slots */
+	arm_timer();
+	return (int) (transport.settled - settled_before);
+}
+
+/*
+ * transport_sleep
+ *		Block until the transport has work (the epoll descriptor is
+ *		readable: a socket event or a deadline on the timerfd), the latch is
+ *		set (cancel, statement_timeout, a signal) or the postmaster dies; then
+ *		CHECK_FOR_INTERRUPTS.  The timeout mirrors the timerfd's deadline as
+ *		a safety net; only when an epoll_ctl failed does it poll (10 ms).
+ *		Returns the time slept in ms.
+ */
+static double
+transport_sleep(void)
+{
+	long		curl_ms = -1;
+	long		timeout = -1;
+	WaitEvent	event;
+	TimestampTz before = GetCurrentTimestamp();
+	double		slept;
+
+	(void) curl_multi_timeout(transport.multi, &curl_ms);
+	timeout = curl_ms;
+	if (transport.own_due_ms >= 0 && (timeout < 0 || transport.own_due_ms < timeout))
+		timeout = transport.own_due_ms;
+	if (transport.watch_failed && (timeout < 0 || timeout > 10))
+		timeout = 10;
+
+	ModifyWaitEvent(transport.wait_set, transport.latch_pos, WL_LATCH_SET, MyLatch);
+	if (WaitEventSetWait(transport.wait_set, timeout, &event, 1,
+						 callogs_wait_event()) == 1 &&
+		(event.events & WL_LATCH_SET))
+		ResetLatch(MyLatch);
+	slept = (double) (GetCurrentTimestamp() - before) / 1000.0;
+	callogs_session_stats.wait_ms += slept;
+	CHECK_FOR_INTERRUPTS();
+	return slept;
+}
+
+/*
+ * api_text_to_server
+ *		The API's error text (UTF-8) in the database encoding, for a
+ *		message: each character is converted on its own, and one that is
+ *		not valid UTF-8 or has no equivalent in the database encoding
+ *		becomes '?', so that a conversion error never hides the real one
+ *		(issue 10 section 4).  Follows pg_any_to_server, without its errors.
+ */
+static char *
+api_text_to_server(const char *utf8)
+{
+	int			enc = GetDatabaseEncoding();
+	Oid			proc = InvalidOid;
+	StringInfoData out;
+	const unsigned char *p = (const unsigned char *) utf8;
+	size_t		left = strlen(utf8);
+
+	initStringInfo(&out);
+	if (enc != PG_UTF8 && enc != PG_SQL_ASCII)
+		proc = FindDefaultConversionProc(PG_UTF8, enc);
+	while (left > 0)
+	{
+		int			l = pg_utf_mblen(p);
+
+		if ((size_t) l > left || !pg_utf8_islegal(p, l))
+		{
+			appendStringInfoChar(&out, '?');
+			p++;
+			left--;
+			continue;
+		}
+		if (l == 1 || enc == PG_UTF8 || enc == PG_SQL_ASCII)
+			appendBinaryStringInfo(&out, (const char *) p, l);
+		else
+		{
+			unsigned char src[8];
+			unsigned char dst[8 * MAX_CONVERSION_GROWTH + 1];
+
+			memcpy(src, p, l);
+			if (OidIsValid(proc) &&
+				pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, src, l,
+											  dst, sizeof(dst), true) == l)
+				appendStringInfoString(&out, (const char *) dst);
+			else
+				appendStringInfoChar(&out, '?');
+		}
+		p += l;
+		left -= l;
+	}
+	return out.data;
+}
+
+/*
+ * request_detail
+ *		The DETAIL of a failed request: its path and query, and the server.
+ *		Bytes outside ASCII (a "next" link from the API) are shown
+ *		percent-encoded, so the text is valid in any database encoding.
+ */
+static char *
+request_detail(CallogsRequest *req)
+{
+	StringInfoData path;
+	StringInfoData buf;
+
+	initStringInfo(&path);
+	callogs_url_path(req->url, &path);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "Request: GET ");
+	for (const unsigned char *p = (const unsigned char *) path.data; *p; p++)
+	{
+		if (*p >= 0x80 || *p < 0x20)
+			appendStringInfo(&buf, "%%%02X", *p);
+		else
+			appendStringInfoChar(&buf, (char) *p);
+	}
+	appendStringInfo(&buf, " on server \"%s\".", req->fetcher->opts.server_name);
+	pfree(path.data);
+	return buf.data;
+}
+
+/*
+ * raise_failure
+ *		ereport the failure recorded on req, in the database encoding.
+ *		CHECK_FOR_INTERRUPTS first, so that a cancel wins over a failure it
+ *		may have caused.
  */
 static void
-drive_once(CallogsRequest *target, long timeout_ms)
+raise_failure(CallogsRequest *req)
 {
-	long		due_ms = start_due_requests();
-	int			finished = process_completions();
-	TimestampTz before;
-	CallogsStats *s = &callogs_session_stats;
-
-	if (timeout_ms <= 0)
-		return;
-	if (target ? target->state == REQ_DONE : finished > 0)
-		return;
-	if (due_ms >= 0 && due_ms < timeout_ms)
-		timeout_ms = Max(due_ms, 1);
-
-	before = GetCurrentTimestamp();
-	pgstat_report_wait_start(PG_WAIT_EXTENSION);
-	if (running_transfers > 0)
-		curl_multi_poll(get_multi(), NULL, 0, (int) timeout_ms, NULL);
-	else
-	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 timeout_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-	pgstat_report_wait_end();
-	s->wait_ms += (double) (GetCurrentTimestamp() - before) / 1000.0;
 	CHECK_FOR_INTERRUPTS();
+	ereport(ERROR,
+			(errcode(req->fail_code),
+			 req->fail_api_msg ?
+			 errmsg_internal("%s: %s", req->fail_msg, api_text_to_server(req->fail_api_msg)) :
+			 errmsg_internal("%s", req->fail_msg),
+			 req->fail_detail ?
+			 errdetail_internal("%s %s", req->fail_detail, request_detail(req)) :
+			 errdetail_internal("%s", request_detail(req)),
+			 req->fail_hint ? errhint("%s", req->fail_hint) : 0));
 }
 
 /*
  * callogs_request_wait
- *		Drive all transfers of the backend until req is done, then raise its
- *		failure if it has one.  Returns the page (owned by req) or NULL when
- *		the page is past the last one.
+ *		Drive the transport until req is done, then raise its failure if it
+ *		has one (SQLSTATE as recorded: see finish_transfer).  Returns the
+ *		page (owned by req), or NULL for a 404 of a request submitted with
+ *		CALLOGS_REQ_404_PAST_END (callogs_request_status() tells 404).
+ *		Cancel and statement_timeout interrupt the wait at once (57014).
  */
 ClJson *
 callogs_request_wait(CallogsRequest *req)
 {
-	TimestampTz before = GetCurrentTimestamp();
+	double		waited = 0;
 
-	while (req->state != REQ_DONE)
+	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
-		drive_once(req, CALLOGS_POLL_MS);
+		if (req->state == REQ_DONE)
+			break;
+		transport_drive();
+		if (req->state == REQ_DONE)
+			break;
+		waited += transport_sleep();
 	}
 	if (req->fetcher->stats)
-		req->fetcher->stats->wait_ms += (double) (GetCurrentTimestamp() - before) / 1000.0;
+		req->fetcher->stats->wait_ms += waited;
 
+	Assert(req->failed || req->past_end || req->root != NULL);
 	if (req->failed)
-	{
-		CHECK_FOR_INTERRUPTS();
-		ereport(ERROR,
-				(errcode(req->fail_code),
-				 errmsg_internal("%s", req->fail_msg),
-				 req->fail_detail ? errdetail_internal("%s", req->fail_detail) : 0,
-				 req->fail_hint ? errhint("%s", req->fail_hint) : 0));
-	}
+		raise_failure(req);
 	return req->past_end ? NULL : req->root;
 }
 
 /*
  * callogs_request_ready
- *		Non-blocking: let curl work once and tell whether req is done.
+ *		Non-blocking: let the transport work once and tell whether req is
+ *		done (its page, its end or its failure can be had without waiting).
  */
 bool
 callogs_request_ready(CallogsRequest *req)
 {
 	if (req->state != REQ_DONE)
-		drive_once(req, 0);
+		transport_drive();
 	return req->state == REQ_DONE;
 }
 
 /*
- * callogs_http_wait_any
- *		Block until some transfer makes progress or timeout_ms passes.
+ * callogs_http_settled
+ *		A counter of requests settled in this backend: comparing two
+ *		readings tells whether some scan's page (or failure) became
+ *		available in between.
  */
-void
-callogs_http_wait_any(long timeout_ms)
+uint64
+callogs_http_settled(void)
 {
-	drive_once(NULL, timeout_ms);
+	return transport.settled;
+}
+
+/* A scan's dup of the epoll descriptor, closed with its memory context. */
+typedef struct WaitFd
+{
+	int			fd;				/* -1 once closed */
+	MemoryContextCallback cb;
+} WaitFd;
+
+/*
+ * wait_fd_close
+ *		Memory context callback: close a scan's descriptor and give its slot
+ *		back to fd.c's count of external descriptors.
+ */
+static void
+wait_fd_close(void *arg)
+{
+	WaitFd	   *w = (WaitFd *) arg;
+
+	if (w->fd >= 0)
+	{
+		close(w->fd);
+		ReleaseExternalFD();
+	}
+	w->fd = -1;
 }
 
 /*
- * callogs_http_add_wait_events
- *		Add the sockets curl is waiting on to an executor wait set (once per
- *		set, whichever scan asks first), for asynchronous Append.  Returns
- *		the number of sockets the set watches for us.
+ * callogs_http_wait_fd
+ *		A descriptor of its own, readable whenever the transport has work,
+ *		for one scan to register in an asynchronous Append's WaitEventSet
+ *		(one event per subplan; several subplans never register the same
+ *		descriptor).  It is a dup() of the backend's epoll descriptor, closed
+ *		when cxt is reset or deleted.  Returns -1 when the process may not
+ *		open another descriptor (AcquireExternalFD, as postgres_fdw does for
+ *		its connections): the caller then waits without registering.
  */
 int
-callogs_http_add_wait_events(WaitEventSet *set, void *user_data)
+callogs_http_wait_fd(MemoryContext cxt)
 {
-	fd_set		rfds,
-				wfds,
-				efds;
-	int			maxfd = -1;
-	int			n = 0;
+	WaitFd	   *w;
 
-	if (callogs_multi == NULL)
-		return 0;
-	if (set == registered_set && registered_n > 0 &&
-		GetNumRegisteredWaitEvents(set) >= registered_count)
-		return registered_n;	/* already registered in this set */
-	FD_ZERO(&rfds);
-	FD_ZERO(&wfds);
-	FD_ZERO(&efds);
-	if (curl_multi_fdset(callogs_multi, &rfds, &wfds, &efds, &maxfd) != CURLM_OK)
-		return 0;
-	for (int fd = 0; fd <= maxfd; fd++)
+	(void) get_transport();
+	if (!AcquireExternalFD())
+		return -1;
+	w = MemoryContextAllocZero(cxt, sizeof(WaitFd));
+	w->fd = dup(transport.epfd);
+	if (w->fd < 0)
 	{
-		uint32		events = 0;
-
-		if (FD_ISSET(fd, &rfds))
-			events |= WL_SOCKET_READABLE;
-		if (FD_ISSET(fd, &wfds))
-			events |= WL_SOCKET_WRITEABLE;
-		if (events)
-		{
-			AddWaitEventToSet(set, events, fd, NULL, user_data);
-			n++;
-		}
+		ReleaseExternalFD();
+		return -1;
 	}
-	registered_set = set;
-	registered_count = GetNumRegisteredWaitEvents(set);
-	registered_n = n;
-	return n;
+	w->cb.func = wait_fd_close;
+	w->cb.arg = w;
+	MemoryContextRegisterResetCallback(cxt, &w->cb);
+	return w->fd;
 }
 
 /*
- * callogs_http_idle_wait
- *		Nothing to wait on but timers (a backoff, a rate limit): sleep a
- *		little rather than let an asynchronous Append spin.
+ * callogs_http_short_wait
+ *		Sleep on the transport for at most timeout_ms (or until it has work,
+ *		the latch is set or a signal arrives).  Only for an asynchronous scan
+ *		that could not get a descriptor of its own.
  */
 void
-callogs_http_idle_wait(void)
+callogs_http_short_wait(long timeout_ms)
 {
-	long		due_ms = start_due_requests();
+	WaitEvent	event;
 
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 due_ms >= 0 ? Min(Max(due_ms, 1), 10) : 10, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
+	(void) get_transport();
+	ModifyWaitEvent(transport.wait_set, transport.latch_pos, WL_LATCH_SET, MyLatch);
+	if (WaitEventSetWait(transport.wait_set, timeout_ms, &event, 1,
+						 callogs_wait_event()) == 1 &&
+		(event.events & WL_LATCH_SET))
+		ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 }

@@ -17,7 +17,6 @@
  */
 #include "postgres.h"
 
-#include <arpa/inet.h>
 #include <math.h>
 #include <curl/curl.h>
 
@@ -56,35 +55,50 @@ typedef struct CallogsOptionDef
 	CallogsOptType type;
 	double		min;			/* numeric bounds, inclusive */
 	double		max;
+	double		user_max;		/* above this, superuser only (0: no cap) */
 } CallogsOptionDef;
+
+/*
+ * Caps for non-superusers on options whose product multiplies what one
+ * query may hold or how long it may keep going (issue 10 section 3), as
+ * postgres_fdw keeps its dangerous options for superusers: the defaults
+ * and ordinary values stay open to everyone.
+ */
+#define USER_MAX_RESPONSE_BYTES	(32.0 * 1024 * 1024)
+#define USER_MAX_CONCURRENCY	8
+#define USER_MAX_TIMEOUT_MS		300000	/* 5 minutes */
+#define USER_MAX_WAIT_MS		60000
+#define USER_MAX_RETRIES		10
+#define USER_MAX_ANALYZE_PAGES	1000
 
 static const CallogsOptionDef callogs_options[] = {
 	{"url", ForeignServerRelationId, OPT_STRING},
 	{"org_handle", ForeignServerRelationId, OPT_STRING},
 	{"page_size", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_PAGE_SIZE},
-	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000},
-	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000},
-	{"stall_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 3600000},
-	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100},
-	{"retry_max_wait_ms", ForeignServerRelationId, OPT_INT, 0, 3600000},
+	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000, USER_MAX_TIMEOUT_MS},
+	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000, USER_MAX_WAIT_MS},
+	{"stall_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 3600000, USER_MAX_WAIT_MS},
+	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100, USER_MAX_RETRIES},
+	{"retry_max_wait_ms", ForeignServerRelationId, OPT_INT, 0, 3600000, USER_MAX_WAIT_MS},
 	{"max_requests_per_second", ForeignServerRelationId, OPT_REAL, 0, 100000},
-	{"max_response_bytes", ForeignServerRelationId, OPT_INT64, 1024, 1024.0 * 1024 * 1024},
-	{"concurrency", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
+	{"max_response_bytes", ForeignServerRelationId, OPT_INT64, 1024, 1024.0 * 1024 * 1024, USER_MAX_RESPONSE_BYTES},
+	{"concurrency", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY, USER_MAX_CONCURRENCY},
 	{"pushdown", ForeignServerRelationId, OPT_BOOL},
 	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
 	{"async_capable", ForeignServerRelationId, OPT_BOOL},
 	{"ssl_verify", ForeignServerRelationId, OPT_BOOL},
 	{"ca_file", ForeignServerRelationId, OPT_STRING},
+	{"proxy", ForeignServerRelationId, OPT_STRING},
 	{"org_handle", ForeignTableRelationId, OPT_STRING},
 	{"page_size", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_PAGE_SIZE},
-	{"concurrency", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY},
+	{"concurrency", ForeignTableRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY, USER_MAX_CONCURRENCY},
 	{"pushdown", ForeignTableRelationId, OPT_BOOL},
 	{"use_remote_estimate", ForeignTableRelationId, OPT_BOOL},
 	{"async_capable", ForeignTableRelationId, OPT_BOOL},
 	{"date_column", ForeignTableRelationId, OPT_STRING},
 	{"date_format", ForeignTableRelationId, OPT_STRING},
 	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
-	{"analyze_max_pages", ForeignTableRelationId, OPT_INT, 1, 100000},
+	{"analyze_max_pages", ForeignTableRelationId, OPT_INT, 1, 100000, USER_MAX_ANALYZE_PAGES},
 	{"order_column", ForeignTableRelationId, OPT_STRING},
 	{"token", UserMappingRelationId, OPT_STRING},
 	{"field", AttributeRelationId, OPT_STRING},
@@ -183,101 +197,114 @@ check_numeric_value(const CallogsOptionDef *opt, const char *value)
 }
 
 /*
- * callogs_url_is_loopback
- *		Whether a URL names this machine: localhost, 127.0.0.0/8, ::1, or
- *		the unspecified address.  DNS names are re-checked at connect time.
+ * url_error
+ *		Refuse a url option value.  The value is echoed only when it cannot
+ *		hold a secret (no "@": a user name or password would be shown).
  */
-static bool
-callogs_url_is_loopback(const char *url)
+static void
+url_error(const char *url, const char *detail)
 {
-	CURLU	   *u = curl_url();
-	char	   *host = NULL;
-	bool		result = false;
+	bool		echo = strchr(url, '@') == NULL;
 
-	if (u == NULL)
-		return false;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host)
-	{
-		char	   *h = host;
-		size_t		n = strlen(h);
-		unsigned char addr[16];
-
-		if (n >= 2 && h[0] == '[' && h[n - 1] == ']')
-		{
-			h[n - 1] = '\0';
-			h++;
-		}
-		if (pg_strcasecmp(h, "localhost") == 0 ||
-			(strlen(h) > 10 && pg_strcasecmp(h + strlen(h) - 10, ".localhost") == 0))
-			result = true;
-		else if (inet_pton(AF_INET, h, addr) == 1)
-			result = (addr[0] == 127 || (addr[0] | addr[1] | addr[2] | addr[3]) == 0);
-		else if (inet_pton(AF_INET6, h, addr) == 1)
-		{
-			static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-			bool		zero = true;
-
-			for (int i = 0; i < 15; i++)
-				zero = zero && addr[i] == 0;
-			result = (zero && (addr[15] == 1 || addr[15] == 0)) ||
-				(memcmp(addr, v4mapped, 12) == 0 && addr[12] == 127);
-		}
-		else if (strspn(h, "0123456789.xX") == strlen(h))
-			result = true;		/* odd numeric forms like 2130706433: refuse */
-		curl_free(host);
-	}
-	curl_url_cleanup(u);
-	return result;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 echo ?
+			 errmsg("invalid value for option \"url\": \"%s\"",
+					callogs_shorten(url, strlen(url))) :
+			 errmsg("invalid value for option \"url\""),
+			 detail ? errdetail("%s", detail) : 0,
+			 errhint("The url must be an absolute http:// or https:// URL without user name or password, such as \"%s\".",
+					 CALLOGS_DEFAULT_URL)));
 }
 
 /*
  * check_url
- *		A url option must be an absolute http(s) URL with a host; plain http
- *		and loopback hosts are for superusers (or when a superuser allowed
- *		them with callogs_fdw.allow_insecure_url).
+ *		A url option must be an absolute http(s) URL, written plainly:
+ *		"scheme://host" with exactly two slashes (libcurl would also take
+ *		"https:/host"), no user name or password (never echoed), no
+ *		fragment (everything after "#" is never sent), a host in ASCII
+ *		letters, digits, dots, hyphens and underscores, or an IPv6 literal
+ *		(no percent-encoding, backslashes or non-ASCII: libcurl would decode
+ *		or IDN-convert them, so "%6cocalhost" or a fullwidth "localhost"
+ *		would become localhost).  Plain http and hosts that are this
+ *		machine, link-local or (unless allowed) private are for superusers,
+ *		or when a superuser set callogs_fdw.allow_insecure_url; the same
+ *		check (netcheck.c) refuses resolved addresses at connect time.
+ *		SQLSTATE HV024 for a malformed url, 42501 for a refused one.
  */
 static void
 check_url(const char *url)
 {
-	CURLU	   *u = curl_url();
-	char	   *scheme = NULL;
+	CURLU	   *u;
 	char	   *host = NULL;
-	char	   *userinfo = NULL;
-	bool		ok;
+	const char *rest = url;
+	const char *why;
+	size_t		auth_len;
 	bool		is_http = false;
+	bool		ok;
 
-	if (u == NULL)
-		elog(ERROR, "out of memory");
-	ok = strlen(url) < CALLOGS_MAX_URL_LEN &&
-		curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-		(pg_strcasecmp(scheme, "https") == 0 ||
-		 (is_http = (pg_strcasecmp(scheme, "http") == 0)));
-	if (ok && curl_url_get(u, CURLUPART_USER, &userinfo, 0) == CURLUE_OK)
-		ok = false;				/* credentials in a URL would be shown */
-	if (scheme)
-		curl_free(scheme);
-	if (host)
-		curl_free(host);
-	if (userinfo)
-		curl_free(userinfo);
-	curl_url_cleanup(u);
+	if (strlen(url) >= CALLOGS_MAX_URL_LEN)
+		url_error(url, "The url is too long.");
+	if (pg_strncasecmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else if (pg_strncasecmp(url, "http://", 7) == 0)
+	{
+		rest = url + 7;
+		is_http = true;
+	}
+	else
+		url_error(url, NULL);
+	if (*rest == '/' || *rest == '\0')
+		url_error(url, "A host must follow \"//\".");
 
-	if (!ok)
+	/* the authority as written: up to the path, query or fragment */
+	auth_len = strcspn(rest, "/?#");
+	if (memchr(rest, '@', auth_len) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"url\": \"%s\"",
-						callogs_shorten(url, strlen(url))),
-				 errhint("The url must be an absolute http:// or https:// URL without user name or password, such as \"%s\".",
-						 CALLOGS_DEFAULT_URL)));
+				 errmsg("invalid value for option \"url\": a user name or password is not allowed"),
+				 errhint("Store the API token in a user mapping: CREATE USER MAPPING ... OPTIONS (token '...').")));
+	if (strchr(url, '#') != NULL)
+		url_error(url, "A url must not contain a fragment (\"#...\"): nothing after \"#\" is sent to the API.");
+	for (size_t i = 0; i < auth_len; i++)
+	{
+		unsigned char c = (unsigned char) rest[i];
 
-	if ((is_http || callogs_url_is_loopback(url)) &&
-		!superuser() && !callogs_allow_insecure_url)
+		if (c >= 0x80)
+			url_error(url, "The host must be written in ASCII: use the IDNA form (\"xn--...\") of an internationalized name.");
+		if (c <= 0x20 || c == 0x7f || c == '%' || c == '\\')
+			url_error(url, "The host must not contain spaces, control characters, percent-encoding or backslashes.");
+	}
+
+	u = curl_url();
+	if (u == NULL)
+		elog(ERROR, "out of memory");
+	ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+	if (ok && host[0] != '[')
+		ok = host[0] != '\0' &&
+			strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == strlen(host);
+	why = ok && !superuser() && !callogs_allow_insecure_url ?
+		callogs_host_refused(host, callogs_allow_private_addresses) : NULL;
+	if (host)
+		curl_free(host);
+	curl_url_cleanup(u);
+	if (!ok)
+		url_error(url, NULL);
+
+	if (superuser() || callogs_allow_insecure_url)
+		return;
+	if (why != NULL && callogs_refusal_is_private(why))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may use a url that points to a private network"),
+				 errdetail("The host is %s.", why),
+				 errhint("A superuser can allow private networks with the setting callogs_fdw.allow_private_addresses, or any host with callogs_fdw.allow_insecure_url.")));
+	if (is_http || why != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only a superuser may use a url that is not https or that points to this machine"),
+				 why ? errdetail("The host is %s.", why) : 0,
 				 errhint("A superuser can allow it with the setting callogs_fdw.allow_insecure_url.")));
 }
 
@@ -327,7 +354,15 @@ callogs_fdw_validator(PG_FUNCTION_ARGS)
 			case OPT_INT:
 			case OPT_INT64:
 			case OPT_REAL:
-				(void) check_numeric_value(opt, value);
+				if (check_numeric_value(opt, value) > opt->user_max &&
+					opt->user_max > 0 && !superuser())
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("only a superuser may set option \"%s\" above %.0f",
+									opt->name, opt->user_max),
+							 errdetail("Values above it multiply the memory or time one query may take."),
+							 errhint("Valid values for other users are between %.0f and %.0f.",
+									 opt->min, opt->user_max)));
 				break;
 			case OPT_BOOL:
 				(void) defGetBoolean(def);
@@ -373,6 +408,18 @@ callogs_fdw_validator(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						 errmsg("only a superuser may turn off ssl_verify")));
+		}
+		else if (strcmp(opt->name, "proxy") == 0)
+		{
+			/* a proxy decides which hosts are reached: the superuser's call */
+			if (!superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only a superuser may set proxy")));
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"proxy\" must not be empty")));
 		}
 		else if (strcmp(opt->name, "ca_file") == 0)
 		{
@@ -434,6 +481,8 @@ apply_option(CallogsOptions *opts, DefElem *def)
 		opts->async_capable = defGetBoolean(def);
 	else if (strcmp(name, "ca_file") == 0)
 		opts->ca_file = value;
+	else if (strcmp(name, "proxy") == 0)
+		opts->proxy = value;
 	else if (strcmp(name, "date_column") == 0)
 	{
 		opts->date_column = value;
@@ -530,9 +579,10 @@ callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
 
 	apply_options(opts, server->options);
 
-	/* the owner decides what hosts the server may reach */
+	/* the owner decides what hosts the server may reach (netcheck.c) */
 	opts->restrict_hosts = !superuser_arg(server->owner) &&
 		!callogs_allow_insecure_url;
+	opts->allow_private = callogs_allow_private_addresses;
 
 	/* a missing mapping is reported at query time by callogs_check_usable */
 	apply_user_mapping(opts, userid, serverid);

@@ -1,0 +1,350 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *		  Shared memory of callogs_fdw: request spacing per server across
+ *		  backends (max_requests_per_second), and one activity slot per
+ *		  backend for watching scans from other sessions.
+ *
+ * Shared memory exists only when the library is in shared_preload_libraries
+ * (PostgreSQL reserves it at postmaster start: shmem_request_hook, then
+ * shmem_startup_hook).  Then
+ *
+ *	- a fixed table of callogs_fdw.rate_limit_servers slots, one per
+ *	  (database, server) with max_requests_per_second, under one LWLock,
+ *	  holds the earliest moment the server's next request may start.  Every
+ *	  backend reserves its request's moment there, so the rate holds for the
+ *	  server as a whole, however many sessions use it.  A slot whose moment
+ *	  has passed constrains nothing and is reused for another server; when
+ *	  every slot is still running (more servers rate limited at this moment
+ *	  than slots), a request waits until a slot frees up: the rate is never
+ *	  exceeded, and nothing is overwritten.
+ *	- an array of CallogsActivity, one per backend, written only by its
+ *	  backend (a change counter lets readers take consistent copies, as
+ *	  PgBackendStatus does), read by other sessions.
+ *
+ * Without preloading, the same table lives in the backend's own memory:
+ * requests are spaced per backend (N sessions may send N times the rate),
+ * and there are no activity slots.  The README says so.
+ *
+ * IDENTIFICATION
+ *		  src/shmem.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#if PG_VERSION_NUM < 170000
+#include "storage/backendid.h"
+#else
+#include "storage/procnumber.h"
+#endif
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "callogs_fdw.h"
+
+#define CALLOGS_SHMEM_NAME		"callogs_fdw"
+#define CALLOGS_LOCAL_RATE_SLOTS	64
+
+/* callogs_fdw.rate_limit_servers: slots of the shared rate table */
+int			callogs_rate_limit_servers = 128;
+
+/* One server's spacing: the earliest start of its next request. */
+typedef struct CallogsRateSlot
+{
+	Oid			dbid;			/* InvalidOid: free */
+	Oid			serverid;
+	TimestampTz next_start;
+} CallogsRateSlot;
+
+typedef struct CallogsShared
+{
+	LWLock	   *lock;			/* protects rate[] */
+	int			nrate;
+	int			nactivity;
+	CallogsActivity *activity;	/* nactivity slots, after rate[] */
+	CallogsRateSlot rate[FLEXIBLE_ARRAY_MEMBER];
+} CallogsShared;
+
+static CallogsShared *shared = NULL;
+static CallogsRateSlot local_rate[CALLOGS_LOCAL_RATE_SLOTS];
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*
+ * shared_size
+ *		Bytes of the shared struct: the rate table, then one activity slot
+ *		per backend (MaxBackends is known by the time the hooks run).
+ */
+static Size
+shared_size(void)
+{
+	Size		size = offsetof(CallogsShared, rate);
+
+	size = add_size(size, mul_size(callogs_rate_limit_servers, sizeof(CallogsRateSlot)));
+	size = MAXALIGN(size);
+	size = add_size(size, mul_size(MaxBackends, sizeof(CallogsActivity)));
+	return size;
+}
+
+/*
+ * callogs_shmem_request
+ *		shmem_request_hook: reserve our memory and one LWLock.
+ */
+static void
+callogs_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_size());
+	RequestNamedLWLockTranche(CALLOGS_SHMEM_NAME, 1);
+}
+
+/*
+ * callogs_shmem_startup
+ *		shmem_startup_hook: find (or, first, initialize) our struct.
+ */
+static void
+callogs_shmem_startup(void)
+{
+	bool		found;
+	CallogsShared *s;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	s = ShmemInitStruct(CALLOGS_SHMEM_NAME, shared_size(), &found);
+	if (!found)
+	{
+		memset(s, 0, shared_size());
+		s->lock = &(GetNamedLWLockTranche(CALLOGS_SHMEM_NAME))->lock;
+		s->nrate = callogs_rate_limit_servers;
+		s->nactivity = MaxBackends;
+	}
+	s->activity = (CallogsActivity *)
+		((char *) s + MAXALIGN(offsetof(CallogsShared, rate) +
+							   sizeof(CallogsRateSlot) * s->nrate));
+	LWLockRelease(AddinShmemInitLock);
+	shared = s;
+}
+
+/*
+ * callogs_shmem_init
+ *		From _PG_init: when the library is being preloaded (the only time
+ *		shared memory can be had), define the size setting and install the
+ *		hooks; otherwise nothing (the rate table is the backend's own).
+ */
+void
+callogs_shmem_init(void)
+{
+	/* a PGC_POSTMASTER setting may only be defined at postmaster start */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("callogs_fdw.rate_limit_servers",
+							"Servers whose max_requests_per_second is kept in shared memory at the same time.",
+							"When more servers are rate limited at the same moment, requests wait for a free slot.",
+							&callogs_rate_limit_servers,
+							128, 1, 100000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = callogs_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = callogs_shmem_startup;
+}
+
+/*
+ * callogs_shmem_available
+ *		Whether the shared table and activity slots exist (preloaded).
+ */
+bool
+callogs_shmem_available(void)
+{
+	return shared != NULL;
+}
+
+/*
+ * reserve_in
+ *		The reservation on a table of n slots (the shared one under its
+ *		lock, or the backend's own): find the server's slot, else take a
+ *		free or expired one.  Returns the microseconds to wait (0: reserved,
+ *		start now).  With no slot to be had, returns the time until the
+ *		first slot expires.
+ */
+static int64
+reserve_in(CallogsRateSlot *slots, int n, Oid serverid, int64 spacing,
+		   TimestampTz now)
+{
+	CallogsRateSlot *slot = NULL;
+	CallogsRateSlot *reusable = NULL;
+	TimestampTz first_free = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		CallogsRateSlot *s = &slots[i];
+
+		if (s->dbid == MyDatabaseId && s->serverid == serverid)
+		{
+			slot = s;
+			break;
+		}
+		if (reusable == NULL && (s->dbid == InvalidOid || s->next_start <= now))
+			reusable = s;
+		if (first_free == 0 || s->next_start < first_free)
+			first_free = s->next_start;
+	}
+	if (slot == NULL)
+	{
+		if (reusable == NULL)
+			return Max(first_free - now, 1);
+		slot = reusable;
+		slot->dbid = MyDatabaseId;
+		slot->serverid = serverid;
+		slot->next_start = 0;
+	}
+	if (slot->next_start > now)
+		return slot->next_start - now;
+	slot->next_start = now + spacing;
+	return 0;
+}
+
+/*
+ * callogs_rate_reserve
+ *		max_requests_per_second for a server: reserve the start of one
+ *		request now, or return how many ms to wait before asking again.
+ *		Across backends when preloaded, per backend otherwise.  Never
+ *		raises: called while driving the transport for any scan.
+ */
+long
+callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now)
+{
+	int64		spacing;
+	int64		wait_us;
+
+	if (per_second <= 0)
+		return 0;
+	spacing = (int64) (1000000.0 / per_second);
+	if (shared)
+	{
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		wait_us = reserve_in(shared->rate, shared->nrate, serverid, spacing, now);
+		LWLockRelease(shared->lock);
+	}
+	else
+		wait_us = reserve_in(local_rate, CALLOGS_LOCAL_RATE_SLOTS, serverid, spacing, now);
+	return wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0;
+}
+
+/* ---- activity slots ---- */
+
+/*
+ * my_activity
+ *		This backend's activity slot, or NULL (not preloaded, or a process
+ *		without a backend id).
+ */
+static CallogsActivity *
+my_activity(void)
+{
+	/* (move to src/compat.h with the others) */
+#if PG_VERSION_NUM >= 170000
+	int			i = MyProcNumber;
+#else
+	int			i = MyBackendId - 1;
+#endif
+
+	if (shared == NULL || i < 0 || i >= shared->nactivity)
+		return NULL;
+	return &shared->activity[i];
+}
+
+/*
+ * Writers bracket their changes with these, as PgBackendStatus's
+ * PGSTAT_BEGIN_WRITE_ACTIVITY does: an odd counter means "being written".
+ */
+#define ACTIVITY_BEGIN_WRITE(a) \
+	do { (a)->changecount++; pg_write_barrier(); } while (0)
+#define ACTIVITY_END_WRITE(a) \
+	do { pg_write_barrier(); (a)->changecount++; } while (0)
+
+/*
+ * activity_for_statement
+ *		The slot, with the counters of an earlier statement cleared.
+ */
+static CallogsActivity *
+activity_for_statement(void)
+{
+	CallogsActivity *a = my_activity();
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+
+	if (a && (a->pid != MyProcPid || a->statement_start != stmt))
+	{
+		ACTIVITY_BEGIN_WRITE(a);
+		a->pid = MyProcPid;
+		a->dbid = MyDatabaseId;
+		a->statement_start = stmt;
+		a->requests_in_flight = 0;
+		a->retries = 0;
+		a->retry_wait_until = 0;
+		ACTIVITY_END_WRITE(a);
+	}
+	return a;
+}
+
+/*
+ * callogs_activity_transport
+ *		The transport's part of this backend's activity: requests in flight
+ *		now, retries in this statement, and, when a Retry-After is being
+ *		waited out, until when (0: none).  retry_delta adds to the retries.
+ */
+void
+callogs_activity_transport(int in_flight, int retry_delta,
+						   TimestampTz retry_after_until)
+{
+	CallogsActivity *a = activity_for_statement();
+
+	if (a == NULL)
+		return;
+	ACTIVITY_BEGIN_WRITE(a);
+	a->requests_in_flight = in_flight;
+	a->retries += retry_delta;
+	if (retry_after_until >= 0)
+		a->retry_wait_until = retry_after_until;
+	ACTIVITY_END_WRITE(a);
+}
+
+/*
+ * callogs_activity_read
+ *		A consistent copy of backend slot i (0-based), for the activity view
+ *		of issue 14 (not written yet); false when there is no such slot or
+ *		it was never used.
+ */
+bool
+callogs_activity_read(int i, CallogsActivity *out)
+{
+	volatile CallogsActivity *a;
+
+	if (shared == NULL || i < 0 || i >= shared->nactivity)
+		return false;
+	a = &shared->activity[i];
+	for (;;)
+	{
+		uint32		before = a->changecount;
+
+		pg_read_barrier();
+		memcpy(out, (const void *) a, sizeof(CallogsActivity));
+		pg_read_barrier();
+		if (before == a->changecount && (before & 1) == 0)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return out->pid != 0;
+}
