@@ -1415,7 +1415,9 @@ transport_drive(void)
 		{
 			uint64		ticks;
 
-			(void) read(transport.timerfd, &ticks, sizeof(ticks));
+			/* drain the expiry count; EAGAIN (already drained) is fine */
+			if (read(transport.timerfd, &ticks, sizeof(ticks)) < 0)
+				ticks = 0;
 			continue;
 		}
 		if (ev & (EPOLLIN | EPOLLHUP))
