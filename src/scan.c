@@ -704,6 +704,7 @@ fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	st->queue = lcons(again, st->queue);
 	st->refetched_page = pageno;
 	scan->outstanding++;
+	scan->paging.pages_by_number++;
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }
