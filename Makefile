@@ -20,9 +20,10 @@ DATA = callogs_fdw--1.0.sql callogs_fdw--1.0--1.1.sql
 REGRESS = setup options scan types errors pushdown import multiorg ordering counts
 REGRESS_OPTS = --load-extension=callogs_fdw
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl) \
+# libcurl and json-c through pkg-config (Debian: libcurl4-openssl-dev, libjson-c-dev)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c) \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK = $(shell pkg-config --libs libcurl) -lm
+SHLIB_LINK = $(shell pkg-config --libs libcurl json-c) -lm
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

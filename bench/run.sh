@@ -23,6 +23,15 @@
 # assert-enabled build is refused: its CPU figures mean nothing
 # (BENCH_ALLOW_CASSERT=1 overrides).
 #
+# The PostgreSQL measured is the one CL_PG_CONFIG names (default: Debian's
+# /usr/lib/postgresql/15/bin/pg_config): the extension is rebuilt from this
+# checkout and installed there, and the cluster runs from there.  On a
+# shared machine, point CL_PG_CONFIG at a private copy (the installation is
+# relocatable: copy /usr/lib/postgresql/15, /usr/share/postgresql/15 and
+# /usr/include/postgresql under one directory, keeping their layout).  An
+# assert-enabled build is refused: its CPU figures mean nothing
+# (BENCH_ALLOW_CASSERT=1 overrides).
+#
 # Environment: BENCH_REPS (3), BENCH_REPS_SLOW (1: repetitions of the
 # sequential methods at an added latency, up to ~50 s each), BENCH_DELAYS
 # ("20,50": added latencies in ms, one delay_server each), BENCH_PAGE_SIZE

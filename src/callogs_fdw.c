@@ -233,14 +233,6 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-	DefineCustomBoolVariable("callogs_fdw.fast_conversion",
-							 "Builds timestamps, intervals, integers and text directly instead of through their input functions.",
-							 "Only for measuring what it saves; results are the same.",
-							 &callogs_fast_conversion,
-							 true,
-							 PGC_USERSET,
-							 GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
 	DefineCustomBoolVariable("callogs_fdw.allow_private_addresses",
 							 "Lets servers not owned by a superuser reach private networks.",
 							 "10/8, 172.16/12, 192.168/16, 100.64/10 and IPv6 unique-local fc00::/7; this machine and link-local addresses stay refused.",

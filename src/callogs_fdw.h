@@ -144,6 +144,8 @@ typedef struct CallogsColumn
 	Oid			typioparam;
 	Datum		constval;		/* CALLOGS_CONV_CONSTANT */
 	bool		is_string;		/* a string type: no length cap on input */
+	bool		same_field;		/* an earlier column has the same field */
+	int			next_same;		/* next column with the same field, or -1 */
 } CallogsColumn;
 
 /* in convert.c */
@@ -154,7 +156,6 @@ extern void callogs_convert_row(ClJson *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
 								Datum *values, bool *nulls);
 extern char *callogs_shorten(const char *s, size_t len);
-extern bool callogs_fast_conversion;
 
 /*
  * Pushdown.  A pushed condition is a (kind, op, value) triple; the three

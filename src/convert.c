@@ -9,9 +9,12 @@
  * from "H:MM:SS" or seconds); every other type goes through its input
  * function on the value's text.  A JSON null or a missing key is NULL.
  *
- * Values from the network are hostile: strings are checked for NUL and
- * validated into the database encoding, integers are range-checked, and
- * any value that cannot become the column's type raises an ERROR that
+ * Values from the network are hostile, and json-c's getters coerce and
+ * clamp: every value is read through the type-checking accessors of
+ * jsonpage.h.  Strings are checked for NUL and validated into the database
+ * encoding, integers are exact and range-checked (one json-c may have
+ * clamped is out of range), numbers keep their text as written, and any
+ * value that cannot become the column's type raises an ERROR whose context
  * names the column, the field and a shortened copy of the value.
  *
  * IDENTIFICATION
@@ -33,12 +36,6 @@
 #include "utils/rel.h"
 
 #include "callogs_fdw.h"
-
-/*
- * callogs_fdw.fast_conversion: build common types directly rather than via
- * their input functions.  Off only to measure what it saves.
- */
-bool		callogs_fast_conversion = true;
 
 /* Longest string accepted for a non-text scalar column. */
 #define CALLOGS_MAX_SCALAR_TEXT 256
@@ -166,9 +163,7 @@ callogs_build_columns(Relation rel, List *attnums, const char *org_handle,
 			if (strcmp(def->defname, "field") == 0)
 				c->field = defGetString(def);
 		}
-		c->kind = callogs_fast_conversion ?
-			classify_type(getBaseType(att->atttypid), att->atttypmod) :
-			CALLOGS_CONV_GENERIC;
+		c->kind = classify_type(getBaseType(att->atttypid), att->atttypmod);
 		c->is_string = TypeCategory(getBaseType(att->atttypid)) == TYPCATEGORY_STRING;
 		getTypeInputInfo(att->atttypid, &infunc, &c->typioparam);
 		fmgr_info(infunc, &c->infunc);
@@ -181,109 +176,187 @@ callogs_build_columns(Relation rel, List *attnums, const char *org_handle,
 			c->constval = input_function(c, pstrdup(org_handle ? org_handle : ""));
 		}
 	}
+	/* columns fed by the same key: converted together, the key found once */
+	for (int i = 0; i < n; i++)
+	{
+		cols[i].next_same = -1;
+		cols[i].same_field = false;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int			last = i;
+
+		if (cols[i].same_field || cols[i].kind == CALLOGS_CONV_CONSTANT)
+			continue;
+		for (int j = i + 1; j < n; j++)
+		{
+			if (cols[j].kind != CALLOGS_CONV_CONSTANT && !cols[j].same_field &&
+				strcmp(cols[i].field, cols[j].field) == 0)
+			{
+				cols[j].same_field = true;
+				cols[last].next_same = j;
+				last = j;
+			}
+		}
+	}
 	*ncolumns = n;
 	return cols;
 }
+
 
 /* State for the error context of a conversion. */
 typedef struct ConvContext
 {
 	const char *relname;
 	CallogsColumn *col;
-	ClJson *value;
+	ClJson	   *value;
 } ConvContext;
 
 /*
+ * value_for_message
+ *		The JSON text of v, shortened and printable, for an error message;
+ *		an integer json-c may have clamped has no text to show.
+ */
+static char *
+value_for_message(ClJson *v)
+{
+	size_t		len;
+	const char *text = cl_json_text(v, &len);
+
+	if (text == NULL)
+		return pstrdup("(an integer beyond the 64-bit range)");
+	return callogs_shorten(text, len);
+}
+
+/*
  * conversion_error_callback
- *		Error context naming the column, its JSON field and the shortened value.
+ *		Error context naming the column, its JSON field and the shortened
+ *		value: the one place a conversion error shows the value.
  */
 static void
 conversion_error_callback(void *arg)
 {
 	ConvContext *cc = (ConvContext *) arg;
-	const char *text;
 
 	if (cc->col == NULL)
 		return;
-	text = cc->value ? cc->value->raw : "null";
 	errcontext("column \"%s\" (JSON field \"%s\") of foreign table \"%s\", value %s",
 			   cc->col->attname, cc->col->field, cc->relname,
-			   callogs_shorten(text, strlen(text)));
+			   value_for_message(cc->value));
 }
 
+/*
+ * conversion_error
+ *		Raise an error about a value that cannot feed the column, naming
+ *		both; the value itself is shown by the error context.
+ */
 pg_attribute_noreturn()
-static void conversion_error(CallogsColumn *col, ClJson *v, int code, const char *why);
+static void
+conversion_error(CallogsColumn *col, int code, const char *why)
+{
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("cannot convert JSON field \"%s\" to column \"%s\" of type %s: %s",
+					col->field, col->attname, format_type_be(col->typid), why)));
+}
 
-/* A JSON value whose type (boolean, object, array) cannot feed the column. */
+/*
+ * wrong_json_type
+ *		HV004 (fdw_invalid_data_type): a JSON value whose kind (boolean,
+ *		object, array) cannot feed the column.
+ */
 pg_attribute_noreturn()
 static void
 wrong_json_type(CallogsColumn *col, ClJson *v)
 {
-	conversion_error(col, v, ERRCODE_FDW_INVALID_DATA_TYPE,
+	conversion_error(col, ERRCODE_FDW_INVALID_DATA_TYPE,
 					 psprintf("a JSON %s cannot be stored in this column",
 							  cl_type_name(v)));
 }
 
 /*
- * conversion_error
- *		Raise an error about a value that cannot feed the column, naming both.
+ * out_of_range
+ *		22003: an integer json-c may have clamped, or one that does not fit
+ *		the column; never store a clamped number.
  */
 pg_attribute_noreturn()
 static void
-conversion_error(CallogsColumn *col, ClJson *v, int code, const char *why)
+out_of_range(CallogsColumn *col, const char *why)
 {
-	const char *text = v->raw;
+	conversion_error(col, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, why);
+}
 
-	ereport(ERROR,
-			(errcode(code),
-			 errmsg("cannot convert JSON field \"%s\" to column \"%s\" of type %s: %s",
-					col->field, col->attname, format_type_be(col->typid), why),
-			 errdetail("The value was %s.", callogs_shorten(text, strlen(text)))));
+/*
+ * json_text
+ *		The JSON text of v (see cl_json_text) in the database encoding,
+ *		NUL-terminated, and its length.  22003 if it holds an integer
+ *		json-c may have clamped; the encoding's error (22021, 22P05) for a
+ *		string that is not valid UTF-8 or has no equivalent.
+ */
+static char *
+json_text(CallogsColumn *col, ClJson *v, size_t *len)
+{
+	const char *text = cl_json_text(v, len);
+	char	   *conv;
+
+	if (text == NULL)
+		out_of_range(col, cl_type(v) == CL_JSON_INT ?
+					 "the integer is out of the range json-c reads exactly" :
+					 "the value holds an integer out of the range json-c reads exactly");
+	conv = pg_any_to_server(text, (int) *len, PG_UTF8);
+	if (conv == text)
+		return pnstrdup(text, *len);
+	*len = strlen(conv);
+	return conv;
 }
 
 /*
  * server_string
  *		A JSON string validated into the database encoding; NUL is refused
- *		because no PostgreSQL text can hold it.
+ *		(22P05) because no PostgreSQL text can hold it.  In a UTF-8 database
+ *		the result is json-c's own buffer (not a copy): read-only, valid as
+ *		long as the page.
  */
-static char *
+static const char *
 server_string(CallogsColumn *col, ClJson *v, size_t *len)
 {
-	const char *s = v->str;
-	int			n = v->str_len;
+	const char *s = cl_string(v, len);
+	const char *conv;
 
-	if (memchr(s, '\0', n) != NULL)
-		conversion_error(col, v, ERRCODE_UNTRANSLATABLE_CHARACTER,
+	if (memchr(s, '\0', *len) != NULL)
+		conversion_error(col, ERRCODE_UNTRANSLATABLE_CHARACTER,
 						 "the string contains a NUL character (\\u0000)");
-	s = pg_any_to_server(s, n, PG_UTF8);
-	*len = (s == v->str) ? (size_t) n : strlen(s);
-	return (char *) s;
+	conv = pg_any_to_server(s, (int) *len, PG_UTF8);
+	if (conv != s)
+		*len = strlen(conv);
+	return conv;
 }
 
 /*
  * scalar_text
- *		The text a scalar value hands to an input function: a string as is,
- *		a number or boolean as written.
+ *		The text a scalar value hands to an input function (palloc'd): a
+ *		string as is, a number or boolean as its JSON text (a double as
+ *		written).  Objects and arrays are HV004.
  */
 static char *
 scalar_text(CallogsColumn *col, ClJson *v)
 {
 	size_t		len;
-	char	   *s;
+	const char *s;
 
 	switch (cl_type(v))
 	{
 		case CL_JSON_STRING:
 			s = server_string(col, v, &len);
 			if (len > CALLOGS_MAX_SCALAR_TEXT && !col->is_string)
-				conversion_error(col, v, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+				conversion_error(col, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
 								 "the string is too long for this type");
-			return s == v->str ? pnstrdup(s, len) : s;
+			return pnstrdup(s, len);
 		case CL_JSON_INT:
 		case CL_JSON_DOUBLE:
 		case CL_JSON_BOOLEAN:
-			/* the number exactly as written: the input function judges it */
-			return pstrdup(v->raw);
+			/* the input function judges the number as written */
+			return json_text(col, v, &len);
 		default:
 			wrong_json_type(col, v);
 	}
@@ -302,21 +375,21 @@ input_function(CallogsColumn *col, char *text)
 /*
  * convert_timestamp
  *		Build a timestamp(tz) from the API's ISO 8601 string without the
- *		general date/time parser; unusual forms fall back to it.
+ *		general date/time parser; unusual forms fall back to it (timestamptz_in,
+ *		timestamp_in).  A non-string is HV004.
  */
 static Datum
 convert_timestamp(CallogsColumn *col, ClJson *v, bool with_tz)
 {
 	ClTimestamp ts;
 	const char *s;
-	int			n;
+	size_t		n;
 
-	if (!(cl_type(v) == CL_JSON_STRING))
-		conversion_error(col, v, ERRCODE_FDW_INVALID_DATA_TYPE,
+	if (cl_type(v) != CL_JSON_STRING)
+		conversion_error(col, ERRCODE_FDW_INVALID_DATA_TYPE,
 						 psprintf("expected a string, got a JSON %s",
 								  cl_type_name(v)));
-	s = v->str;
-	n = v->str_len;
+	s = cl_string(v, &n);
 	if (cl_parse_timestamp(s, n, &ts) && (ts.has_tz || !with_tz))
 	{
 		struct pg_tm tm;
@@ -338,29 +411,30 @@ convert_timestamp(CallogsColumn *col, ClJson *v, bool with_tz)
 
 /*
  * convert_interval
- *		An interval from integer seconds or "H:MM:SS"; other forms via interval_in.
+ *		An interval from integer seconds or "H:MM:SS"; other forms via
+ *		interval_in.  A boolean is HV004; seconds out of range are 22015.
  */
 static Datum
 convert_interval(CallogsColumn *col, ClJson *v)
 {
 	Interval   *iv;
 	int64_t		usec;
+	const char *s;
+	size_t		n;
 
-	if ((cl_type(v) == CL_JSON_BOOLEAN))
+	if (cl_type(v) == CL_JSON_BOOLEAN)
 		wrong_json_type(col, v);
-	if ((cl_type(v) == CL_JSON_INT))
+	if (cl_type(v) == CL_JSON_INT)
 	{
 		int64_t		secs;
 
 		if (!cl_json_get_int64(v, &secs) ||
 			secs > PG_INT64_MAX / USECS_PER_SEC || secs < PG_INT64_MIN / USECS_PER_SEC)
-			conversion_error(col, v, ERRCODE_INTERVAL_FIELD_OVERFLOW,
+			conversion_error(col, ERRCODE_INTERVAL_FIELD_OVERFLOW,
 							 "the number of seconds is out of range");
 		usec = secs * USECS_PER_SEC;
 	}
-	else if ((cl_type(v) == CL_JSON_STRING) &&
-			 cl_parse_duration(v->str,
-							   v->str_len, &usec))
+	else if ((s = cl_string(v, &n)) != NULL && cl_parse_duration(s, n, &usec))
 	{
 		/* parsed */
 	}
@@ -376,31 +450,32 @@ convert_interval(CallogsColumn *col, ClJson *v)
 
 /*
  * convert_integer
- *		A range-checked smallint/integer/bigint from a JSON integer or its text.
+ *		A range-checked smallint/integer/bigint from a JSON integer (exact:
+ *		out of range, or possibly clamped by json-c, is 22003) or from the
+ *		text of a string or double (the input function judges it).
  */
 static Datum
 convert_integer(CallogsColumn *col, ClJson *v)
 {
 	int64_t		i;
 
-	if ((cl_type(v) == CL_JSON_BOOLEAN))
+	if (cl_type(v) == CL_JSON_BOOLEAN)
 		wrong_json_type(col, v);
-	if (!(cl_type(v) == CL_JSON_INT))
+	if (cl_type(v) != CL_JSON_INT)
 		return input_function(col, scalar_text(col, v));
 	if (!cl_json_get_int64(v, &i))
-		conversion_error(col, v, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-						 "the number is out of range");
+		out_of_range(col, cl_json_int_clamped(v) ?
+					 "the integer is out of the range json-c reads exactly" :
+					 "the number is out of range");
 	switch (col->kind)
 	{
 		case CALLOGS_CONV_INT2:
 			if (i < PG_INT16_MIN || i > PG_INT16_MAX)
-				conversion_error(col, v, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-								 "the number is out of range for type smallint");
+				out_of_range(col, "the number is out of range for type smallint");
 			return Int16GetDatum((int16) i);
 		case CALLOGS_CONV_INT4:
 			if (i < PG_INT32_MIN || i > PG_INT32_MAX)
-				conversion_error(col, v, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-								 "the number is out of range for type integer");
+				out_of_range(col, "the number is out of range for type integer");
 			return Int32GetDatum((int32) i);
 		default:
 			return Int64GetDatum((int64) i);
@@ -414,34 +489,37 @@ convert_integer(CallogsColumn *col, ClJson *v)
 static Datum
 convert_value(CallogsColumn *col, ClJson *v)
 {
-	ClJsonType type = cl_type(v);
+	ClJsonType	type = cl_type(v);
+	size_t		len;
 
 	switch (col->kind)
 	{
 		case CALLOGS_CONV_TEXT:
 			if (type == CL_JSON_STRING)
 			{
-				size_t		len;
-				char	   *s = server_string(col, v, &len);
+				const char *s = server_string(col, v, &len);
 
 				return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
 			}
 			else
 			{
 				/* numbers, booleans, objects and arrays as JSON text */
-				const char *s = v->raw;
-				char	   *conv = pg_any_to_server(s, strlen(s), PG_UTF8);
+				char	   *s = json_text(col, v, &len);
 
-				return PointerGetDatum(cstring_to_text(conv));
+				return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
 			}
 		case CALLOGS_CONV_INT2:
 		case CALLOGS_CONV_INT4:
 		case CALLOGS_CONV_INT8:
 			return convert_integer(col, v);
 		case CALLOGS_CONV_BOOL:
-			if (type == CL_JSON_BOOLEAN)
-				return BoolGetDatum(v->boolean);
-			return input_function(col, scalar_text(col, v));
+			{
+				bool		b;
+
+				if (cl_json_get_bool(v, &b))
+					return BoolGetDatum(b);
+				return input_function(col, scalar_text(col, v));
+			}
 		case CALLOGS_CONV_TIMESTAMPTZ:
 			return convert_timestamp(col, v, true);
 		case CALLOGS_CONV_TIMESTAMP:
@@ -449,30 +527,50 @@ convert_value(CallogsColumn *col, ClJson *v)
 		case CALLOGS_CONV_INTERVAL:
 			return convert_interval(col, v);
 		case CALLOGS_CONV_JSON:
-			{
-				const char *s = v->raw;
-				char	   *conv = pg_any_to_server(s, strlen(s), PG_UTF8);
-
-				return input_function(col, conv == s ? pstrdup(s) : conv);
-			}
+			return input_function(col, json_text(col, v, &len));
 		case CALLOGS_CONV_CONSTANT:
 			return col->constval;
 		case CALLOGS_CONV_GENERIC:
 			if (type == CL_JSON_OBJECT || type == CL_JSON_ARRAY)
-			{
-				const char *s = v->raw;
-
-				return input_function(col, pg_any_to_server(s, strlen(s), PG_UTF8));
-			}
+				return input_function(col, json_text(col, v, &len));
 			return input_function(col, scalar_text(col, v));
 	}
 	return (Datum) 0;			/* keep compiler quiet */
 }
 
 /*
+ * convert_member
+ *		Convert the value v of one JSON key into every column it feeds
+ *		(columns[i] and the chain of next_same).
+ */
+static void
+convert_member(ConvContext *cc, CallogsColumn *columns, int i, ClJson *v,
+			   Datum *values, bool *nulls)
+{
+	if (v == NULL)
+		return;					/* JSON null: the columns stay NULL */
+	for (; i >= 0; i = columns[i].next_same)
+	{
+		CallogsColumn *col = &columns[i];
+
+		cc->col = col;
+		cc->value = v;
+		values[col->attnum - 1] = convert_value(col, v);
+		nulls[col->attnum - 1] = false;
+	}
+}
+
+/*
  * callogs_convert_row
  *		Fill values/nulls (indexed by attnum - 1) from one call-log object.
- *		Columns not listed stay NULL.  Errors name the column and field.
+ *		Columns not listed stay NULL, as do columns whose key is missing or
+ *		null.  Errors name the column and field.
+ *
+ *		The members are walked once, in their order, and matched to the
+ *		columns starting after the column matched last: the API writes its
+ *		keys in the same order in every row, so each member usually costs
+ *		one comparison, cheaper than a hash lookup per column.  An object
+ *		with many more members than the query needs is read by lookups.
  */
 void
 callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
@@ -480,6 +578,7 @@ callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 {
 	ConvContext cc;
 	ErrorContextCallback errcallback;
+	int			nkeys = 0;
 
 	cc.relname = relname;
 	cc.col = NULL;
@@ -493,7 +592,6 @@ callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 	{
 		CallogsColumn *col = &columns[i];
 		int			idx = col->attnum - 1;
-		ClJson *v = NULL;
 
 		if (col->kind == CALLOGS_CONV_CONSTANT)
 		{
@@ -501,16 +599,45 @@ callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 			nulls[idx] = false;
 			continue;
 		}
-		if (!cl_object_get(obj, col->field, &v) || cl_type(v) == CL_JSON_NULL)
+		values[idx] = (Datum) 0;
+		nulls[idx] = true;
+		if (!col->same_field)
+			nkeys++;
+	}
+
+	if (cl_object_length(obj) > (size_t) (2 * nkeys + 4))
+	{
+		for (int i = 0; i < ncolumns; i++)
 		{
-			values[idx] = (Datum) 0;
-			nulls[idx] = true;
-			continue;
+			ClJson	   *v;
+
+			if (columns[i].kind != CALLOGS_CONV_CONSTANT && !columns[i].same_field &&
+				cl_object_get(obj, columns[i].field, &v))
+				convert_member(&cc, columns, i, v, values, nulls);
 		}
-		cc.col = col;
-		cc.value = v;
-		values[idx] = convert_value(col, v);
-		nulls[idx] = false;
+	}
+	else if (nkeys > 0)
+	{
+		const void *pos = NULL;
+		const char *key;
+		ClJson	   *v;
+		int			next = 0;
+
+		while (cl_object_next(obj, &pos, &key, &v))
+		{
+			for (int k = 0; k < ncolumns; k++)
+			{
+				int			i = (next + k) % ncolumns;
+				CallogsColumn *col = &columns[i];
+
+				if (col->kind == CALLOGS_CONV_CONSTANT || col->same_field ||
+					strcmp(col->field, key) != 0)
+					continue;
+				convert_member(&cc, columns, i, v, values, nulls);
+				next = i + 1;
+				break;
+			}
+		}
 	}
 
 	error_context_stack = errcallback.previous;

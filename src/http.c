@@ -166,20 +166,15 @@ typedef struct Transport
 } Transport;
 
 /*
- * The backend's budget for API pages (issue 10 section 3): bytes of every
- * page held or being parsed, across all scans, at most
- * callogs_fdw.max_page_memory.  The same three fields as the JSON
- * decoder's ClBudget, which is to charge its parsed-tree estimate here too
- * (see budget_charge).
+ * The backend's budget for API pages (issue 10 section 3): every page held
+ * or being parsed, across all scans, at most callogs_fdw.max_page_memory.
+ * The JSON decoder charges it directly, as bytes arrive and before json-c
+ * allocates for them: the bytes received plus its upper bound of the tree
+ * json-c builds (jsonpage.c).  A finished page carries its charge until
+ * cl_json_free, a parser until cl_parser_free.  The limit is read from the
+ * setting before each feed.
  */
-typedef struct PageBudget
-{
-	size_t		limit;			/* bytes; from the setting at each charge */
-	size_t		used;
-	size_t		peak;
-} PageBudget;
-
-static PageBudget page_budget;
+static ClBudget page_budget;
 
 /* callogs_fdw.max_page_memory, in kB */
 int			callogs_max_page_memory = 256 * 1024;
@@ -511,43 +506,31 @@ fetcher_cleanup(void *arg)
 }
 
 /*
- * budget_charge
- *		Charge n more bytes of a page of req to the backend's budget; false
- *		(nothing charged) when that would pass callogs_fdw.max_page_memory.
+ * budget_account
+ *		Count n more bytes that req's parser charged to page_budget for the
+ *		request, its fetcher and the scan's peak (EXPLAIN ANALYZE VERBOSE).
  *		Called from the write callback: only arithmetic.
- *
- *		TREE ESTIMATE: today the received bytes are charged.  When the JSON
- *		decoder over json-c lands, its parser charges bytes received plus its
- *		estimate of the parsed tree to a ClBudget: pass it page_budget's
- *		numbers (cl_parser_init) and charge what it reports here instead of n.
  */
-static bool
-budget_charge(CallogsRequest *req, size_t n)
+static void
+budget_account(CallogsRequest *req, size_t n)
 {
 	CallogsFetcher *f = req->fetcher;
 
-	page_budget.limit = (size_t) callogs_max_page_memory * 1024;
-	if (page_budget.used + n > page_budget.limit)
-		return false;
-	page_budget.used += n;
-	page_budget.peak = Max(page_budget.peak, page_budget.used);
 	req->charged += n;
 	f->charged += n;
 	if (f->stats && (int64) f->charged > f->stats->peak_memory)
 		f->stats->peak_memory = (int64) f->charged;
-	return true;
 }
 
 /*
  * budget_release
- *		Give back what req holds against the budget (its page was freed, or
- *		an attempt's body was dropped).
+ *		req's page was freed, or an attempt's parser dropped: its charge is
+ *		back in page_budget (cl_json_free, cl_parser_free); forget it here.
  */
 static void
 budget_release(CallogsRequest *req)
 {
-	Assert(page_budget.used >= req->charged && req->fetcher->charged >= req->charged);
-	page_budget.used -= req->charged;
+	Assert(req->fetcher->charged >= req->charged);
 	req->fetcher->charged -= req->charged;
 	req->charged = 0;
 }
@@ -679,15 +662,17 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	req->bytes += n;
 	if (req->status >= 200 && req->status < 300)
 	{
-		if (!budget_charge(req, n))
+		size_t		before = req->parser.charged;
+		bool		ok;
+
+		/* the parser charges page_budget itself, before json-c allocates */
+		page_budget.limit = (size_t) callogs_max_page_memory * 1024;
+		ok = cl_parser_feed(&req->parser, ptr, n);
+		budget_account(req, req->parser.charged - before);
+		if (!ok)
 		{
-			req->abort_reason = ABORT_BUDGET;
-			return 0;
-		}
-		if (!cl_parser_feed(&req->parser, ptr, n))
-		{
-			req->abort_reason = req->parser.status == CL_PARSE_TOO_BIG ?
-				ABORT_TOO_BIG : ABORT_BAD_JSON;
+			req->abort_reason = req->parser.status == CL_PARSE_BUDGET ? ABORT_BUDGET :
+				req->parser.status == CL_PARSE_TOO_BIG ? ABORT_TOO_BIG : ABORT_BAD_JSON;
 			return 0;
 		}
 	}
@@ -882,7 +867,7 @@ start_transfer(CallogsRequest *req)
 	req->refused_ip[0] = '\0';
 
 	if (!cl_parser_init(&req->parser, CALLOGS_MAX_JSON_DEPTH,
-						(size_t) o->max_response_bytes))
+						(size_t) o->max_response_bytes, &page_budget))
 	{
 		cl_parser_free(&req->parser);
 		fail_request(req, ERRCODE_FDW_OUT_OF_MEMORY,
@@ -1224,8 +1209,9 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 								callogs_max_page_memory),
 					 NULL,
 					 req_printf(req, NULL,
-								"This backend held %zu kB of other pages when this one had sent %zu kB.",
-								page_budget.used / 1024, req->bytes / 1024),
+								"This backend held %zu kB of other pages when this one had sent %zu kB (held with its decoded tree: %zu kB).",
+								(page_budget.used - Min(page_budget.used, req->parser.charged)) / 1024,
+								req->bytes / 1024, req->parser.charged / 1024),
 					 "Lower page_size or concurrency, or ask a superuser to raise callogs_fdw.max_page_memory.");
 	}
 	else if (req->abort_reason == ABORT_TOO_BIG || cres == CURLE_FILESIZE_EXCEEDED)
@@ -1415,7 +1401,10 @@ transport_drive(void)
 		{
 			uint64		ticks;
 
-			/* drain the expiry count; EAGAIN (already drained) is fine */
+			/*
+			 * Drain the expirations (EAGAIN: none left).  A (void) cast does
+			 * not silence glibc's warn_unused_result under _FORTIFY_SOURCE.
+			 */
 			if (read(transport.timerfd, &ticks, sizeof(ticks)) < 0)
 				ticks = 0;
 			continue;

@@ -1,25 +1,64 @@
 /*-------------------------------------------------------------------------
  *
  * jsonpage.c
- *		  Backend-independent decoding of one page of the Call Logs API.
+ *		  Backend-independent decoding of one page of the Call Logs API,
+ *		  over json-c.
  *
- * The transport feeds response bytes to a ClJsonParser as they arrive.
- * The parser is our own: a page is an object whose members, and the
- * elements of an array member such as "data", are parsed one by one as
- * soon as their bytes are complete, into ClJson nodes allocated from one
- * arena that is freed in one go.  A resumable scan finds where the next
- * value ends, so each byte is scanned once and each value parsed once,
- * however the bytes are split.
- * The grammar is RFC 8259, strictly: no comments, no single quotes, no
- * trailing commas, no control characters in strings, numbers as written;
- * nesting is bounded; integers are read exactly (out of int64 is flagged,
- * never clamped).  Strings are not UTF-8-checked here: the backend
- * validates them into the database encoding when it converts them.
+ * The transport feeds response bytes to a ClJsonParser as they arrive;
+ * json-c (json_tokener_parse_ex, JSON_TOKENER_STRICT, nesting bounded by
+ * json_tokener_new_ex) does all the parsing and builds the tree.
+ *
+ * Before json-c sees a byte, a byte classifier looks at it.  It tracks only
+ * where the byte is (inside a string or an escape, inside a number or
+ * literal, how many containers are open and whether the innermost is an
+ * object) and does three things json-c 0.16 does not:
+ *
+ *	1. Memory budget (issue 10, section 3).  json-c mallocs per value: an
+ *	   empty object costs about 800 bytes, so a hostile page of "[{},{},..."
+ *	   grows to 260 times its size.  The classifier keeps an upper bound of
+ *	   what json-c will have allocated for the bytes seen so far (constants
+ *	   EST_* below, measured against glibc malloc and checked by
+ *	   test/unit/test_budget.c) and charges it, with the bytes themselves,
+ *	   to the parser's ClBudget before json-c parses them.
+ *	2. Strictness.  JSON_TOKENER_STRICT still accepts NaN, Infinity,
+ *	   -Infinity, leading zeros ("00", "-01"), "1." and "1.e5" and single-
+ *	   quoted keys, and raw control characters inside strings.  The
+ *	   classifier holds every number to RFC 8259's grammar, allows only
+ *	   '-', digits, 't', 'f' and 'n' to start a number or literal (json-c
+ *	   checks the literals' spelling) and refuses bytes below 0x20 inside
+ *	   strings.
+ *	3. The end of the document.  Bytes after the value are refused
+ *	   (CL_PARSE_TRAILING) in the same chunk and in later ones: json-c
+ *	   would start parsing a second document.
+ *
+ * A feed runs the classifier over the new bytes first; where it stops (an
+ * error, the budget, max_bytes), json-c is fed only the bytes before that
+ * point, and if json-c finds an error there, json-c's error wins.  Each
+ * side decides byte by byte, so how the bytes are split into feeds changes
+ * nothing (the fuzzer checks this; it also hides json-c's resumption of a
+ * number split across feeds, which accepted "1" + "-1" as 1).
+ *
+ * JSON_TOKENER_VALIDATE_UTF8 is not used: json-c 0.16 keeps its UTF-8 state
+ * in a local variable of json_tokener_parse_ex, so a character split
+ * across two feeds is reported as invalid, and its check accepts overlong
+ * forms and surrogates anyway.  Strings are validated where they are used:
+ * convert.c turns them into the database encoding (pg_any_to_server), and
+ * error messages replace invalid bytes.
+ *
+ * What json-c does and the accessors below account for:
+ *	- integers: a negative one below INT64_MIN is clamped to INT64_MIN
+ *	  (strtoll), a positive one above UINT64_MAX to UINT64_MAX (strtoull),
+ *	  silently; those two values therefore read as out of range.  Integers
+ *	  between INT64_MAX and UINT64_MAX are kept exactly, as uint64.
+ *	- doubles keep the text as written (json_object_new_double_s).
+ *	- strings keep their length (\u0000 included); a lone surrogate escape
+ *	  becomes U+FFFD; a key is cut at a \u0000.
+ *	- a repeated key keeps the last value, at the first one's position.
  *
  * cl_page_decode then checks the shape of a page (an object with a
- * non-negative integer "count", an array "data" and an optional string
- * "next").  The fast value parsers for ISO 8601 timestamps and "H:MM:SS"
- * durations live here too, so that the fuzzer reaches them.
+ * non-negative integer "count", an array "data", optional string-or-null
+ * "next" and "previous").  The fast value parsers for ISO 8601 timestamps
+ * and "H:MM:SS" durations live here too, so that the fuzzer reaches them.
  *
  * Nothing in this file may use PostgreSQL's memory or error machinery:
  * it is called from libcurl callbacks, from the unit tests and from the
@@ -32,786 +71,659 @@
  */
 #include "jsonpage.h"
 
+#include <json_object.h>
+#include <json_object_iterator.h>
+#include <linkhash.h>
+#include <json_tokener.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- arena ---- */
-
-#define CL_ARENA_BLOCK (64 * 1024)
-
-typedef struct ClArenaBlock
-{
-	struct ClArenaBlock *next;
-	size_t		used;
-	size_t		size;
-	char		data[];
-} ClArenaBlock;
-
-struct ClArena
-{
-	ClArenaBlock *head;
-	size_t		total;			/* bytes of blocks */
-	size_t		limit;			/* refuse to grow past this */
-};
+/* ---- the memory budget ---- */
 
 /*
- * Decoded values take several times the bytes of their text (a node per
- * value): bound the tree, so that a page of a million tiny values cannot
- * make us allocate gigabytes.
+ * What json-c allocates, as upper bounds in bytes of glibc malloc chunks
+ * (request + 8, rounded up to 16, at least 32) on a 64-bit machine, for
+ * json-c 0.16 (json_object.c, linkhash.c, arraylist.c, json_tokener.c):
+ *
+ * EST_TOKENER: the tokener, its stack (24 bytes per level of max_depth),
+ *	its printbuf, and the locale copies each json_tokener_parse_ex makes.
+ * EST_OBJECT: '{': json_object_object (64) + lh_table (64) + 16 hash
+ *	entries of 40 bytes (656); glibc measures 784.
+ * EST_ARRAY: '[': json_object_array (64) + array_list (48) + 32 slots (272)
+ *	until ']' shrinks them; glibc measures 384.
+ * EST_ENTRY, EST_RESIZE: an object's table doubles when an insertion finds
+ *	it 66 % full (lh_table_insert_w_hash): the new table (40 bytes per
+ *	entry, one chunk) and a temporary lh_table; the old table is freed
+ *	after the copy (it was charged before).
+ * EST_SLOT: an array doubles its slots when full (array_list_add): the new
+ *	slots; realloc may hold old and new at once (the old were charged).
+ * EST_KEY + EST_KEY_BYTE per byte: a key is strdup'ed by the tokener, then
+ *	again into the table before the first copy is freed: two chunks of
+ *	length + 24 at most.
+ * EST_STRING + 1 per byte: json_object_string with the text inline:
+ *	48 + length + 1 (at least 57), a chunk of at most length + 72.
+ * EST_SCALAR + 1 per byte: a number, true or false (json_object_int,
+ *	_double, _boolean: 64) and a double's text (strdup: length + 24 at
+ *	most); null allocates nothing but is charged the same.
+ * EST_PRINTBUF_BYTE: each byte by which the longest string or token grows:
+ *	the tokener collects every string and token in one printbuf that
+ *	doubles by realloc (old + new at once).
+ * Nested deeper than CL_SC_LEVELS (only with a max_depth above it), the
+ * classifier does not follow the containers and charges flat upper
+ * bounds: EST_FLAT_MEMBER per key (182 bytes of table per member, the
+ * worst case of a table just doubled, with the old one still there) and
+ * EST_FLAT_ELEMENT per element (slots at twice the elements, plus the old
+ * ones during realloc).
+ *
+ * test/unit/test_budget.c checks these against glibc after every feed;
+ * the fuzzer and test_jsonpage.c against ASan's count of the bytes
+ * requested, at their peak inside each feed.
  */
-#define CL_ARENA_MIN_LIMIT	((size_t) 64 * 1024 * 1024)
-#define CL_ARENA_FACTOR		8
+#define EST_TOKENER			4096
+#define EST_OBJECT			800
+#define EST_ARRAY			400
+#define EST_ENTRY			40
+#define EST_RESIZE			(16 + 64)
+#define EST_SLOT			8
+#define EST_KEY				48
+#define EST_KEY_BYTE		2
+#define EST_STRING			72
+#define EST_SCALAR			88
+#define EST_PRINTBUF_BYTE	3
+#define EST_FLAT_MEMBER		192
+#define EST_FLAT_ELEMENT	24
 
 /*
- * Standard blocks of freed pages are kept for the next pages (the process
- * is single-threaded): a scan then parses page after page in the same
- * memory instead of faulting fresh pages in from the kernel each time.
+ * cl_budget_init
+ *		A budget of limit bytes (0: no limit), nothing charged.
  */
-#define CL_BLOCK_CACHE 32
-static ClArenaBlock *block_cache[CL_BLOCK_CACHE];
-static int	n_block_cache = 0;
-
-/* the same for the parsers' input buffers */
-#define CL_BUF_CACHE 8
-#define CL_BUF_SIZE 65536
-static char *buf_cache[CL_BUF_CACHE];
-static int	n_buf_cache = 0;
-
-static ClArena *
-arena_create(void)
+void
+cl_budget_init(ClBudget *b, size_t limit)
 {
-	return calloc(1, sizeof(ClArena));
+	b->limit = limit;
+	b->used = 0;
+	b->peak = 0;
 }
+
+/* What may still be charged to b (SIZE_MAX without a budget or limit). */
+static size_t
+budget_room(const ClBudget *b)
+{
+	if (b == NULL || b->limit == 0)
+		return SIZE_MAX;
+	return b->used < b->limit ? b->limit - b->used : 0;
+}
+
+/* Charge n bytes unconditionally, keeping the peak. */
+static void
+budget_add(ClBudget *b, size_t n)
+{
+	if (b == NULL)
+		return;
+	b->used = n > SIZE_MAX - b->used ? SIZE_MAX : b->used + n;
+	if (b->used > b->peak)
+		b->peak = b->used;
+}
+
+/*
+ * cl_budget_charge
+ *		Charge bytes to b if they fit under its limit.  Returns false, and
+ *		charges nothing, if they do not.  For callers other than the parser
+ *		(the transport's own buffers).
+ */
+bool
+cl_budget_charge(ClBudget *b, size_t bytes)
+{
+	if (bytes > budget_room(b))
+		return false;
+	budget_add(b, bytes);
+	return true;
+}
+
+/*
+ * cl_budget_release
+ *		Give back bytes charged earlier.
+ */
+void
+cl_budget_release(ClBudget *b, size_t bytes)
+{
+	if (b == NULL)
+		return;
+	b->used = bytes > b->used ? 0 : b->used - bytes;
+}
+
+/*
+ * The charge a finished root carries, as json-c user data: released by
+ * json-c when the root is freed (json_object_put calls release_charge).
+ */
+typedef struct ClCharge
+{
+	ClBudget   *budget;
+	size_t		bytes;
+} ClCharge;
 
 static void
-arena_free(ClArena *a)
+release_charge(struct json_object *jso, void *userdata)
 {
-	ClArenaBlock *b;
+	ClCharge   *c = (ClCharge *) userdata;
 
-	if (a == NULL)
-		return;
-	b = a->head;
-	while (b)
-	{
-		ClArenaBlock *next = b->next;
-
-		if (b->size == CL_ARENA_BLOCK && n_block_cache < CL_BLOCK_CACHE)
-			block_cache[n_block_cache++] = b;
-		else
-			free(b);
-		b = next;
-	}
-	free(a);
-}
-
-/* size bytes, 8-aligned; NULL when out of memory */
-static void *
-arena_alloc(ClArena *a, size_t size)
-{
-	ClArenaBlock *b = a->head;
-
-	size = (size + 7) & ~(size_t) 7;
-	if (b == NULL || b->size - b->used < size)
-	{
-		size_t		bsize = size > CL_ARENA_BLOCK / 4 ? size : CL_ARENA_BLOCK;
-
-		if (a->total + bsize > a->limit)
-			return NULL;
-		a->total += bsize;
-		if (bsize == CL_ARENA_BLOCK && n_block_cache > 0)
-			b = block_cache[--n_block_cache];
-		else
-			b = malloc(sizeof(ClArenaBlock) + bsize);
-		if (b == NULL)
-			return NULL;
-		b->size = bsize;
-		b->used = 0;
-		if (size > CL_ARENA_BLOCK / 4 && a->head)
-		{
-			/* a big one: keep filling the current block afterwards */
-			b->next = a->head->next;
-			a->head->next = b;
-		}
-		else
-		{
-			b->next = a->head;
-			a->head = b;
-		}
-	}
-	b->used += size;
-	return b->data + b->used - size;
-}
-
-/* ---- the value parser ---- */
-
-typedef enum
-{
-	PV_OK,
-	PV_MORE,					/* the value runs past the bytes we have */
-	PV_ERROR
-} PvResult;
-
-/* What a value parse needs: the bytes, the arena, the failure report. */
-typedef struct PCtx
-{
-	const char *buf;
-	size_t		len;
-	bool		at_end;			/* no more bytes will come */
-	ClArena    *arena;
-	int			max_depth;
-	ClParseStatus status;
-	char	   *errmsg;
-	size_t		base;			/* offset of buf[0] in the whole input */
-} PCtx;
-
-static PvResult parse_value(PCtx *c, size_t *pos, int depth, ClJson **out);
-
-static PvResult
-pv_fail(PCtx *c, ClParseStatus status, const char *what, size_t pos)
-{
-	c->status = status;
-	if (status == CL_PARSE_SYNTAX)
-		snprintf(c->errmsg, CL_ERRMSG_LEN, "%s at byte %zu", what, c->base + pos);
-	else
-		snprintf(c->errmsg, CL_ERRMSG_LEN, "%s", what);
-	return PV_ERROR;
-}
-
-static PvResult
-pv_nomem(PCtx *c)
-{
-	return pv_fail(c, CL_PARSE_NOMEM,
-				   "the response holds too many values to decode (or out of memory)", 0);
-}
-
-static bool
-is_json_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
-
-static size_t
-skip_space(const char *buf, size_t len, size_t pos)
-{
-	while (pos < len && is_json_space(buf[pos]))
-		pos++;
-	return pos;
-}
-
-static ClJson *
-new_node(PCtx *c, ClJsonType type, size_t start, size_t end)
-{
-	ClJson	   *v = arena_alloc(c->arena, sizeof(ClJson));
-	char	   *raw;
-
-	if (v == NULL)
-		return NULL;
-	memset(v, 0, sizeof(*v));
-	v->type = type;
-	raw = arena_alloc(c->arena, end - start + 1);
-	if (raw == NULL)
-		return NULL;
-	memcpy(raw, c->buf + start, end - start);
-	raw[end - start] = '\0';
-	v->raw = raw;
-	v->raw_len = end - start;
-	return v;
-}
-
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static int
-read_hex4(const char *s)
-{
-	int			v = 0;
-
-	for (int i = 0; i < 4; i++)
-	{
-		int			h = hexval(s[i]);
-
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
-}
-
-static size_t
-put_utf8(char *out, unsigned int cp)
-{
-	if (cp < 0x80)
-	{
-		out[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800)
-	{
-		out[0] = (char) (0xC0 | (cp >> 6));
-		out[1] = (char) (0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000)
-	{
-		out[0] = (char) (0xE0 | (cp >> 12));
-		out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char) (0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char) (0xF0 | (cp >> 18));
-	out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char) (0x80 | (cp & 0x3F));
-	return 4;
+	(void) jso;
+	cl_budget_release(c->budget, c->bytes);
+	free(c);
 }
 
 /*
- * parse_string
- *		A string starting at *pos (the quote).  Sets the decoded text (NUL
- *		terminated; \u0000 gives a NUL inside) and its length.
+ * cl_json_charge
+ *		What a root returned by cl_parser_finish holds charged to its
+ *		budget (0 for a number at the top level: see cl_parser_finish).
  */
-static PvResult
-parse_string(PCtx *c, size_t *pos, const char **str, size_t *str_len)
+size_t
+cl_json_charge(const ClJson *root)
 {
-	const char *buf = c->buf;
-	size_t		p = *pos + 1;
-	size_t		start = p;
-	bool		escapes = false;
-	char	   *out;
-	size_t		o = 0;
+	ClCharge   *c;
 
-	/* find the end first: most strings have no escape */
-	for (;;)
-	{
-		if (p >= c->len)
-			return c->at_end ? pv_fail(c, CL_PARSE_TRUNCATED,
-									   "JSON value is incomplete (truncated response?)", p) : PV_MORE;
-		if (buf[p] == '"')
-			break;
-		if ((unsigned char) buf[p] < 0x20)
-			return pv_fail(c, CL_PARSE_SYNTAX, "control character in a string", p);
-		if (buf[p] == '\\')
-		{
-			escapes = true;
-			if (p + 1 >= c->len)
-				return c->at_end ? pv_fail(c, CL_PARSE_TRUNCATED,
-										   "JSON value is incomplete (truncated response?)", p) : PV_MORE;
-			p += 2;
-			continue;
-		}
-		p++;
-	}
-
-	out = arena_alloc(c->arena, p - start + 1);
-	if (out == NULL)
-		return pv_nomem(c);
-	if (!escapes)
-	{
-		memcpy(out, buf + start, p - start);
-		o = p - start;
-	}
-	else
-	{
-		for (size_t q = start; q < p;)
-		{
-			if (buf[q] != '\\')
-			{
-				out[o++] = buf[q++];
-				continue;
-			}
-			q++;
-			switch (buf[q])
-			{
-				case '"':
-				case '\\':
-				case '/':
-					out[o++] = buf[q++];
-					break;
-				case 'b':
-					out[o++] = '\b';
-					q++;
-					break;
-				case 'f':
-					out[o++] = '\f';
-					q++;
-					break;
-				case 'n':
-					out[o++] = '\n';
-					q++;
-					break;
-				case 'r':
-					out[o++] = '\r';
-					q++;
-					break;
-				case 't':
-					out[o++] = '\t';
-					q++;
-					break;
-				case 'u':
-					{
-						int			cp;
-
-						if (q + 5 > p || (cp = read_hex4(buf + q + 1)) < 0)
-							return pv_fail(c, CL_PARSE_SYNTAX, "invalid \\u escape", q);
-						q += 5;
-						if (cp >= 0xD800 && cp <= 0xDBFF)
-						{
-							int			lo;
-
-							if (q + 6 > p || buf[q] != '\\' || buf[q + 1] != 'u' ||
-								(lo = read_hex4(buf + q + 2)) < 0xDC00 || lo > 0xDFFF)
-								return pv_fail(c, CL_PARSE_SYNTAX,
-											   "invalid \\u surrogate pair", q);
-							q += 6;
-							cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-						}
-						else if (cp >= 0xDC00 && cp <= 0xDFFF)
-							return pv_fail(c, CL_PARSE_SYNTAX, "invalid \\u surrogate pair", q);
-						/* at most 6 escaped bytes give at most 4 bytes */
-						o += put_utf8(out + o, (unsigned int) cp);
-						break;
-					}
-				default:
-					return pv_fail(c, CL_PARSE_SYNTAX, "invalid escape in a string", q);
-			}
-		}
-	}
-	out[o] = '\0';
-	*str = out;
-	*str_len = o;
-	*pos = p + 1;
-	return PV_OK;
+	/* a double's user data is its text, never ours */
+	if (root == NULL || json_object_get_type(root) == json_type_double)
+		return 0;
+	c = (ClCharge *) json_object_get_userdata((ClJson *) root);
+	return c ? c->bytes : 0;
 }
 
-/*
- * parse_number
- *		RFC 8259 number syntax; integers are read exactly into int64 when
- *		they fit.
- */
-static PvResult
-parse_number(PCtx *c, size_t *pos, ClJson **out)
-{
-	const char *buf = c->buf;
-	size_t		p = *pos;
-	bool		neg = false,
-				is_int = true,
-				ok = true;
-	uint64_t	mag = 0;
-	ClJson	   *v;
+/* ---- the byte classifier ---- */
 
-#define NEED(cond) do { if (p >= c->len) { if (!c->at_end) return PV_MORE; \
-		return pv_fail(c, CL_PARSE_TRUNCATED, "JSON value is incomplete (truncated response?)", p); } \
-		if (!(cond)) return pv_fail(c, CL_PARSE_SYNTAX, "invalid number", p); } while (0)
-
-	if (buf[p] == '-')
-	{
-		neg = true;
-		p++;
-	}
-	NEED(buf[p] >= '0' && buf[p] <= '9');
-	if (buf[p] == '0')
-		p++;
-	else
-	{
-		while (p < c->len && buf[p] >= '0' && buf[p] <= '9')
-		{
-			unsigned	d = (unsigned) (buf[p] - '0');
-
-			if (mag > (UINT64_MAX - d) / 10)
-				ok = false;
-			else
-				mag = mag * 10 + d;
-			p++;
-		}
-	}
-	if (p < c->len && buf[p] == '.')
-	{
-		is_int = false;
-		p++;
-		NEED(buf[p] >= '0' && buf[p] <= '9');
-		while (p < c->len && buf[p] >= '0' && buf[p] <= '9')
-			p++;
-	}
-	if (p < c->len && (buf[p] == 'e' || buf[p] == 'E'))
-	{
-		is_int = false;
-		p++;
-		NEED(1);
-		if (buf[p] == '+' || buf[p] == '-')
-			p++;
-		NEED(buf[p] >= '0' && buf[p] <= '9');
-		while (p < c->len && buf[p] >= '0' && buf[p] <= '9')
-			p++;
-	}
-#undef NEED
-	/* a number ends only at a delimiter: at the end of the bytes so far, wait */
-	if (p >= c->len && !c->at_end)
-		return PV_MORE;
-	v = new_node(c, is_int ? CL_JSON_INT : CL_JSON_DOUBLE, *pos, p);
-	if (v == NULL)
-		return pv_nomem(c);
-	if (is_int && ok)
-	{
-		if (!neg && mag <= (uint64_t) INT64_MAX)
-			v->i = (int64_t) mag;
-		else if (neg && mag <= (uint64_t) INT64_MAX + 1)
-			v->i = mag == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) mag;
-		else
-			ok = false;
-		v->int_ok = ok;
-	}
-	*out = v;
-	*pos = p;
-	return PV_OK;
-}
-
-static PvResult
-parse_literal(PCtx *c, size_t *pos, const char *word, ClJsonType type, bool b,
-			  ClJson **out)
-{
-	size_t		n = strlen(word);
-	size_t		have = c->len - *pos;
-	ClJson	   *v;
-
-	if (have < n)
-	{
-		if (memcmp(c->buf + *pos, word, have) != 0)
-			return pv_fail(c, CL_PARSE_SYNTAX, "unexpected character", *pos);
-		return c->at_end ? pv_fail(c, CL_PARSE_TRUNCATED,
-								   "JSON value is incomplete (truncated response?)", *pos) : PV_MORE;
-	}
-	if (memcmp(c->buf + *pos, word, n) != 0)
-		return pv_fail(c, CL_PARSE_SYNTAX, "unexpected character", *pos);
-	v = new_node(c, type, *pos, *pos + n);
-	if (v == NULL)
-		return pv_nomem(c);
-	v->boolean = b;
-	*pos += n;
-	*out = v;
-	return PV_OK;
-}
-
-/* A growing array of pointers or members in the arena (old copies wasted). */
-static void *
-grow(PCtx *c, void *old, size_t used, size_t *cap, size_t elem)
-{
-	size_t		ncap = *cap ? *cap * 2 : 8;
-	void	   *n = arena_alloc(c->arena, ncap * elem);
-
-	if (n == NULL)
-		return NULL;
-	if (used)
-		memcpy(n, old, used * elem);
-	*cap = ncap;
-	return n;
-}
-
-static PvResult
-expect_more(PCtx *c, size_t p)
-{
-	return c->at_end ? pv_fail(c, CL_PARSE_TRUNCATED,
-							   "JSON value is incomplete (truncated response?)", p) : PV_MORE;
-}
-
-/*
- * parse_composite
- *		An object or array at *pos, complete.  Members of an object keep
- *		their order; a repeated key is kept (lookups take the last).
- */
-static PvResult
-parse_composite(PCtx *c, size_t *pos, int depth, ClJson **out)
-{
-	const char *buf = c->buf;
-	bool		is_obj = buf[*pos] == '{';
-	char		close = is_obj ? '}' : ']';
-	size_t		p = *pos + 1;
-	size_t		cap = 0,
-				n = 0;
-	ClJsonMember *members = NULL;
-	ClJson	  **elements = NULL;
-	ClJson	   *v;
-
-	if (depth >= c->max_depth)
-		return pv_fail(c, CL_PARSE_DEPTH, "JSON nested too deeply", p);
-	p = skip_space(buf, c->len, p);
-	if (p >= c->len)
-		return expect_more(c, p);
-	if (buf[p] != close)
-	{
-		for (;;)
-		{
-			const char *key = NULL;
-			size_t		key_len = 0;
-			ClJson	   *item;
-			PvResult	r;
-
-			p = skip_space(buf, c->len, p);
-			if (p >= c->len)
-				return expect_more(c, p);
-			if (is_obj)
-			{
-				if (buf[p] != '"')
-					return pv_fail(c, CL_PARSE_SYNTAX, "object key expected", p);
-				if ((r = parse_string(c, &p, &key, &key_len)) != PV_OK)
-					return r;
-				p = skip_space(buf, c->len, p);
-				if (p >= c->len)
-					return expect_more(c, p);
-				if (buf[p] != ':')
-					return pv_fail(c, CL_PARSE_SYNTAX, "':' expected", p);
-				p++;
-			}
-			if ((r = parse_value(c, &p, depth + 1, &item)) != PV_OK)
-				return r;
-			if (n == cap)
-			{
-				void	   *g = is_obj ? grow(c, members, n, &cap, sizeof(ClJsonMember)) :
-				grow(c, elements, n, &cap, sizeof(ClJson *));
-
-				if (g == NULL)
-					return pv_nomem(c);
-				if (is_obj)
-					members = g;
-				else
-					elements = g;
-			}
-			if (is_obj)
-			{
-				members[n].key = key;
-				members[n].key_len = key_len;
-				members[n].value = item;
-			}
-			else
-				elements[n] = item;
-			n++;
-			p = skip_space(buf, c->len, p);
-			if (p >= c->len)
-				return expect_more(c, p);
-			if (buf[p] == ',')
-			{
-				p++;
-				continue;
-			}
-			if (buf[p] == close)
-				break;
-			return pv_fail(c, CL_PARSE_SYNTAX,
-						   is_obj ? "',' or '}' expected" : "',' or ']' expected", p);
-		}
-	}
-	p++;						/* the closing bracket */
-	v = new_node(c, is_obj ? CL_JSON_OBJECT : CL_JSON_ARRAY, *pos, p);
-	if (v == NULL)
-		return pv_nomem(c);
-	v->n = n;
-	v->members = members;
-	v->elements = elements;
-	*out = v;
-	*pos = p;
-	return PV_OK;
-}
-
-/*
- * parse_value
- *		One complete value at *pos (after optional whitespace); on PV_OK,
- *		*pos is just past it.  PV_MORE: the bytes end inside it.
- */
-static PvResult
-parse_value(PCtx *c, size_t *pos, int depth, ClJson **out)
-{
-	size_t		p = skip_space(c->buf, c->len, *pos);
-	PvResult	r;
-
-	if (p >= c->len)
-		return expect_more(c, p);
-	switch (c->buf[p])
-	{
-		case '{':
-		case '[':
-			r = parse_composite(c, &p, depth, out);
-			break;
-		case '"':
-			{
-				size_t		start = p;
-				const char *s;
-				size_t		slen;
-
-				r = parse_string(c, &p, &s, &slen);
-				if (r == PV_OK)
-				{
-					ClJson	   *v = new_node(c, CL_JSON_STRING, start, p);
-
-					if (v == NULL)
-						return pv_nomem(c);
-					v->str = s;
-					v->str_len = slen;
-					*out = v;
-				}
-				break;
-			}
-		case 't':
-			r = parse_literal(c, &p, "true", CL_JSON_BOOLEAN, true, out);
-			break;
-		case 'f':
-			r = parse_literal(c, &p, "false", CL_JSON_BOOLEAN, false, out);
-			break;
-		case 'n':
-			r = parse_literal(c, &p, "null", CL_JSON_NULL, false, out);
-			break;
-		default:
-			if (c->buf[p] == '-' || (c->buf[p] >= '0' && c->buf[p] <= '9'))
-				r = parse_number(c, &p, out);
-			else
-				r = pv_fail(c, CL_PARSE_SYNTAX, "unexpected character", p);
-			break;
-	}
-	if (r == PV_OK)
-		*pos = p;
-	return r;
-}
-
-/* ---- the streaming top level ---- */
-
-/*
- * The top-level value, and an array that is a member of a top-level object
- * (such as "data"), are parsed item by item as bytes arrive; any other
- * value is parsed whole once all its bytes are there.
- */
-#define CL_STREAM_LEVELS 2
-
+/* Where the classifier is (ClJsonParser.sc_state). */
 enum
 {
-	ST_START,					/* before the top-level value */
-	ST_FIRST,					/* after '{' or '[': an item or the close */
-	ST_ITEM,					/* after ',': an item */
-	ST_SEP,						/* after an item: ',' or the close */
-	ST_DONE						/* the value is complete */
-};
-
-/* A streamed container and the room its items array has. */
-typedef struct StreamLevel
-{
-	ClJson	   *node;
-	size_t		cap;
-} StreamLevel;
-
-struct ClStreamState
-{
-	StreamLevel levels[CL_STREAM_LEVELS];
-	int			depth;
-	/* an object member whose key is read, waiting for ':' or its value */
-	const char *key;
-	size_t		key_len;
-	/* the scan for the end of the next value, resumed at each feed */
-	size_t		scan_start;		/* absolute offset of the value, or -1 */
-	size_t		scan_next;		/* absolute offset of the next byte to scan */
-	int			scan_depth;
-	bool		scan_in_string;
-	bool		scan_escape;
-	bool		scan_scalar;	/* a number or literal has begun */
-};
-
-enum
-{
-	ST_COLON = ST_DONE + 1,		/* after a member's key: ':' */
-	ST_VALUE					/* after ':': the member's value */
+	SC_VALUE = 0,				/* between tokens, outside strings */
+	SC_STRING,					/* inside a string */
+	SC_ESCAPE,					/* after a backslash in a string */
+	SC_TOKEN,					/* inside a number or literal */
+	SC_DONE						/* after the top-level value */
 };
 
 /*
- * value_complete
- *		Whether the value starting at buf[q] is complete in the bytes we
- *		have.  The scan resumes where the last feed left it, so each byte is
- *		looked at once, and a value is then parsed once: slow or huge rows
- *		cost linear time and no wasted memory.  Nesting past max_depth
- *		counts as complete, so that the parse reports it at once.
+ * Inside a token (ClJsonParser.sc_num): RFC 8259 section 6, number =
+ * [ minus ] int [ frac ] [ exp ]; a literal is left to json-c.
  */
-static bool
-value_complete(ClJsonParser *p, size_t q)
+enum
 {
-	struct ClStreamState *ss = p->stream;
-	size_t		abs = p->consumed + q;
+	N_LITERAL,					/* true, false, null: json-c checks them */
+	N_MINUS,					/* "-" */
+	N_ZERO,						/* "0" or "-0": no digit may follow */
+	N_INT,						/* integer digits */
+	N_DOT,						/* "." needs a digit */
+	N_FRAC,						/* fraction digits */
+	N_EXP,						/* "e" needs a sign or digit */
+	N_EXP_SIGN,					/* "e+" needs a digit */
+	N_EXP_DIGITS,				/* exponent digits */
+	N_ERROR
+};
+
+static inline bool
+is_json_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Bytes inside a string that need no attention: not '"', '\\', below 0x20. */
+static const bool string_plain[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x22 '"' */
+	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x40] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x5c '\\' */
+	[0x60] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x90] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xa0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xb0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xc0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xd0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xe0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xf0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/*
+ * plain_run
+ *		The end of the run of plain string bytes starting at buf[i]: eight
+ *		bytes at a time while none of them is '"', '\\' or below 0x20 (the
+ *		usual bit tricks: a byte b of x is zero in x ^ c exactly when b == c,
+ *		and (x - 0x20..) & ~x & 0x80.. is nonzero exactly when some byte is
+ *		below 0x20), then byte by byte.
+ */
+static inline size_t
+plain_run(const unsigned char *buf, size_t i, size_t len)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t highs = UINT64_C(0x8080808080808080);
+
+	while (i + 8 <= len)
+	{
+		uint64_t	x,
+					q,
+					b,
+					hit;
+
+		memcpy(&x, buf + i, 8);
+		q = x ^ (ones * '"');
+		b = x ^ (ones * '\\');
+		hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & highs;
+		if (hit)
+		{
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* the lowest flag is a real one (borrows only run upwards) */
+			return i + ((size_t) __builtin_ctzll(hit) >> 3);
+#else
+			break;
+#endif
+		}
+		i += 8;
+	}
+	while (i < len && string_plain[buf[i]])
+		i++;
+	return i;
+}
+
+/* A byte that ends a number or literal (json-c stops at these too). */
+static inline bool
+ends_token(unsigned char c)
+{
+	return is_json_space(c) || c == ',' || c == ']' || c == '}' ||
+		c == ':' || c == '[' || c == '{' || c == '"';
+}
+
+static inline bool
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The next state of the number grammar after byte c. */
+static uint8_t
+number_next(uint8_t s, unsigned char c)
+{
+	switch (s)
+	{
+		case N_LITERAL:
+			return N_LITERAL;
+		case N_MINUS:
+			return c == '0' ? N_ZERO : is_digit(c) ? N_INT : N_ERROR;
+		case N_ZERO:
+			return c == '.' ? N_DOT : (c == 'e' || c == 'E') ? N_EXP : N_ERROR;
+		case N_INT:
+			return is_digit(c) ? N_INT : c == '.' ? N_DOT :
+				(c == 'e' || c == 'E') ? N_EXP : N_ERROR;
+		case N_DOT:
+			return is_digit(c) ? N_FRAC : N_ERROR;
+		case N_FRAC:
+			return is_digit(c) ? N_FRAC : (c == 'e' || c == 'E') ? N_EXP : N_ERROR;
+		case N_EXP:
+			return (c == '+' || c == '-') ? N_EXP_SIGN : is_digit(c) ? N_EXP_DIGITS : N_ERROR;
+		case N_EXP_SIGN:
+		case N_EXP_DIGITS:
+			return is_digit(c) ? N_EXP_DIGITS : N_ERROR;
+	}
+	return N_ERROR;
+}
+
+static inline bool
+number_complete(uint8_t s)
+{
+	return s == N_LITERAL || s == N_ZERO || s == N_INT || s == N_FRAC ||
+		s == N_EXP_DIGITS;
+}
+
+/* One more byte of a string or token: its cost. */
+static inline size_t
+token_byte(ClJsonParser *p)
+{
+	size_t		cost = p->sc_byte_cost;
+
+	if (++p->sc_tok_len > p->sc_max_tok)
+	{
+		p->sc_max_tok = p->sc_tok_len;
+		cost += EST_PRINTBUF_BYTE;
+	}
+	return cost;
+}
+
+/*
+ * add_item
+ *		A value starts (is_key: a key) in the innermost container: what its
+ *		table or slots grow by, as json-c grows them.
+ */
+static size_t
+add_item(ClJsonParser *p, bool is_key)
+{
+	int			d = p->sc_depth;
+
+	if (d == 0)
+		return 0;				/* the top-level value */
+	if (d > CL_SC_LEVELS)
+		return is_key ? EST_FLAT_MEMBER : EST_FLAT_ELEMENT;
+	if (p->sc_level[d - 1].is_object)
+	{
+		uint32_t	n = p->sc_level[d - 1].count,
+					size = p->sc_level[d - 1].size;
+
+		if (!is_key)
+			return 0;			/* counted at its key */
+		if (size >= UINT32_MAX / 4)
+			return EST_FLAT_MEMBER; /* beyond what the counters follow */
+		p->sc_level[d - 1].count = n + 1;
+		/* lh_table_insert_w_hash: resize if count >= size * 0.66 */
+		if ((uint64_t) n * 100 >= (uint64_t) size * 66)
+		{
+			p->sc_level[d - 1].size = size * 2;
+			return (size_t) size * 2 * EST_ENTRY + EST_RESIZE;
+		}
+		return 0;
+	}
+	else
+	{
+		uint32_t	n = p->sc_level[d - 1].count + 1,
+					size = p->sc_level[d - 1].size;
+
+		if (size >= UINT32_MAX / 4)
+			return EST_FLAT_ELEMENT;
+		p->sc_level[d - 1].count = n;
+		/* array_list_add: the n-th element makes a list of size n double */
+		if (n >= size)
+		{
+			p->sc_level[d - 1].size = size * 2;
+			return (size_t) size * 2 * EST_SLOT + 16;
+		}
+		return 0;
+	}
+}
+
+/* Is the innermost container an object (or unknown, beyond the levels)? */
+static inline bool
+in_object(const ClJsonParser *p)
+{
+	return p->sc_depth > CL_SC_LEVELS ||
+		(p->sc_depth > 0 && p->sc_level[p->sc_depth - 1].is_object);
+}
+
+/* A container opens: its cost. */
+static size_t
+open_container(ClJsonParser *p, bool is_obj)
+{
+	size_t		cost = add_item(p, false) + (is_obj ? EST_OBJECT : EST_ARRAY);
+
+	if (p->sc_depth < CL_SC_LEVELS)
+	{
+		p->sc_level[p->sc_depth].is_object = is_obj;
+		p->sc_level[p->sc_depth].count = 0;
+		p->sc_level[p->sc_depth].size = is_obj ? 16 : 32;
+	}
+	p->sc_depth++;
+	p->sc_expect_key = is_obj;
+	return cost;
+}
+
+/*
+ * classify
+ *		Run the classifier over buf[0..len).  Returns how many bytes it
+ *		accepts: len, or the index of the first byte it refuses, with
+ *		*fail and *what saying why.  *cost grows by the budget charge of the
+ *		accepted bytes (the bytes themselves and the estimate of json-c's
+ *		allocations for them); a byte that would take *cost past room is
+ *		refused with CL_PARSE_BUDGET.
+ */
+static size_t
+classify(ClJsonParser *p, const unsigned char *buf, size_t len, size_t room,
+		 size_t *cost, ClParseStatus *fail, const char **what)
+{
+	size_t		total = *cost;
 	size_t		i;
 
-	if (ss->scan_start != abs)
+	for (i = 0; i < len; i++)
 	{
-		ss->scan_start = abs;
-		ss->scan_next = abs;
-		ss->scan_depth = 0;
-		ss->scan_in_string = false;
-		ss->scan_escape = false;
-		ss->scan_scalar = false;
-	}
-	for (i = ss->scan_next - p->consumed; i < p->len; i++)
-	{
-		char		ch = p->buf[i];
+		unsigned char c;
+		size_t		add = 1;	/* the byte itself */
 
-		if (ss->scan_in_string)
+		if (p->sc_state == SC_STRING && string_plain[buf[i]])
 		{
-			if (ss->scan_escape)
-				ss->scan_escape = false;
-			else if (ch == '\\')
-				ss->scan_escape = true;
-			else if (ch == '"')
+			/* most bytes: a run of plain string bytes, charged at once */
+			size_t		j = i + 1;
+			size_t		n,
+						tok,
+						grow;
+
+			j = plain_run(buf, j, len);
+			n = j - i;
+			tok = p->sc_tok_len + n;
+			grow = tok > p->sc_max_tok ? tok - p->sc_max_tok : 0;
+			add = n * (1 + (size_t) p->sc_byte_cost) + grow * EST_PRINTBUF_BYTE;
+			if (add <= room - total)
 			{
-				ss->scan_in_string = false;
-				if (ss->scan_depth == 0)
-					return true;
+				p->sc_tok_len = tok;
+				p->sc_max_tok += grow;
+				total += add;
+				p->sc_estimate += add - n;
+				i = j - 1;
+				continue;
 			}
-			continue;
+			/* the budget runs out inside the run: find the byte, one by one */
+			add = 1;
 		}
-		if (ss->scan_scalar && ss->scan_depth == 0)
+		c = buf[i];
+		switch (p->sc_state)
 		{
-			/* a number or literal ends at anything that cannot be in it */
-			if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-				  ch == '-' || ch == '+' || ch == '.' || ch == 'E'))
-				return true;
-			continue;
+			case SC_STRING:
+				if (c == '"')
+				{
+					p->sc_state = p->sc_depth == 0 ? SC_DONE : SC_VALUE;
+					break;
+				}
+				if (c < 0x20)
+				{
+					*fail = CL_PARSE_SYNTAX;
+					*what = "control character in a string";
+					goto stop;
+				}
+				if (c == '\\')
+					p->sc_state = SC_ESCAPE;
+				add += token_byte(p);
+				break;
+
+			case SC_ESCAPE:
+				/* json-c checks the escape */
+				p->sc_state = SC_STRING;
+				add += token_byte(p);
+				break;
+
+			case SC_TOKEN:
+				if (!ends_token(c))
+				{
+					p->sc_num = number_next(p->sc_num, c);
+					if (p->sc_num == N_ERROR)
+					{
+						*fail = CL_PARSE_SYNTAX;
+						*what = "invalid number";
+						goto stop;
+					}
+					add += token_byte(p);
+					break;
+				}
+				if (!number_complete(p->sc_num))
+				{
+					*fail = CL_PARSE_SYNTAX;
+					*what = "invalid number";
+					goto stop;
+				}
+				p->sc_state = p->sc_depth == 0 ? SC_DONE : SC_VALUE;
+				/* c itself is a delimiter: look at it in the new state */
+				if (p->sc_state == SC_DONE)
+				{
+					if (is_json_space(c))
+						break;
+					*fail = CL_PARSE_TRAILING;
+					*what = "unexpected data after the JSON value";
+					goto stop;
+				}
+				/* FALLTHROUGH */
+
+			case SC_VALUE:
+				switch (c)
+				{
+					case ' ':
+					case '\t':
+					case '\n':
+					case '\r':
+						break;
+					case ':':
+						p->sc_expect_key = false;
+						break;
+					case '{':
+						add += open_container(p, true);
+						break;
+					case '[':
+						add += open_container(p, false);
+						break;
+					case '}':
+					case ']':
+						if (p->sc_depth == 0)
+						{
+							*fail = CL_PARSE_SYNTAX;
+							*what = "unexpected character";
+							goto stop;
+						}
+						p->sc_depth--;
+						p->sc_expect_key = false;
+						if (p->sc_depth == 0)
+							p->sc_state = SC_DONE;
+						break;
+					case ',':
+						p->sc_expect_key = in_object(p);
+						break;
+					case '"':
+						p->sc_state = SC_STRING;
+						p->sc_tok_len = 0;
+						if (p->sc_depth > CL_SC_LEVELS)
+						{
+							/* key or value: charge for both */
+							add += add_item(p, true) + EST_STRING + EST_KEY;
+							p->sc_byte_cost = EST_KEY_BYTE;
+						}
+						else if (p->sc_expect_key && in_object(p))
+						{
+							add += add_item(p, true) + EST_KEY;
+							p->sc_byte_cost = EST_KEY_BYTE;
+						}
+						else
+						{
+							add += add_item(p, false) + EST_STRING;
+							p->sc_byte_cost = 1;
+						}
+						p->sc_expect_key = false;
+						break;
+					case '-':
+					case '0':
+					case '1':
+					case '2':
+					case '3':
+					case '4':
+					case '5':
+					case '6':
+					case '7':
+					case '8':
+					case '9':
+					case 't':
+					case 'f':
+					case 'n':
+						p->sc_state = SC_TOKEN;
+						p->sc_num = c == '-' ? N_MINUS : c == '0' ? N_ZERO :
+							is_digit(c) ? N_INT : N_LITERAL;
+						if (p->sc_depth == 0 && c == 'n')
+							p->sc_top_null = true;
+						p->sc_tok_len = 0;
+						p->sc_byte_cost = 1;
+						p->sc_expect_key = false;
+						add += add_item(p, false) + EST_SCALAR + token_byte(p);
+						break;
+					default:
+						/* NaN, Infinity, ', /, a BOM, ... */
+						*fail = CL_PARSE_SYNTAX;
+						*what = "unexpected character";
+						goto stop;
+				}
+				break;
+
+			case SC_DONE:
+				if (!is_json_space(c))
+				{
+					*fail = CL_PARSE_TRAILING;
+					*what = "unexpected data after the JSON value";
+					goto stop;
+				}
+				break;
 		}
-		switch (ch)
+		if (add > room - total)
 		{
-			case '"':
-				ss->scan_in_string = true;
-				break;
-			case '{':
-			case '[':
-				if (++ss->scan_depth > p->max_depth)
-					return true;
-				break;
-			case '}':
-			case ']':
-				if (--ss->scan_depth <= 0)
-					return true;
-				break;
-			case ' ':
-			case '\t':
-			case '\n':
-			case '\r':
-			case ',':
-			case ':':
-				break;
-			default:
-				if (ss->scan_depth == 0)
-					ss->scan_scalar = true;
-				break;
+			*fail = CL_PARSE_BUDGET;
+			*what = NULL;
+			goto stop;
 		}
+		total += add;
+		p->sc_estimate += add - 1;
 	}
-	ss->scan_next = p->consumed + i;
-	return false;
+stop:
+	*cost = total;
+	return i;
 }
 
-static struct ClStreamState *
-stream_of(ClJsonParser *p)
+/* ---- the parser ---- */
+
+/*
+ * Tokeners of finished parses are kept for the next ones (the process is
+ * single-threaded): json_tokener_new_ex callocs the stack of max_depth
+ * levels, a request large enough to make glibc consolidate every chunk the
+ * previous page freed, once per page.  Only the tokener of a document
+ * json-c completed is kept: its state is then back to the start (no open
+ * level, no pending surrogate escape), which json_tokener_reset alone does
+ * not ensure after a parse cut short.  A kept tokener holds no tree and is
+ * charged to no budget; at most TOKENER_CACHE are kept.
+ */
+#define TOKENER_CACHE 8
+static struct json_tokener *tokener_cache[TOKENER_CACHE];
+static int	tokener_cache_depth[TOKENER_CACHE];
+static int	n_tokener_cache = 0;
+
+/* A tokener for max_depth, from the cache if one is there. */
+static struct json_tokener *
+tokener_get(int max_depth)
 {
-	return p->stream;
+	for (int i = n_tokener_cache - 1; i >= 0; i--)
+	{
+		if (tokener_cache_depth[i] == max_depth)
+		{
+			struct json_tokener *tok = tokener_cache[i];
+
+			tokener_cache[i] = tokener_cache[n_tokener_cache - 1];
+			tokener_cache_depth[i] = tokener_cache_depth[n_tokener_cache - 1];
+			n_tokener_cache--;
+			return tok;
+		}
+	}
+	return json_tokener_new_ex(max_depth);
+}
+
+/* Give back the tokener of a completed document: kept, or freed. */
+static void
+tokener_put(struct json_tokener *tok, int max_depth)
+{
+	if (n_tokener_cache < TOKENER_CACHE)
+	{
+		json_tokener_reset(tok);
+		tokener_cache[n_tokener_cache] = tok;
+		tokener_cache_depth[n_tokener_cache] = max_depth;
+		n_tokener_cache++;
+	}
+	else
+		json_tokener_free(tok);
 }
 
 static bool
@@ -823,306 +735,181 @@ parser_fail(ClJsonParser *p, ClParseStatus status, const char *msg)
 }
 
 /*
+ * budget_fail
+ *		The reason of a CL_PARSE_BUDGET failure, with the numbers.
+ */
+static bool
+budget_fail(ClJsonParser *p)
+{
+	const ClBudget *b = p->budget;
+
+	p->status = CL_PARSE_BUDGET;
+	snprintf(p->errmsg, sizeof(p->errmsg),
+			 "decoding the response would exceed the memory budget of %zu bytes "
+			 "(%zu bytes held, %zu of them by this response)",
+			 b ? b->limit : (size_t) 0, b ? b->used : (size_t) 0, p->charged);
+	return false;
+}
+
+/*
  * cl_parser_init
- *		Prepare a parser that refuses values nested deeper than max_depth
- *		and inputs longer than max_bytes (0: no limit).
+ *		Prepare p to parse one document nested at most max_depth deep (as
+ *		json-c counts: the top-level value is level 1, so 64 admits 64
+ *		nested arrays but not a scalar inside the 64th), of at most
+ *		max_bytes bytes (0: no limit), charging budget (NULL: none).
+ *		Returns false if out of memory (p->status says so); call
+ *		cl_parser_free in any case.
  */
 bool
-cl_parser_init(ClJsonParser *p, int max_depth, size_t max_bytes)
+cl_parser_init(ClJsonParser *p, int max_depth, size_t max_bytes, ClBudget *budget)
 {
 	memset(p, 0, sizeof(*p));
+	p->max_depth = max_depth < 1 ? 1 : max_depth;
 	p->max_bytes = max_bytes;
-	p->max_depth = max_depth;
-	p->state = ST_START;
-	p->arena = arena_create();
-	if (p->arena == NULL)
+	p->budget = budget;
+	p->sc_state = SC_VALUE;
+	p->tok = tokener_get(p->max_depth);
+	if (p->tok == NULL)
 		return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
-	p->arena->limit = max_bytes > 0 && max_bytes < SIZE_MAX / CL_ARENA_FACTOR &&
-		max_bytes * CL_ARENA_FACTOR > CL_ARENA_MIN_LIMIT ?
-		max_bytes * CL_ARENA_FACTOR : CL_ARENA_MIN_LIMIT;
-	p->stream = arena_alloc(p->arena, sizeof(struct ClStreamState));
-	if (p->stream == NULL)
-		return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
-	memset(p->stream, 0, sizeof(struct ClStreamState));
-	p->stream->scan_start = (size_t) -1;
+	json_tokener_set_flags(p->tok, JSON_TOKENER_STRICT);
 	return true;
 }
 
+/*
+ * jsonc_feed
+ *		Hand buf[0..len) to json-c; base is the offset of buf[0] in the
+ *		document (for messages).  The classifier has accepted these bytes.
+ */
 static bool
-add_item(ClJsonParser *p, PCtx *c, StreamLevel *lv, const char *key,
-		 size_t key_len, ClJson *item)
+jsonc_feed(ClJsonParser *p, const char *buf, size_t len, size_t base)
 {
-	ClJson	   *node = lv->node;
-
-	if (node->n == lv->cap)
+	while (len > 0 && !p->done)
 	{
-		void	   *g = node->type == CL_JSON_OBJECT ?
-		grow(c, node->members, node->n, &lv->cap, sizeof(ClJsonMember)) :
-		grow(c, node->elements, node->n, &lv->cap, sizeof(ClJson *));
+		int			n = len > (size_t) (1 << 30) ? (1 << 30) : (int) len;
+		ClJson	   *obj = json_tokener_parse_ex(p->tok, buf, n);
+		enum json_tokener_error jerr = json_tokener_get_error(p->tok);
+		size_t		end = json_tokener_get_parse_end(p->tok);
 
-		if (g == NULL)
-			return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
-		if (node->type == CL_JSON_OBJECT)
-			node->members = g;
-		else
-			node->elements = g;
+		if (jerr == json_tokener_continue)
+		{
+			buf += n;
+			len -= (size_t) n;
+			base += (size_t) n;
+			continue;
+		}
+		if (jerr != json_tokener_success)
+		{
+			json_object_put(obj);
+			p->status = jerr == json_tokener_error_depth ?
+				CL_PARSE_DEPTH : CL_PARSE_SYNTAX;
+			snprintf(p->errmsg, sizeof(p->errmsg), "%s at byte %zu",
+					 jerr == json_tokener_error_depth ? "JSON nested too deeply" :
+					 json_tokener_error_desc(jerr), base + end);
+			return false;
+		}
+
+		/*
+		 * json-c says the value is complete.  It is, if the classifier
+		 * agrees and json-c read all it was given (after the value there
+		 * can be only blanks, which json-c eats); otherwise a malloc
+		 * failed inside json-c, which returns a part of the tree, or
+		 * nothing, with its error still "success".
+		 */
+		if (p->sc_state != SC_DONE || end != (size_t) n ||
+			(obj == NULL && !p->sc_top_null))
+		{
+			json_object_put(obj);
+			return parser_fail(p, CL_PARSE_NOMEM,
+							   "out of memory while parsing the response");
+		}
+		p->root = obj;
+		p->done = true;
 	}
-	if (node->type == CL_JSON_OBJECT)
-	{
-		node->members[node->n].key = key;
-		node->members[node->n].key_len = key_len;
-		node->members[node->n].value = item;
-	}
-	else
-		node->elements[node->n] = item;
-	node->n++;
 	return true;
-}
-
-static ClJson *
-stream_node(PCtx *c, char open)
-{
-	ClJson	   *v = arena_alloc(c->arena, sizeof(ClJson));
-
-	if (v == NULL)
-		return NULL;
-	memset(v, 0, sizeof(*v));
-	v->type = open == '{' ? CL_JSON_OBJECT : CL_JSON_ARRAY;
-	/* the whole text of a streamed container is not kept */
-	v->raw = open == '{' ? "{...}" : "[...]";
-	v->raw_len = 5;
-	return v;
 }
 
 /*
  * advance
- *		Parse as far as the bytes allow.  Returns false on a parse error.
+ *		Classify buf[0..len) and hand what the classifier accepted to
+ *		json-c.  base is the offset of buf[0] in the document.
  */
 static bool
-advance(ClJsonParser *p, bool at_end)
+advance(ClJsonParser *p, const char *buf, size_t len, size_t base)
 {
-	struct ClStreamState *ss = stream_of(p);
-	PCtx		c;
-	size_t		pos = 0;
+	ClParseStatus fail = CL_PARSE_OK;
+	const char *what = NULL;
+	size_t		room = budget_room(p->budget);
+	size_t		cost = 0;
+	size_t		accepted;
 
-	c.buf = p->buf;
-	c.len = p->len;
-	c.at_end = at_end;
-	c.arena = p->arena;
-	c.max_depth = p->max_depth;
-	c.status = CL_PARSE_OK;
-	c.errmsg = p->errmsg;
-	c.base = p->consumed;
-
-	for (;;)
+	if (p->charged == 0)
 	{
-		StreamLevel *lv = ss->depth > 0 ? &ss->levels[ss->depth - 1] : NULL;
-		size_t		q = skip_space(c.buf, c.len, pos);
-		char		ch;
-		PvResult	r = PV_OK;
-
-		if (q >= c.len)
-		{
-			pos = q;
-			break;
-		}
-		ch = c.buf[q];
-		if (p->state == ST_DONE)
-		{
-			p->status = CL_PARSE_TRAILING;
-			snprintf(p->errmsg, sizeof(p->errmsg), "unexpected data after the JSON value");
-			return false;
-		}
-		if (p->state == ST_START)
-		{
-			if (ch == '{' || ch == '[')
-			{
-				ClJson	   *node = stream_node(&c, ch);
-
-				if (node == NULL)
-					return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
-				p->root = node;
-				ss->levels[0].node = node;
-				ss->levels[0].cap = 0;
-				ss->depth = 1;
-				p->state = ST_FIRST;
-				pos = q + 1;
-				continue;
-			}
-			if (!at_end && !value_complete(p, q))
-				break;
-			r = parse_value(&c, &q, 0, &p->root);
-			if (r == PV_MORE)
-				break;
-			if (r != PV_OK)
-				goto fail;
-			if (p->root->type == CL_JSON_NULL)
-				return parser_fail(p, CL_PARSE_SYNTAX,
-								   "the response is a JSON null, not an object");
-			p->state = ST_DONE;
-			pos = q;
-			continue;
-		}
-
-		/* inside a streamed object or array */
-		{
-			bool		is_obj = lv->node->type == CL_JSON_OBJECT;
-			char		close = is_obj ? '}' : ']';
-
-			if ((p->state == ST_FIRST || p->state == ST_SEP) && ch == close)
-			{
-				ss->depth--;
-				pos = q + 1;
-				p->state = ss->depth == 0 ? ST_DONE : ST_SEP;
-				continue;
-			}
-			if (p->state == ST_SEP)
-			{
-				if (ch != ',')
-				{
-					pv_fail(&c, CL_PARSE_SYNTAX,
-							is_obj ? "',' or '}' expected" : "',' or ']' expected", q);
-					goto fail;
-				}
-				p->state = ST_ITEM;
-				pos = q + 1;
-				continue;
-			}
-
-			/* an object's key */
-			if (is_obj && (p->state == ST_FIRST || p->state == ST_ITEM))
-			{
-				if (ch != '"')
-				{
-					pv_fail(&c, CL_PARSE_SYNTAX, "object key expected", q);
-					goto fail;
-				}
-				if (!at_end && !value_complete(p, q))
-					break;
-				r = parse_string(&c, &q, &ss->key, &ss->key_len);
-				if (r != PV_OK)
-					goto fail;
-				p->state = ST_COLON;
-				pos = q;
-				continue;
-			}
-			if (p->state == ST_COLON)
-			{
-				if (ch != ':')
-				{
-					pv_fail(&c, CL_PARSE_SYNTAX, "':' expected", q);
-					goto fail;
-				}
-				p->state = ST_VALUE;
-				pos = q + 1;
-				continue;
-			}
-
-			/* a value: an array element, or the member's value */
-			{
-				ClJson	   *item;
-
-				/* an array member of the top-level object streams too */
-				if (is_obj && ch == '[' && ss->depth < CL_STREAM_LEVELS)
-				{
-					ClJson	   *arr = stream_node(&c, '[');
-
-					if (arr == NULL)
-						return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
-					if (ss->depth + 1 > p->max_depth)
-					{
-						pv_fail(&c, CL_PARSE_DEPTH, "JSON nested too deeply", q);
-						goto fail;
-					}
-					if (!add_item(p, &c, lv, ss->key, ss->key_len, arr))
-						return false;
-					ss->levels[ss->depth].node = arr;
-					ss->levels[ss->depth].cap = 0;
-					ss->depth++;
-					p->state = ST_FIRST;
-					pos = q + 1;
-					continue;
-				}
-				if (!at_end && !value_complete(p, q))
-					break;
-				r = parse_value(&c, &q, ss->depth, &item);
-				if (r == PV_MORE)
-					break;
-				if (r != PV_OK)
-					goto fail;
-				if (!add_item(p, &c, lv, is_obj ? ss->key : NULL,
-							  is_obj ? ss->key_len : 0, item))
-					return false;
-				p->state = ST_SEP;
-				pos = q;
-			}
-		}
+		/* the tokener itself, charged with the first bytes */
+		if (EST_TOKENER > room)
+			return budget_fail(p);
+		cost = EST_TOKENER;
+		p->sc_estimate += EST_TOKENER;
 	}
-
-	/* drop what is consumed */
-	if (pos > 0)
+	accepted = classify(p, (const unsigned char *) buf, len, room, &cost, &fail, &what);
+	budget_add(p->budget, cost);
+	p->charged += cost;
+	if (!p->done && !jsonc_feed(p, buf, accepted, base))
+		return false;
+	if (fail == CL_PARSE_BUDGET)
+		return budget_fail(p);
+	if (fail != CL_PARSE_OK)
 	{
-		memmove(p->buf, p->buf + pos, p->len - pos);
-		p->len -= pos;
-		p->consumed += pos;
+		p->status = fail;
+		snprintf(p->errmsg, sizeof(p->errmsg), "%s at byte %zu", what, base + accepted);
+		return false;
 	}
-	if (at_end && p->state != ST_DONE)
-		return parser_fail(p, CL_PARSE_TRUNCATED,
-						   p->nbytes == 0 ? "empty response body" :
-						   "JSON value is incomplete (truncated response?)");
 	return true;
-
-fail:
-	p->status = c.status;
-	return false;
 }
 
 /*
  * cl_parser_feed
  *		Feed the next bytes of the document.  Returns false once the input
- *		is known to be bad; p->status and p->errmsg then say why.
+ *		is known to be bad, too big or over the budget; p->status and
+ *		p->errmsg then say why, and every later call fails too.
  */
 bool
 cl_parser_feed(ClJsonParser *p, const char *buf, size_t len)
 {
+	size_t		base = p->nbytes;
+	bool		too_big = false;
+
 	if (p->status != CL_PARSE_OK)
 		return false;
-	if (p->arena == NULL)
+	if (p->tok == NULL)
 		return parser_fail(p, CL_PARSE_NOMEM, "parser not initialized");
-	if (p->max_bytes > 0 && len > p->max_bytes - p->nbytes)
-	{
-		p->nbytes += len;
-		return parser_fail(p, CL_PARSE_TOO_BIG, "response too large");
-	}
 	if (len == 0)
 		return true;
-	p->nbytes += len;
-	if (p->len + len + 1 > p->cap)
+	if (p->max_bytes > 0 && len > p->max_bytes - p->nbytes)
 	{
-		size_t		ncap = p->cap ? p->cap : CL_BUF_SIZE;
-		char	   *nbuf;
-
-		while (ncap < p->len + len + 1)
-			ncap *= 2;
-		if (p->buf == NULL && ncap == CL_BUF_SIZE && n_buf_cache > 0)
-			nbuf = buf_cache[--n_buf_cache];
-		else
-			nbuf = realloc(p->buf, ncap);
-		if (nbuf == NULL)
-			return parser_fail(p, CL_PARSE_NOMEM, "out of memory");
-		p->buf = nbuf;
-		p->cap = ncap;
+		/* parse up to the limit: an error before it is reported as such */
+		len = p->max_bytes - p->nbytes;
+		too_big = true;
 	}
-	memcpy(p->buf + p->len, buf, len);
-	p->len += len;
-	p->buf[p->len] = '\0';
-	return advance(p, false);
+	p->nbytes += len;
+	if (len > 0 && !advance(p, buf, len, base))
+		return false;
+	if (too_big)
+	{
+		p->status = CL_PARSE_TOO_BIG;
+		snprintf(p->errmsg, sizeof(p->errmsg),
+				 "response too large (more than %zu bytes)", p->max_bytes);
+		return false;
+	}
+	return true;
 }
 
 /*
  * cl_parser_finish
  *		Signal the end of input.  Returns the parsed value, which the caller
  *		then owns (free it with cl_json_free), or NULL with p->status set.
+ *		The value carries the budget charge of the parse (see jsonpage.h),
+ *		except a number at the top level (json-c keeps a double's text as
+ *		its user data): its charge is released by cl_parser_free.
  */
 ClJson *
 cl_parser_finish(ClJsonParser *p)
@@ -1131,44 +918,78 @@ cl_parser_finish(ClJsonParser *p)
 
 	if (p->status != CL_PARSE_OK)
 		return NULL;
-	if (p->buf == NULL)
+	if (p->tok == NULL)
 	{
-		/* nothing was fed */
+		parser_fail(p, CL_PARSE_NOMEM, "parser not initialized");
+		return NULL;
+	}
+	if (p->nbytes == 0)
+	{
 		parser_fail(p, CL_PARSE_TRUNCATED, "empty response body");
 		return NULL;
 	}
-	if (!advance(p, true))
+	if (!p->done)
+	{
+		/* a number or literal at the top level ends only at a delimiter */
+		if (p->sc_state == SC_TOKEN && p->sc_depth == 0 &&
+			!advance(p, " ", 1, p->nbytes))
+			return NULL;
+		if (!p->done)
+		{
+			parser_fail(p, CL_PARSE_TRUNCATED,
+						"JSON value is incomplete (truncated response?)");
+			return NULL;
+		}
+	}
+	if (p->root == NULL)
+	{
+		parser_fail(p, CL_PARSE_SYNTAX, "the response is a JSON null, not an object");
 		return NULL;
+	}
 	root = p->root;
-	root->arena = p->arena;
-	p->arena = NULL;
+	if (json_object_get_type(root) != json_type_double)
+	{
+		ClCharge   *c = malloc(sizeof(ClCharge));
+
+		if (c == NULL)
+		{
+			parser_fail(p, CL_PARSE_NOMEM, "out of memory");
+			return NULL;
+		}
+		c->budget = p->budget;
+		c->bytes = p->charged;
+		json_object_set_userdata(root, c, release_charge);
+		p->charged = 0;
+	}
 	p->root = NULL;
+	/* the tokener is no longer needed: free it now */
+	tokener_put(p->tok, p->max_depth);
+	p->tok = NULL;
 	return root;
 }
 
 /*
  * cl_parser_free
- *		Release everything the parser holds, including an unclaimed value.
- *		Safe to call twice.
+ *		Release everything the parser holds: the tokener, the partial tree,
+ *		a value never claimed by cl_parser_finish, and the parser's charge.
+ *		Safe to call twice, and on a zeroed or failed-init parser.
  */
 void
 cl_parser_free(ClJsonParser *p)
 {
-	if (p->buf != NULL && p->cap == CL_BUF_SIZE && n_buf_cache < CL_BUF_CACHE)
-		buf_cache[n_buf_cache++] = p->buf;
-	else
-		free(p->buf);
-	p->buf = NULL;
-	p->len = p->cap = 0;
-	arena_free(p->arena);
-	p->arena = NULL;
+	if (p->tok != NULL)
+		json_tokener_free(p->tok);	/* frees the partial tree too */
+	p->tok = NULL;
+	json_object_put(p->root);
 	p->root = NULL;
-	p->stream = NULL;
+	cl_budget_release(p->budget, p->charged);
+	p->charged = 0;
 }
 
 /*
  * cl_json_parse
- *		Parse a whole document; NULL with a reason in err on failure.
+ *		Parse a whole document (no size limit, no budget); NULL with a
+ *		reason in err on failure.
  */
 ClJson *
 cl_json_parse(const char *buf, size_t len, int max_depth, char *err, size_t errlen)
@@ -1176,7 +997,7 @@ cl_json_parse(const char *buf, size_t len, int max_depth, char *err, size_t errl
 	ClJsonParser p;
 	ClJson	   *root = NULL;
 
-	if (cl_parser_init(&p, max_depth, 0) && cl_parser_feed(&p, buf, len))
+	if (cl_parser_init(&p, max_depth, 0, NULL) && cl_parser_feed(&p, buf, len))
 		root = cl_parser_finish(&p);
 	if (root == NULL && err)
 		snprintf(err, errlen, "%s", p.errmsg);
@@ -1186,16 +1007,22 @@ cl_json_parse(const char *buf, size_t len, int max_depth, char *err, size_t errl
 
 /*
  * cl_json_free
- *		Free a value returned by cl_parser_finish or cl_json_parse.
+ *		Free a value returned by cl_parser_finish or cl_json_parse (a root,
+ *		never a value inside one), and release its budget charge.
  */
 void
 cl_json_free(ClJson *root)
 {
-	if (root != NULL)
-		arena_free(root->arena);
+	json_object_put(root);
 }
 
 /* ---- accessors ---- */
+
+ClJsonType
+cl_type(const ClJson *v)
+{
+	return v ? (ClJsonType) json_object_get_type(v) : CL_JSON_NULL;
+}
 
 const char *
 cl_type_name(const ClJson *v)
@@ -1222,41 +1049,254 @@ cl_type_name(const ClJson *v)
 
 /*
  * cl_object_get
- *		The member named key (the last one, if the key repeats, as in
- *		jsonb).  False when there is none; a JSON null is a member.
+ *		The member named key (json-c keeps one per key: the last value
+ *		given).  False when there is none or obj is not an object; a JSON
+ *		null is a member (true, *value NULL).
  */
 bool
 cl_object_get(const ClJson *obj, const char *key, ClJson **value)
 {
-	size_t		klen;
-
 	*value = NULL;
 	if (cl_type(obj) != CL_JSON_OBJECT)
 		return false;
-	klen = strlen(key);
-	for (size_t i = obj->n; i > 0; i--)
-	{
-		const ClJsonMember *m = &obj->members[i - 1];
+	return json_object_object_get_ex(obj, key, value);
+}
 
-		if (m->key_len == klen && memcmp(m->key, key, klen) == 0)
-		{
-			*value = m->value;
-			return true;
-		}
+/* The number of members of an object (0 for anything else). */
+size_t
+cl_object_length(const ClJson *obj)
+{
+	return cl_type(obj) == CL_JSON_OBJECT ? (size_t) json_object_object_length(obj) : 0;
+}
+
+/*
+ * cl_object_next
+ *		Walk the members of obj in their order (json-c keeps the order of
+ *		first appearance): *pos NULL starts; each call sets *key and *value
+ *		(NULL for JSON null) of the next member and returns true, false at
+ *		the end or if obj is not an object.
+ */
+bool
+cl_object_next(const ClJson *obj, const void **pos, const char **key, ClJson **value)
+{
+	struct lh_entry *e;
+
+	if (*pos == NULL)
+	{
+		if (cl_type(obj) != CL_JSON_OBJECT)
+			return false;
+		e = lh_table_head(json_object_get_object(obj));
 	}
-	return false;
+	else
+		e = lh_entry_next((const struct lh_entry *) *pos);
+	if (e == NULL)
+		return false;
+	*pos = e;
+	*key = (const char *) lh_entry_k(e);
+	*value = (ClJson *) lh_entry_v(e);
+	return true;
+}
+
+size_t
+cl_array_length(const ClJson *arr)
+{
+	return cl_type(arr) == CL_JSON_ARRAY ? json_object_array_length(arr) : 0;
+}
+
+/* The i-th element of an array (NULL: out of range, not an array, or null). */
+ClJson *
+cl_array_get(const ClJson *arr, size_t i)
+{
+	if (cl_type(arr) != CL_JSON_ARRAY)
+		return NULL;
+	return json_object_array_get_idx(arr, i);
+}
+
+bool
+cl_json_get_bool(const ClJson *v, bool *out)
+{
+	if (cl_type(v) != CL_JSON_BOOLEAN)
+		return false;
+	*out = json_object_get_boolean(v) != 0;
+	return true;
+}
+
+/* How json-c holds an integer. */
+typedef enum
+{
+	INT_I64,					/* exactly, in int64 */
+	INT_U64,					/* exactly, above INT64_MAX */
+	INT_CLAMPED					/* maybe clamped by strtoll/strtoull */
+} IntKind;
+
+/*
+ * int_kind
+ *		json-c stores an integer as int64, or as uint64 above INT64_MAX, and
+ *		has no public way to ask which: json_object_get_uint64 above
+ *		INT64_MAX means uint64.  INT64_MIN and UINT64_MAX are what
+ *		strtoll/strtoull return for anything beyond them (ERANGE, which
+ *		json-c ignores): they cannot be told from a clamped value.
+ */
+static IntKind
+int_kind(const ClJson *v, int64_t *i, uint64_t *u)
+{
+	uint64_t	w = json_object_get_uint64(v);
+	int64_t		s;
+
+	if (w > (uint64_t) INT64_MAX)
+	{
+		*u = w;
+		return w == UINT64_MAX ? INT_CLAMPED : INT_U64;
+	}
+	s = json_object_get_int64(v);
+	if (s == INT64_MIN)
+		return INT_CLAMPED;
+	*i = s;
+	return INT_I64;
 }
 
 /*
  * cl_json_get_int64
- *		An integer that fits int64.
+ *		An integer that json-c holds exactly and that fits int64; false for
+ *		anything else (another type, out of range, or possibly clamped:
+ *		-9223372036854775808 is refused with everything below it).
  */
 bool
 cl_json_get_int64(const ClJson *v, int64_t *out)
 {
-	if (cl_type(v) != CL_JSON_INT || !v->int_ok)
+	int64_t		i;
+	uint64_t	u;
+
+	if (cl_type(v) != CL_JSON_INT || int_kind(v, &i, &u) != INT_I64)
 		return false;
-	*out = v->i;
+	*out = i;
+	return true;
+}
+
+/*
+ * cl_json_int_clamped
+ *		An integer whose value json-c may have clamped (see int_kind): its
+ *		true value is unknown, so it can be neither stored nor shown.
+ */
+bool
+cl_json_int_clamped(const ClJson *v)
+{
+	int64_t		i;
+	uint64_t	u;
+
+	return cl_type(v) == CL_JSON_INT && int_kind(v, &i, &u) == INT_CLAMPED;
+}
+
+/*
+ * cl_string
+ *		A JSON string's decoded bytes (NUL-terminated; \u0000 gives a NUL
+ *		inside, counted in *len).  NULL for any other type.
+ */
+const char *
+cl_string(const ClJson *v, size_t *len)
+{
+	if (cl_type(v) != CL_JSON_STRING)
+	{
+		*len = 0;
+		return NULL;
+	}
+	*len = (size_t) json_object_get_string_len(v);
+	return json_object_get_string((ClJson *) v);
+}
+
+/* Does v hold an integer json-c may have clamped? */
+static bool
+holds_clamped(ClJson *v)
+{
+	switch (cl_type(v))
+	{
+		case CL_JSON_INT:
+			return cl_json_int_clamped(v);
+		case CL_JSON_ARRAY:
+			for (size_t i = 0, n = json_object_array_length(v); i < n; i++)
+				if (holds_clamped(json_object_array_get_idx(v, i)))
+					return true;
+			return false;
+		case CL_JSON_OBJECT:
+			{
+				struct json_object_iterator it = json_object_iter_begin(v);
+				struct json_object_iterator end = json_object_iter_end(v);
+
+				for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+					if (holds_clamped(json_object_iter_peek_value(&it)))
+						return true;
+				return false;
+			}
+		default:
+			return false;
+	}
+}
+
+/*
+ * cl_json_text
+ *		The JSON text of a value: a double exactly as written, an integer
+ *		from its exact value, a string quoted and escaped, an object or
+ *		array re-serialized compactly by json-c (a repeated key once, with
+ *		its last value).  NULL when an integer json-c may have clamped is in
+ *		it.  The text lives as long as v (json-c caches it in v).
+ */
+const char *
+cl_json_text(ClJson *v, size_t *len)
+{
+	const char *s;
+
+	if (v == NULL)
+	{
+		*len = 4;
+		return "null";
+	}
+	if (json_object_get_type(v) == json_type_double)
+	{
+		/* json_object_new_double_s keeps the text as the user data */
+		s = json_object_get_userdata(v);
+		if (s != NULL)
+		{
+			*len = strlen(s);
+			return s;
+		}
+	}
+	if (holds_clamped(v))
+	{
+		*len = 0;
+		return NULL;
+	}
+	return json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
+											 JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
+/*
+ * check_link
+ *		A page's "next" or "previous": absent, null or a string without NUL
+ *		(an empty string counts as null).  Anything else is an error.
+ */
+static bool
+check_link(ClJson *root, const char *key, const char **link, size_t *link_len,
+		   char *err, size_t errlen)
+{
+	ClJson	   *v;
+
+	*link = NULL;
+	*link_len = 0;
+	if (!cl_object_get(root, key, &v) || v == NULL)
+		return true;
+	if (cl_type(v) != CL_JSON_STRING)
+	{
+		snprintf(err, errlen, "\"%s\" is a JSON %s, not a string", key, cl_type_name(v));
+		return false;
+	}
+	*link = cl_string(v, link_len);
+	if (strlen(*link) != *link_len)
+	{
+		snprintf(err, errlen, "\"%s\" contains a NUL character", key);
+		return false;
+	}
+	if (*link_len == 0)
+		*link = NULL;
 	return true;
 }
 
@@ -1269,6 +1309,8 @@ bool
 cl_page_decode(ClJson *root, ClPage *page, char *err, size_t errlen)
 {
 	ClJson	   *v;
+	const char *ignored;
+	size_t		ignored_len;
 
 	memset(page, 0, sizeof(*page));
 	page->root = root;
@@ -1290,46 +1332,45 @@ cl_page_decode(ClJson *root, ClPage *page, char *err, size_t errlen)
 		return false;
 	}
 	page->data = v;
-	page->ndata = v->n;
+	page->ndata = json_object_array_length(v);
 
 	if (!cl_object_get(root, "count", &v))
 	{
 		snprintf(err, errlen, "the response has no \"count\" key");
 		return false;
 	}
-	if (cl_type(v) == CL_JSON_INT && !v->int_ok)
+	if (cl_type(v) == CL_JSON_INT && !cl_json_get_int64(v, &page->count) &&
+		json_object_get_int64(v) >= 0)
 	{
 		snprintf(err, errlen, "\"count\" is out of the 64-bit integer range");
 		return false;
 	}
 	if (!cl_json_get_int64(v, &page->count) || page->count < 0)
 	{
-		char		shown[48];
+		size_t		len;
+		const char *text = cl_json_text(v, &len);
 
-		snprintf(shown, sizeof(shown), "%s", v->raw);
-		snprintf(err, errlen,
-				 "\"count\" is not a non-negative 64-bit integer: %s", shown);
+		snprintf(err, errlen, "\"count\" is not a non-negative 64-bit integer: %.40s%s",
+				 text ? text : "(out of range)", text && len > 40 ? "..." : "");
+		page->count = 0;
 		return false;
 	}
 
-	if (cl_object_get(root, "next", &v) && cl_type(v) != CL_JSON_NULL)
-	{
-		if (cl_type(v) != CL_JSON_STRING)
-		{
-			snprintf(err, errlen, "\"next\" is a JSON %s, not a string", cl_type_name(v));
-			return false;
-		}
-		page->next = v->str;
-		page->next_len = v->str_len;
-		if (page->next_len == 0)
-			page->next = NULL;
-		else if (strlen(page->next) != page->next_len)
-		{
-			snprintf(err, errlen, "\"next\" contains a NUL character");
-			return false;
-		}
-	}
+	if (!check_link(root, "next", &page->next, &page->next_len, err, errlen) ||
+		!check_link(root, "previous", &ignored, &ignored_len, err, errlen))
+		return false;
 	return true;
+}
+
+/*
+ * cl_page_row
+ *		The i-th element of the page's "data" (NULL past the end, or for a
+ *		JSON null element).
+ */
+ClJson *
+cl_page_row(const ClPage *page, size_t i)
+{
+	return i < page->ndata ? json_object_array_get_idx(page->data, i) : NULL;
 }
 
 /*
@@ -1395,8 +1436,7 @@ cl_error_message(const char *body, size_t len, char *out, size_t outlen)
 
 		if (!cl_object_get(root, keys[k], &v) || cl_type(v) != CL_JSON_STRING)
 			continue;
-		s = v->str;
-		n = v->str_len;
+		s = cl_string(v, &n);
 		while (i < n && o + 4 < outlen)
 		{
 			unsigned char c = (unsigned char) s[i];

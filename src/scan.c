@@ -145,7 +145,7 @@ struct CallogsScan
 static inline ClJson *
 page_row(const ClPage *page, size_t i)
 {
-	return page->data->elements[i];
+	return cl_page_row(page, i);
 }
 
 /*
@@ -198,10 +198,12 @@ static bool
 row_is_repeat(CallogsScan *scan, ClJson *obj)
 {
 	ClJson	   *id;
+	const char *s;
+	size_t		len;
 
-	if (!cl_object_get(obj, "id", &id) || cl_type(id) != CL_JSON_STRING)
+	if (!cl_object_get(obj, "id", &id) || (s = cl_string(id, &len)) == NULL)
 		return false;
-	return id_seen(scan, hash_string(id->str, id->str_len));
+	return id_seen(scan, hash_string(s, len));
 }
 
 /* ---- setup ---- */

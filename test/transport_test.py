@@ -354,19 +354,18 @@ class MemoryBudgetTest(TransportBase):
         e, _ = self.scan_hostile("strings")
         self.assertSqlState(e, "53400", r"max_page_memory")
 
-    @unittest.expectedFailure
     def test_strings_peak_within_budget(self):
-        """Parsed strings cost more than their bytes.  Passes once the JSON
-        decoder charges its tree estimate to the budget (ClBudget, the json
-        helper's work); received bytes alone under-charge (98 MB seen)."""
+        """Parsed strings cost more than their bytes: the JSON decoder
+        charges its tree estimate to the budget (received bytes alone
+        under-charged: 98 MB seen)."""
         _Hostile.together.reset()
         e, grew = self.scan_hostile("strings")
         self.assertLess(grew, self.BUDGET_MB + self.SLACK_MB)
 
-    @unittest.expectedFailure
     def test_nested_arrays_peak_within_budget(self):
         """24 MB of [[],[],...]: the parsed tree is far larger than the bytes
-        (914 MB seen).  Passes once the decoder's tree estimate is charged."""
+        (914 MB seen when only bytes were charged); the decoder's tree
+        estimate is charged before json-c allocates."""
         e, grew = self.scan_hostile("nested")
         self.assertSqlState(e, "53400", r"max_page_memory")
         self.assertLess(grew, self.BUDGET_MB + self.SLACK_MB)
@@ -384,9 +383,11 @@ class MemoryBudgetTest(TransportBase):
         t = self.table("budget_explain", rows=1000, server_opts={"concurrency": "4"})
         plan = query(self.conn, "EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) SELECT * FROM %s" % t)[0][0][0]["Plan"]
         peak = plan["API Memory Peak"]
-        # at most the four pages in flight and the one being read, at least one
+        # at most the four pages in flight and the one being read, at least
+        # one; each ~35 kB page is charged with its decoded tree (json-c's
+        # estimate: about 7 times its bytes)
         self.assertGreater(peak, 30)
-        self.assertLess(peak, 5 * 40)
+        self.assertLess(peak, 5 * 40 * 8)
 
 
 class OptionCapTest(TransportBase):

@@ -1,28 +1,48 @@
-/*
+/*-------------------------------------------------------------------------
+ *
  * fuzz_jsonpage.c
- *		libFuzzer target for src/jsonpage.c (backend-independent page decoder).
+ *		libFuzzer target for src/jsonpage.c (the page decoder over json-c).
  *
- * Input layout: byte 0 picks the chunk size (and whether a small max_bytes
- * limit applies); the rest is the HTTP body, fed to a ClJsonParser in
- * chunks exactly as the libcurl write callback would.  A decoded page is
- * then walked like the scan does: every field of every row object goes
- * through the fast value parsers.
+ * Input layout: byte 0 picks how the body is cut into feeds (bits 0-2:
+ * chunks of 1, 2, 3, 7, 16, 64 or 4096 bytes, or 7: chunks of
+ * pseudo-random sizes drawn from the body itself) and whether limits apply
+ * (bit 3: a small max_bytes and a small memory budget, bits 4-7 pick how
+ * small); the rest is the HTTP body, fed to a ClJsonParser exactly as the
+ * libcurl write callback would.
  *
- * Differential oracle (on by default; CL_FUZZ_DIFFERENTIAL=0 turns it
- * off): the chunked parse must agree with a parse of the whole body in one
- * feed, on the status and, on success, on a canonical serialization of the
- * tree (types, raw text of every node, decoded strings, keys, integers).
+ * Oracles (an abort is a finding):
+ *	- the chunked parse and a parse of the whole body in one feed agree on
+ *	  the status, the message and, on success, on a canonical form of the
+ *	  tree built through the accessors (types, exact integers, a double's
+ *	  text, string bytes with their length, keys in order);
+ *	- accessor invariants: a string's length, an integer's text reads back
+ *	  as its value, a double's text is an RFC 8259 number;
+ *	- the budget: the parser's estimate is at least what json-c really
+ *	  allocated, counted through the sanitizer allocator's malloc/free
+ *	  hooks (peak of live bytes during every feed), and every charge is
+ *	  released when the parser and the page are freed;
+ *	- a decoded page: count >= 0, data an array, next without NUL;
+ *	  every row's fields go through the fast timestamp/duration parsers;
+ *	- cl_error_message on the same bytes: printable, bounded.
  *
  * Build (see scripts/fuzz.sh):
  *   clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *     test/fuzz/fuzz_jsonpage.c src/jsonpage.c
+ *     $(pkg-config --cflags json-c) test/fuzz/fuzz_jsonpage.c src/jsonpage.c \
+ *     $(pkg-config --libs json-c)
  *
  * test/unit/test_jsonpage.c includes this file and calls
  * LLVMFuzzerTestOneInput on every file of test/fuzz/regressions/.
+ *
+ * IDENTIFICATION
+ *		  test/fuzz/fuzz_jsonpage.c
+ *
+ *-------------------------------------------------------------------------
  */
 #include "jsonpage.h"
 
 #include <errno.h>
+#include <json_object.h>
+#include <json_object_iterator.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +52,42 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile uint64_t fuzz_sink;	/* unsigned: wraps, no UB */
 
-/* ---- canonical serialization of a ClJson tree ---- */
+/* ---- live bytes, through the sanitizer allocator's hooks ---- */
+
+/* compiler-rt's allocator interface (gcc ships no header for it) */
+extern int	__sanitizer_install_malloc_and_free_hooks(void (*malloc_hook) (const volatile void *, size_t),
+													  void (*free_hook) (const volatile void *));
+extern size_t __sanitizer_get_allocated_size(const volatile void *p);
+
+static size_t fuzz_live;		/* bytes allocated and not freed */
+static size_t fuzz_peak;		/* highest fuzz_live since the last reset */
+static int	fuzz_hooks = -1;	/* installed? */
+
+static void
+fuzz_malloc_hook(const volatile void *p, size_t size)
+{
+	(void) p;
+	fuzz_live += size;
+	if (fuzz_live > fuzz_peak)
+		fuzz_peak = fuzz_live;
+}
+
+static void
+fuzz_free_hook(const volatile void *p)
+{
+	if (p)
+		fuzz_live -= __sanitizer_get_allocated_size(p);
+}
+
+static void
+fuzz_install_hooks(void)
+{
+	if (fuzz_hooks < 0)
+		fuzz_hooks = __sanitizer_install_malloc_and_free_hooks(fuzz_malloc_hook,
+															   fuzz_free_hook) != 0;
+}
+
+/* ---- canonical form of a tree ---- */
 
 typedef struct FuzzBuf
 {
@@ -63,106 +118,177 @@ fb_put(FuzzBuf *b, const void *p, size_t n)
 
 /* a length-prefixed byte string: unambiguous whatever the bytes */
 static void
-fb_lstr(FuzzBuf *b, const char *s, size_t n)
+fb_lstr(FuzzBuf *b, char tag, const char *s, size_t n)
 {
 	char		hdr[32];
-	int			k = snprintf(hdr, sizeof(hdr), "%zu:", n);
+	int			k = snprintf(hdr, sizeof(hdr), "%c%zu:", tag, n);
 
 	fb_put(b, hdr, (size_t) k);
 	fb_put(b, s, n);
 }
 
+/* Is s[0..len) an RFC 8259 number (what the classifier admits)? */
+static int
+fuzz_is_number(const char *s, size_t len)
+{
+	size_t		i = 0;
+
+	if (i < len && s[i] == '-')
+		i++;
+	if (i >= len)
+		return 0;
+	if (s[i] == '0')
+		i++;
+	else if (s[i] >= '1' && s[i] <= '9')
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return 0;
+	if (i < len && s[i] == '.')
+	{
+		if (++i >= len || s[i] < '0' || s[i] > '9')
+			return 0;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E'))
+	{
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			return 0;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	return i == len;
+}
+
 /*
- * Serialize v, checking the node invariants on the way (an abort is a
- * finding): raw and str are NUL-terminated at their lengths, integers
- * agree with their text, a string without escapes decodes to its text.
+ * Serialize v through the accessors, checking their invariants on the way.
  */
 static void
-fuzz_serialize(FuzzBuf *b, const ClJson *v, int depth)
+fuzz_serialize(FuzzBuf *b, ClJson *v, int depth)
 {
 	char		hdr[64];
 	int			k;
+	size_t		len;
+	const char *s;
 
-	if (v == NULL || depth > 200)
+	if (depth > 200)
 		abort();
-	if (v->raw == NULL || v->raw[v->raw_len] != '\0')
-		abort();
-	k = snprintf(hdr, sizeof(hdr), "(%d", (int) v->type);
-	fb_put(b, hdr, (size_t) k);
-	fb_lstr(b, v->raw, v->raw_len);
-	switch (v->type)
+	switch (cl_type(v))
 	{
 		case CL_JSON_NULL:
+			if (v != NULL)
+				abort();
+			fb_put(b, "n", 1);
 			break;
 		case CL_JSON_BOOLEAN:
-			if (strcmp(v->raw, v->boolean ? "true" : "false") != 0)
-				abort();
-			fb_put(b, v->boolean ? "T" : "F", 1);
-			break;
+			{
+				bool		t;
+
+				if (!cl_json_get_bool(v, &t))
+					abort();
+				fb_put(b, t ? "T" : "F", 1);
+				break;
+			}
 		case CL_JSON_INT:
 			{
-				long long	ll;
-				char	   *end;
+				int64_t		i;
 
-				errno = 0;
-				ll = strtoll(v->raw, &end, 10);
-				if (*end != '\0')
+				s = cl_json_text(v, &len);
+				if (cl_json_int_clamped(v))
+				{
+					if (s != NULL || cl_json_get_int64(v, &i))
+						abort();	/* a clamped value never reads */
+					fb_put(b, "I?", 2);
+				}
+				else if (s == NULL)
 					abort();
-				if (v->int_ok != (errno == 0) || (v->int_ok && ll != v->i))
-					abort();
-				k = snprintf(hdr, sizeof(hdr), "%d/%lld", (int) v->int_ok,
-							 v->int_ok ? (long long) v->i : 0LL);
-				fb_put(b, hdr, (size_t) k);
+				else
+				{
+					char	   *end;
+
+					/* the text reads back as the value, and is a number */
+					if (!fuzz_is_number(s, len))
+						abort();
+					errno = 0;
+					if (cl_json_get_int64(v, &i))
+					{
+						if (strtoll(s, &end, 10) != i || *end || errno)
+							abort();
+					}
+					else if (s[0] == '-' || strtoull(s, &end, 10) <= (unsigned long long) INT64_MAX ||
+							 *end || errno)
+						abort();	/* not int64: must be above INT64_MAX */
+					fb_lstr(b, 'I', s, len);
+				}
 				break;
 			}
 		case CL_JSON_DOUBLE:
-			if (strpbrk(v->raw, ".eE") == NULL)
+			s = cl_json_text(v, &len);
+			if (s == NULL || !fuzz_is_number(s, len) || strpbrk(s, ".eE") == NULL)
 				abort();
+			fb_lstr(b, 'D', s, len);
 			break;
 		case CL_JSON_STRING:
-			if (v->str == NULL || v->str[v->str_len] != '\0')
+			s = cl_string(v, &len);
+			if (s == NULL || s[len] != '\0' || strlen(s) > len)
 				abort();
-			if (v->raw_len < 2 || v->raw[0] != '"' || v->raw[v->raw_len - 1] != '"')
+			fb_lstr(b, 'S', s, len);
+			if (cl_json_text(v, &len) == NULL || len < 2)
 				abort();
-			if (memchr(v->raw, '\\', v->raw_len) == NULL &&
-				(v->str_len != v->raw_len - 2 ||
-				 memcmp(v->str, v->raw + 1, v->str_len) != 0))
-				abort();
-			if (v->str_len > v->raw_len)
-				abort();		/* decoding never grows */
-			fb_lstr(b, v->str, v->str_len);
-			break;
-		case CL_JSON_OBJECT:
-			k = snprintf(hdr, sizeof(hdr), "{%zu", v->n);
-			fb_put(b, hdr, (size_t) k);
-			if (v->n && v->members == NULL)
-				abort();
-			for (size_t i = 0; i < v->n; i++)
-			{
-				if (v->members[i].key == NULL ||
-					v->members[i].key[v->members[i].key_len] != '\0')
-					abort();
-				fb_lstr(b, v->members[i].key, v->members[i].key_len);
-				fuzz_serialize(b, v->members[i].value, depth + 1);
-			}
 			break;
 		case CL_JSON_ARRAY:
-			k = snprintf(hdr, sizeof(hdr), "[%zu", v->n);
-			fb_put(b, hdr, (size_t) k);
-			if (v->n && v->elements == NULL)
-				abort();
-			for (size_t i = 0; i < v->n; i++)
-				fuzz_serialize(b, v->elements[i], depth + 1);
-			break;
+			{
+				size_t		n = cl_array_length(v);
+
+				k = snprintf(hdr, sizeof(hdr), "[%zu", n);
+				fb_put(b, hdr, (size_t) k);
+				for (size_t i = 0; i < n; i++)
+					fuzz_serialize(b, cl_array_get(v, i), depth + 1);
+				fb_put(b, "]", 1);
+				break;
+			}
+		case CL_JSON_OBJECT:
+			{
+				struct json_object_iterator it = json_object_iter_begin(v);
+				struct json_object_iterator end = json_object_iter_end(v);
+				const void *pos = NULL;
+				const char *ckey;
+				ClJson	   *cval;
+				size_t		n = 0;
+
+				fb_put(b, "{", 1);
+				for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+				{
+					const char *key = json_object_iter_peek_name(&it);
+					ClJson	   *got;
+
+					fb_lstr(b, 'K', key, strlen(key));
+					/* a lookup finds the member iterated */
+					if (!cl_object_get(v, key, &got) || got != json_object_iter_peek_value(&it))
+						abort();
+					/* cl_object_next walks the same members in the same order */
+					if (!cl_object_next(v, &pos, &ckey, &cval) || ckey != key || cval != got)
+						abort();
+					n++;
+					fuzz_serialize(b, got, depth + 1);
+				}
+				if (cl_object_next(v, &pos, &ckey, &cval) || n != cl_object_length(v))
+					abort();
+				fb_put(b, "}", 1);
+				break;
+			}
 		default:
 			abort();
 	}
-	fb_put(b, ")", 1);
 }
 
 /* The canonical text of a tree; caller frees. */
 static char *
-fuzz_canonical(const ClJson *root, size_t *len)
+fuzz_canonical(ClJson *root, size_t *len)
 {
 	FuzzBuf		b = {NULL, 0, 0};
 
@@ -171,15 +297,16 @@ fuzz_canonical(const ClJson *root, size_t *len)
 	return b.data;
 }
 
+/* A row field through the fast value parsers, as convert.c would. */
 static void
-fuzz_value(const ClJson *v)
+fuzz_value(ClJson *v)
 {
+	size_t		n;
+	const char *s = cl_string(v, &n);
 	int64_t		i;
 
-	if (cl_type(v) == CL_JSON_STRING)
+	if (s != NULL)
 	{
-		const char *s = v->str;
-		size_t		n = v->str_len;
 		ClTimestamp ts;
 		int64_t		usec;
 
@@ -201,183 +328,201 @@ fuzz_value(const ClJson *v)
 			fuzz_sink += (uint64_t) usec;
 		}
 	}
-	else if (cl_type(v) == CL_JSON_INT)
+	else if (cl_json_get_int64(v, &i))
+		fuzz_sink += (uint64_t) i;
+}
+
+/* ---- parsing ---- */
+
+/* The outcome of one parse. */
+typedef struct FuzzResult
+{
+	ClParseStatus status;
+	char		errmsg[CL_ERRMSG_LEN];
+	ClJson	   *root;
+	size_t		charge;			/* cl_json_charge(root) */
+} FuzzResult;
+
+/* a tiny deterministic generator for chunk sizes */
+static uint32_t
+fuzz_rand(uint32_t *state)
+{
+	*state = *state * 1103515245u + 12345u;
+	return *state >> 16;
+}
+
+/*
+ * Parse body in chunks (chunk 0: at once; SIZE_MAX: pseudo-random sizes),
+ * with the limits given, checking the budget estimate against the live
+ * bytes after every feed.
+ */
+static void
+fuzz_parse(const char *body, size_t len, size_t chunk, size_t max_bytes,
+		   ClBudget *budget, FuzzResult *r)
+{
+	ClJsonParser p;
+	size_t		base = fuzz_live;
+	uint32_t	rs = (uint32_t) len * 2654435761u;
+
+	memset(r, 0, sizeof(*r));
+	fuzz_peak = fuzz_live;
+	if (cl_parser_init(&p, 64, max_bytes, budget))
 	{
-		if (cl_json_get_int64(v, &i))
-			fuzz_sink += (uint64_t) i;
+		for (size_t off = 0; off < len;)
+		{
+			size_t		n = chunk == 0 ? len :
+				chunk == SIZE_MAX ? 1 + fuzz_rand(&rs) % 97 : chunk;
+
+			if (n > len - off)
+				n = len - off;
+			if (!cl_parser_feed(&p, body + off, n))
+				break;
+			off += n;
+			/* json-c allocated no more than the estimate (peak too) */
+			if (fuzz_hooks == 1 && fuzz_peak - base > p.sc_estimate)
+			{
+				fprintf(stderr, "budget: live peak %zu > estimate %zu after %zu bytes\n",
+						fuzz_peak - base, p.sc_estimate, off);
+				abort();
+			}
+			if (budget && p.charged > budget->used)
+				abort();
+		}
+		r->root = cl_parser_finish(&p);
 	}
+	r->status = p.status;
+	snprintf(r->errmsg, sizeof(r->errmsg), "%s", p.errmsg);
+	if ((r->root == NULL) != (p.status != CL_PARSE_OK))
+		abort();				/* finish must explain a NULL */
+	if (r->root == NULL && p.errmsg[0] == '\0')
+		abort();
+	if (strnlen(p.errmsg, sizeof(p.errmsg)) >= sizeof(p.errmsg))
+		abort();
+	if (r->root && budget && cl_type(r->root) != CL_JSON_DOUBLE &&
+		cl_json_charge(r->root) != budget->used)
+		abort();				/* the charge moved to the root */
+	r->charge = cl_json_charge(r->root);
+	cl_parser_free(&p);
+	cl_parser_free(&p);			/* safe twice */
+	if (budget && budget->used != r->charge)
+		abort();				/* the parser kept nothing charged */
 }
 
 static int	fuzz_differential = -1;
 
-/*
- * The same body fed in one piece.  With a max_bytes limit and a longer
- * body, the chunked parse stops at the first chunk that crosses the limit,
- * having parsed the chunks before it: feed exactly that prefix (without
- * finishing) and expect its error, or TOO_BIG if the prefix is fine.
- */
-static ClParseStatus
-fuzz_parse_whole(const char *body, size_t len, size_t chunk, size_t max_bytes,
-				 ClJson **out)
-{
-	ClJsonParser p;
-	ClParseStatus s;
-
-	*out = NULL;
-	if (!cl_parser_init(&p, 64, max_bytes))
-	{
-		cl_parser_free(&p);
-		return CL_PARSE_NOMEM;
-	}
-	if (max_bytes > 0 && len > max_bytes)
-	{
-		size_t		prefix = max_bytes / chunk * chunk;
-
-		if (prefix > 0)
-			(void) cl_parser_feed(&p, body, prefix);
-		s = p.status == CL_PARSE_OK ? CL_PARSE_TOO_BIG : p.status;
-		cl_parser_free(&p);
-		return s;
-	}
-	(void) cl_parser_feed(&p, body, len);
-	*out = cl_parser_finish(&p);
-	s = p.status;
-	cl_parser_free(&p);
-	return s;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t chunk_sizes[8] = {1, 2, 3, 7, 16, 64, 4096, 1 << 20};
-	ClJsonParser p;
-	ClJson	   *root;
+	static const size_t chunk_sizes[8] = {1, 2, 3, 7, 16, 64, 4096, SIZE_MAX};
 	size_t		chunk,
-				max_bytes;
+				max_bytes,
+				limit;
 	const char *body;
 	size_t		len;
 	char		msg[CL_ERRMSG_LEN];
+	ClBudget	budget,
+				wbudget;
+	FuzzResult	r,
+				w;
 
 	if (size == 0)
 		return 0;
-	chunk = chunk_sizes[data[0] & 7];
-	/* bit 3: a small response limit; bits 4-7 pick how small */
-	max_bytes = (data[0] & 8) ? (size_t) ((data[0] >> 4) * 16 + 1) : 0;
-	body = (const char *) data + 1;
-	len = size - 1;
-
-	if (!cl_parser_init(&p, 64, max_bytes))
-	{
-		cl_parser_free(&p);
-		return 0;
-	}
-	for (size_t off = 0; off < len; off += chunk)
-	{
-		size_t		n = len - off < chunk ? len - off : chunk;
-
-		if (!cl_parser_feed(&p, body + off, n))
-			break;
-	}
-	root = cl_parser_finish(&p);
-	if (root == NULL && p.status == CL_PARSE_OK)
-		abort();				/* finish must explain a NULL */
-	if (root != NULL && p.status != CL_PARSE_OK)
-		abort();
-	if (root == NULL && p.errmsg[0] == '\0')
-		abort();
-	if (strnlen(p.errmsg, sizeof(p.errmsg)) >= sizeof(p.errmsg))
-		abort();
+	fuzz_install_hooks();
 	if (fuzz_differential < 0)
 	{
 		const char *e = getenv("CL_FUZZ_DIFFERENTIAL");
 
 		fuzz_differential = !(e && strcmp(e, "0") == 0);
 	}
-	if (root != NULL)
+	chunk = chunk_sizes[data[0] & 7];
+	/* bit 3: a small response limit and a small budget; bits 4-7: how small */
+	max_bytes = (data[0] & 8) ? (size_t) ((data[0] >> 4) * 64 + 1) : 0;
+	limit = (data[0] & 8) ? (size_t) ((data[0] >> 4) * 2048 + 4096) : 0;
+	body = (const char *) data + 1;
+	len = size - 1;
+
+	cl_budget_init(&budget, limit);
+	fuzz_parse(body, len, chunk, max_bytes, &budget, &r);
+
+	if (fuzz_differential)
+	{
+		size_t		clen = 0,
+					wlen = 0;
+		char	   *canon = NULL,
+				   *wcanon = NULL;
+
+		cl_budget_init(&wbudget, limit);
+		fuzz_parse(body, len, 0, max_bytes, &wbudget, &w);
+		if (r.root)
+			canon = fuzz_canonical(r.root, &clen);
+		if (w.root)
+			wcanon = fuzz_canonical(w.root, &wlen);
+		if (r.status != w.status || strcmp(r.errmsg, w.errmsg) != 0 ||
+			(canon == NULL) != (wcanon == NULL) ||
+			(canon && (clen != wlen || memcmp(canon, wcanon, clen) != 0)) ||
+			r.charge != w.charge)
+		{
+			fprintf(stderr, "differential: chunk %zu: status %d (%s) charge %zu, "
+					"whole: %d (%s) charge %zu\nchunked: %s\nwhole:   %s\n",
+					chunk, (int) r.status, r.errmsg, r.charge, (int) w.status,
+					w.errmsg, w.charge, canon ? canon : "-", wcanon ? wcanon : "-");
+			abort();
+		}
+		free(canon);
+		free(wcanon);
+		cl_json_free(w.root);
+		if (wbudget.used != 0)
+			abort();
+	}
+	else if (r.root)
 	{
 		/* always walk the whole tree: the invariants are checked there */
 		size_t		clen;
-		char	   *canon = fuzz_canonical(root, &clen);
+		char	   *canon = fuzz_canonical(r.root, &clen);
 
-		if (fuzz_differential)
-		{
-			ClJson	   *whole;
-			ClParseStatus ws = fuzz_parse_whole(body, len, chunk, max_bytes, &whole);
-			size_t		wlen;
-			char	   *wcanon;
-
-			if (ws != CL_PARSE_OK || whole == NULL)
-			{
-				fprintf(stderr, "differential: chunk %zu OK, whole %d\n", chunk, (int) ws);
-				abort();
-			}
-			wcanon = fuzz_canonical(whole, &wlen);
-			if (wlen != clen || memcmp(wcanon, canon, clen) != 0)
-			{
-				fprintf(stderr, "differential: chunk %zu tree differs\n"
-						"chunked: %s\nwhole:   %s\n", chunk, canon, wcanon);
-				abort();
-			}
-			free(wcanon);
-			cl_json_free(whole);
-		}
 		fuzz_sink += clen;
 		free(canon);
 	}
-	else if (fuzz_differential)
-	{
-		ClJson	   *whole;
-		ClParseStatus ws = fuzz_parse_whole(body, len, chunk, max_bytes, &whole);
 
-		if (ws != p.status || whole != NULL)
-		{
-			fprintf(stderr, "differential: chunk %zu status %d (%s), whole %d\n",
-					chunk, (int) p.status, p.errmsg, (int) ws);
-			abort();
-		}
-	}
-	cl_parser_free(&p);
-
-	if (root != NULL)
+	if (r.root != NULL)
 	{
 		ClPage		page;
 		char		err[CL_ERRMSG_LEN];
 
 		err[0] = '\0';
-		if (cl_page_decode(root, &page, err, sizeof(err)))
+		if (cl_page_decode(r.root, &page, err, sizeof(err)))
 		{
-			if (page.count < 0 || page.data == NULL || page.root != root)
+			if (page.count < 0 || page.data == NULL || page.root != r.root)
 				abort();
-			if (cl_type(page.data) != CL_JSON_ARRAY || page.ndata != page.data->n)
+			if (cl_type(page.data) != CL_JSON_ARRAY ||
+				page.ndata != cl_array_length(page.data))
 				abort();
-			if (page.next != NULL && strlen(page.next) != page.next_len)
+			if (page.next != NULL && (strlen(page.next) != page.next_len || page.next_len == 0))
 				abort();
-			for (size_t r = 0; r < page.ndata; r++)
+			for (size_t i = 0; i < page.ndata; i++)
 			{
-				const ClJson *row = page.data->elements[r];
+				ClJson	   *row = cl_page_row(&page, i);
 
-				if (cl_type(row) != CL_JSON_OBJECT)
-					continue;
-				for (size_t m = 0; m < row->n; m++)
+				if (row != cl_array_get(page.data, i))
+					abort();
+				if (cl_type(row) == CL_JSON_OBJECT)
 				{
-					ClJson	   *got;
+					struct json_object_iterator it = json_object_iter_begin(row);
+					struct json_object_iterator end = json_object_iter_end(row);
 
-					fuzz_sink += (uint64_t) row->members[m].key_len;
-					fuzz_value(row->members[m].value);
-					/* lookups find the last member of that name */
-					if (strlen(row->members[m].key) == row->members[m].key_len)
-					{
-						if (!cl_object_get(row, row->members[m].key, &got) || got == NULL)
-							abort();
-					}
+					for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+						fuzz_value(json_object_iter_peek_value(&it));
 				}
-				fuzz_sink += (uint64_t) row->raw_len;
 			}
+			if (cl_page_row(&page, page.ndata) != NULL)
+				abort();
 		}
 		else if (err[0] == '\0' || strnlen(err, sizeof(err)) >= sizeof(err))
 			abort();
-		cl_json_free(root);
+		cl_json_free(r.root);
 	}
+	if (budget.used != 0)
+		abort();				/* freeing the page released its charge */
 
 	/* the same bytes as an error body, with a roomy and a tiny buffer */
 	{

@@ -1,9 +1,17 @@
-/*
+/*-------------------------------------------------------------------------
+ *
  * test_jsonpage.c
- *		Unit tests for src/jsonpage.c.  No framework: CHECK prints one line
- *		per failing check; the last line is "unit: N passed, M failed".
+ *		Unit tests of src/jsonpage.c (the page decoder over json-c), built
+ *		with AddressSanitizer and UndefinedBehaviorSanitizer, without
+ *		PostgreSQL.  No framework: CHECK prints one line per failing check;
+ *		the last line is "unit: N passed, M failed".
  *
  * Run: make -s -C test/unit check
+ *
+ * IDENTIFICATION
+ *		  test/unit/test_jsonpage.c
+ *
+ *-------------------------------------------------------------------------
  */
 #include "jsonpage.h"
 
@@ -30,7 +38,7 @@ static int	npassed,
 	} while (0)
 
 static const char *const status_names[] = {
-	"OK", "SYNTAX", "DEPTH", "TOO_BIG", "TRAILING", "TRUNCATED", "NOMEM"
+	"OK", "SYNTAX", "DEPTH", "TOO_BIG", "TRAILING", "TRUNCATED", "NOMEM", "BUDGET"
 };
 
 static const char *
@@ -41,18 +49,19 @@ st(ClParseStatus s)
 }
 
 /*
- * Parse buf in chunks of `chunk` bytes (0: all at once).  Returns the
- * status; *out gets the root (caller frees) or NULL.
+ * Parse buf in chunks of `chunk` bytes (0: all at once), with max_bytes,
+ * depth and budget.  Returns the status; *out gets the root (caller frees)
+ * or NULL; errmsg (if given) the parser's message.
  */
 static ClParseStatus
-parse_chunked(const char *buf, size_t len, size_t chunk, size_t max_bytes,
-			  int depth, ClJson **out, char *errmsg)
+parse_full(const char *buf, size_t len, size_t chunk, size_t max_bytes,
+		   int depth, ClBudget *budget, ClJson **out, char *errmsg)
 {
 	ClJsonParser p;
-	ClJson *root = NULL;
+	ClJson	   *root = NULL;
 	ClParseStatus s;
 
-	if (!cl_parser_init(&p, depth, max_bytes))
+	if (!cl_parser_init(&p, depth, max_bytes, budget))
 	{
 		cl_parser_free(&p);
 		*out = NULL;
@@ -78,249 +87,71 @@ parse_chunked(const char *buf, size_t len, size_t chunk, size_t max_bytes,
 }
 
 static ClParseStatus
+parse_chunked(const char *buf, size_t len, size_t chunk, size_t max_bytes,
+			  int depth, ClJson **out, char *errmsg)
+{
+	return parse_full(buf, len, chunk, max_bytes, depth, NULL, out, errmsg);
+}
+
+static ClParseStatus
 parse_str(const char *s, size_t chunk, ClJson **out)
 {
 	return parse_chunked(s, strlen(s), chunk, 0, 64, out, NULL);
 }
 
-/* Status only; frees the value. */
-static ClParseStatus
-status_of(const char *s, size_t chunk)
-{
-	ClJson *o;
-	ClParseStatus r = parse_str(s, chunk, &o);
-
-	if (o)
-		cl_json_free(o);
-	return r;
-}
-
+/* A page as the API sends it (variant A and B rows). */
 static const char *const PAGE_A =
-	"{\"count\": 3, \"next\": \"http://api.test/v1/call-logs?page=2\", "
-	"\"previous\": null, \"data\": ["
-	"{\"id\": 1, \"caller\": \"+15550100\", \"duration\": \"0:05:25\", "
-	"\"start\": \"2025-11-18T10:30:00.000Z\", \"bridge\": 7},"
-	"{\"id\": 2, \"caller\": \"caf\xc3\xa9 \\u00e9\\n\", \"duration\": \"12:00:00\", "
-	"\"start\": \"2025-11-18T10:31:00.123Z\", \"bridge\": -1, \"tags\": [1, [2, {\"x\": null}]]}"
+	"{\"count\": 3, \"status_code\": 200, \"message\": \"Call logs fetched successfully\", "
+	"\"next\": \"http://api.test/v1/call-logs?page=2\", \"previous\": null, \"data\": ["
+	"{\"id\": \"call_abc123def456\", \"source_number\": \"+919876543210\", "
+	"\"destination_number\": \"+911234567890\", \"call_type\": \"outbound\", "
+	"\"call_status\": \"completed\", \"creation_time\": \"2025-11-18T10:30:00.000Z\", "
+	"\"start_time\": \"2025-11-18T10:30:05.000Z\", \"end_time\": \"2025-11-18T10:35:30.000Z\", "
+	"\"call_duration\": \"0:05:25\", \"end_reason\": \"customer-ended-call\", \"bridge\": 1},"
+	"{\"source_number\": \"caf\xc3\xa9 \\u00e9\\n\", \"call_type\": \"inbound\", "
+	"\"call_status\": \"missed\", \"creation_time\": \"2026-02-07T05:57:00Z\", "
+	"\"start_time\": null, \"end_time\": null, \"call_duration\": 207, "
+	"\"end_reason\": \"no_answer\", \"tags\": [1, -2.50e+1, [true, {\"x\": null}]]}"
 	"]}  \n";
 
-static void
-test_chunking(void)
-{
-	ClJson	   *whole,
-			   *o;
-	char	   *ref;
-	size_t		reflen;
-
-	CHECK(parse_str(PAGE_A, 0, &whole) == CL_PARSE_OK, "whole page");
-	if (!whole)
-		return;
-	ref = fuzz_canonical(whole, &reflen);
-	for (size_t chunk = 1; chunk <= 17; chunk++)
-	{
-		ClParseStatus s = parse_str(PAGE_A, chunk, &o);
-
-		CHECK(s == CL_PARSE_OK, "chunk %zu: %s", chunk, st(s));
-		if (o)
-		{
-			size_t		glen;
-			char	   *got = fuzz_canonical(o, &glen);
-
-			CHECK(glen == reflen && memcmp(ref, got, glen) == 0,
-				  "chunk %zu differs: %s", chunk, got);
-			free(got);
-			cl_json_free(o);
-		}
-	}
-	free(ref);
-	cl_json_free(whole);
-}
-
-static void
-test_parser_status(void)
-{
-	static const size_t chunks[] = {0, 1, 2, 5};
-	char		err[CL_ERRMSG_LEN];
-	ClJson *o;
-	ClParseStatus s;
-
-	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
-	{
-		size_t		c = chunks[i];
-
-		CHECK((s = status_of("{\"count\":0,\"data\":[]} x", c)) == CL_PARSE_TRAILING,
-			  "trailing garbage chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":0,\"data\":[]}{}", c)) == CL_PARSE_TRAILING,
-			  "second value chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":0,\"data\":[]} \r\n\t ", c)) == CL_PARSE_OK,
-			  "trailing whitespace chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":0,\"data\":[", c)) == CL_PARSE_TRUNCATED,
-			  "truncated chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":0,\"da", c)) == CL_PARSE_TRUNCATED,
-			  "truncated in key chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":1,\"data\":[],}", c)) == CL_PARSE_SYNTAX,
-			  "trailing comma chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"data\":[1,]}", c)) == CL_PARSE_SYNTAX,
-			  "trailing comma in array chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{'count':1}", c)) == CL_PARSE_SYNTAX,
-			  "single-quoted key, chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"a\":'x'}", c)) == CL_PARSE_SYNTAX,
-			  "single-quoted value chunk %zu: %s", c, st(s));
-		/*
-		 * Strings are not UTF-8-checked by the parser (it is not the
-		 * parser's job): convert.c validates them into the database
-		 * encoding, and error messages replace invalid bytes.
-		 */
-		CHECK((s = status_of("{\"s\":\"\xff\"}", c)) == CL_PARSE_OK,
-			  "invalid UTF-8 0xff is left to conversion, chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"s\":\"\xc3\"}", c)) == CL_PARSE_OK,
-			  "truncated UTF-8 sequence is left to conversion, chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"s\":\"\xc0\xaf\"}", c)) == CL_PARSE_OK,
-			  "overlong UTF-8 C0 AF is left to conversion, chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("[NaN]", c)) == CL_PARSE_SYNTAX,
-			  "NaN, chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":0,\"data\":[tr", c)) == CL_PARSE_TRUNCATED,
-			  "truncated inside a literal chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":0,\"data\":[\"ab", c)) == CL_PARSE_TRUNCATED,
-			  "truncated inside a string chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"count\":0,\"data\":[12", c)) == CL_PARSE_TRUNCATED,
-			  "truncated inside a number chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("null", c)) == CL_PARSE_SYNTAX,
-			  "top-level null is refused as a page, chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("[null, true, false, -0.5e3]", c)) == CL_PARSE_OK,
-			  "literals chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("{\"s\":\"\xe2\x82\xac\"}", c)) == CL_PARSE_OK,
-			  "valid 3-byte UTF-8 chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("123", c)) == CL_PARSE_OK,
-			  "bare number completes at finish chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("\"x\"", c)) == CL_PARSE_OK,
-			  "bare string chunk %zu: %s", c, st(s));
-		CHECK((s = status_of("   ", c)) == CL_PARSE_TRUNCATED,
-			  "whitespace only chunk %zu: %s", c, st(s));
-	}
-
-	/* trailing garbage split so that the value ends exactly at a chunk edge */
-	{
-		const char *b = "{\"count\":0,\"data\":[]}garbage";
-		size_t		edge = strlen("{\"count\":0,\"data\":[]}");
-
-		CHECK((s = parse_chunked(b, strlen(b), edge, 0, 64, &o, NULL)) == CL_PARSE_TRAILING,
-			  "garbage in next chunk: %s", st(s));
-		CHECK(o == NULL, "no value on trailing garbage");
-		if (o)
-			cl_json_free(o);
-	}
-
-	/* a multi-byte character split across two feeds (libcurl chunks) */
-	{
-		const char *b = "{\"count\":1,\"data\":[{\"name\":\"caf\xc3\xa9\"}]}";
-		size_t		at = strchr(b, '\xc3') - b + 1;	/* between C3 and A9 */
-
-		CHECK((s = parse_chunked(b, strlen(b), at, 0, 64, &o, err)) == CL_PARSE_OK,
-			  "UTF-8 split across chunks: %s (%s)", st(s), err);
-		if (o)
-			cl_json_free(o);
-	}
-
-	/* a malformed number split across feeds (json-c accepted "5-1" as 5) */
-	CHECK((s = status_of("{\"count\":5-1,\"data\":[]}", 1)) == CL_PARSE_SYNTAX,
-		  "\"5-1\" split across 1-byte feeds: %s", st(s));
-	CHECK((s = status_of("{\"count\":5-1,\"data\":[]}", 0)) == CL_PARSE_SYNTAX,
-		  "\"5-1\" in one feed: %s", st(s));
-
-	/* empty body */
-	CHECK((s = parse_chunked("", 0, 1, 0, 64, &o, err)) == CL_PARSE_TRUNCATED,
-		  "empty body: %s", st(s));
-	CHECK(o == NULL && strstr(err, "empty") != NULL, "empty body message: %s", err);
-
-	/* depth bomb */
-	{
-		size_t		n = 100000;
-		char	   *bomb = malloc(n);
-
-		memset(bomb, '[', n);
-		CHECK((s = parse_chunked(bomb, n, 0, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
-			  "depth bomb at once: %s", st(s));
-		CHECK(o == NULL, "depth bomb value");
-		CHECK((s = parse_chunked(bomb, n, 1, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
-			  "depth bomb 1-byte: %s", st(s));
-		memset(bomb, '{', n);
-		CHECK((s = parse_chunked(bomb, n, 0, 0, 64, &o, NULL)) == CL_PARSE_SYNTAX,
-			  "'{' bomb is a syntax error (key expected): %s", st(s));
-		free(bomb);
-	}
-	{
-		char		b[200];
-
-		memset(b, 0, sizeof(b));
-		memset(b, '[', 10);
-		memset(b + 10, ']', 10);
-		/* max_depth N admits N nested containers (the top level is 1) */
-		CHECK((s = parse_chunked(b, 20, 0, 0, 9, &o, NULL)) == CL_PARSE_DEPTH,
-			  "depth 10 with limit 9: %s", st(s));
-		if (o)
-			cl_json_free(o);
-		CHECK((s = parse_chunked(b, 20, 0, 0, 10, &o, NULL)) == CL_PARSE_OK,
-			  "depth 10 with limit 10: %s", st(s));
-		if (o)
-			cl_json_free(o);
-	}
-
-	/* max_bytes */
-	{
-		const char *b = "{\"count\":0,\"data\":[]}";
-		size_t		n = strlen(b);
-
-		CHECK((s = parse_chunked(b, n, 0, n - 1, 64, &o, NULL)) == CL_PARSE_TOO_BIG,
-			  "max_bytes-1 at once: %s", st(s));
-		CHECK((s = parse_chunked(b, n, 1, n - 1, 64, &o, NULL)) == CL_PARSE_TOO_BIG,
-			  "max_bytes-1 1-byte: %s", st(s));
-		CHECK((s = parse_chunked(b, n, 3, n, 64, &o, NULL)) == CL_PARSE_OK,
-			  "exactly max_bytes: %s", st(s));
-		if (o)
-			cl_json_free(o);
-		CHECK((s = parse_chunked("12345", 5, 0, 5, 64, &o, NULL)) == CL_PARSE_OK,
-			  "bare number of exactly max_bytes: %s", st(s));
-		if (o)
-			cl_json_free(o);
-	}
-	/* after an error, feed keeps failing and finish returns NULL */
-	{
-		ClJsonParser p;
-
-		cl_parser_init(&p, 64, 0);
-		CHECK(!cl_parser_feed(&p, "]", 1), "feed ']' fails");
-		CHECK(!cl_parser_feed(&p, "{}", 2), "feed after error fails");
-		CHECK(cl_parser_finish(&p) == NULL && p.status == CL_PARSE_SYNTAX,
-			  "finish after error: %s", st(p.status));
-		CHECK(p.errmsg[0] != '\0', "error message set");
-		cl_parser_free(&p);
-	}
-}
-
-
 /*
- * Parse doc at once and in every chunk size 1..8 (and all at once with
- * max_bytes = len): the status and the canonical tree must not change.
- * Returns the status of the parse at once.
+ * Every way of cutting doc into two feeds, and into chunks of 1..17 bytes,
+ * gives the same status, message and tree as one feed.
  */
-static ClParseStatus
-check_invariant(const char *doc, size_t len, int depth)
+static void
+check_every_split(const char *doc, size_t len, int depth)
 {
 	ClJson	   *ref,
 			   *o;
-	ClParseStatus s0 = parse_chunked(doc, len, 0, 0, depth, &ref, NULL);
+	char		rerr[CL_ERRMSG_LEN],
+				err[CL_ERRMSG_LEN];
+	ClParseStatus s0 = parse_chunked(doc, len, 0, 0, depth, &ref, rerr);
 	char	   *rc = NULL;
 	size_t		rlen = 0;
+	int			bad = 0;
 
 	if (ref)
 		rc = fuzz_canonical(ref, &rlen);
-	for (size_t chunk = 1; chunk <= 9; chunk++)
+	for (size_t k = 1; k < len + 17; k++)
 	{
-		ClParseStatus s = parse_chunked(doc, len, chunk == 9 ? 0 : chunk,
-										chunk == 9 ? len : 0, depth, &o, NULL);
-		bool		same = s == s0 && (o == NULL) == (ref == NULL);
+		ClJsonParser p;
+		ClParseStatus s;
+		bool		same;
 
+		if (k < len)
+		{
+			/* two feeds: [0, k) and [k, len) */
+			cl_parser_init(&p, depth, 0, NULL);
+			if (cl_parser_feed(&p, doc, k))
+				(void) cl_parser_feed(&p, doc + k, len - k);
+			o = cl_parser_finish(&p);
+			s = p.status;
+			snprintf(err, sizeof(err), "%s", p.errmsg);
+			cl_parser_free(&p);
+		}
+		else
+			s = parse_chunked(doc, len, k - len + 1, 0, depth, &o, err);
+		same = s == s0 && strcmp(err, rerr) == 0 && (o == NULL) == (ref == NULL);
 		if (same && o)
 		{
 			size_t		glen;
@@ -329,18 +160,59 @@ check_invariant(const char *doc, size_t len, int depth)
 			same = glen == rlen && memcmp(g, rc, glen) == 0;
 			free(g);
 		}
-		if (!same)
-			CHECK(same, "chunk %zu of [%.60s]: %s vs at once %s", chunk, doc, st(s), st(s0));
-		else
-			npassed++;
+		if (!same && bad++ < 3)
+			CHECK(same, "%s %zu of [%.50s]: %s (%s) vs at once %s (%s)",
+				  k < len ? "split at" : "chunks of", k < len ? k : k - len + 1,
+				  doc, st(s), err, st(s0), rerr);
 		cl_json_free(o);
 	}
+	if (bad == 0)
+		npassed++;
 	free(rc);
 	cl_json_free(ref);
-	return s0;
 }
 
-/* Strict RFC 8259 grammar, and every case independent of chunking. */
+static void
+test_chunking(void)
+{
+	ClJson	   *whole;
+
+	CHECK(parse_str(PAGE_A, 0, &whole) == CL_PARSE_OK, "whole page");
+	cl_json_free(whole);
+	check_every_split(PAGE_A, strlen(PAGE_A), 64);
+	/* a multi-byte character cut between its bytes, escapes cut, numbers cut */
+	check_every_split("{\"count\":1,\"data\":[{\"name\":\"caf\xc3\xa9\xf0\x9f\x93\x9e\","
+					  "\"e\":\"\\ud83d\\udcde\\\"\\\\\",\"n\":-12.5e-3,\"i\":9223372036854775807,"
+					  "\"u\":18446744073709551614,\"b\":false,\"z\":null}]}", 0 + strlen(
+					  "{\"count\":1,\"data\":[{\"name\":\"caf\xc3\xa9\xf0\x9f\x93\x9e\","
+					  "\"e\":\"\\ud83d\\udcde\\\"\\\\\",\"n\":-12.5e-3,\"i\":9223372036854775807,"
+					  "\"u\":18446744073709551614,\"b\":false,\"z\":null}]}"), 64);
+	/* errors at every position of a split */
+	check_every_split("{\"count\":1,\"data\":[1-1]}", 24, 64);	/* json-c alone took "1"+"-1" as 1 */
+	check_every_split("{\"count\":1,\"data\":[]} x", 23, 64);
+	check_every_split("{\"count\":1,\"data\":[01]}", 23, 64);
+	check_every_split("{\"count\":1,\"data\":[\"a\x01\"]}", 26, 64);
+	check_every_split("{\"count\":1,\"data\":[1,]}", 23, 64);
+	check_every_split("{\"count\":1,\"data\":[{\"a\":1", 25, 64);
+}
+
+/*
+ * One document: its status at once must be `want`, and every split agrees.
+ */
+static void
+expect_status(const char *doc, size_t len, ClParseStatus want)
+{
+	ClJson	   *o;
+	char		err[CL_ERRMSG_LEN];
+	ClParseStatus s = parse_chunked(doc, len, 0, 0, 64, &o, err);
+
+	CHECK(s == want, "[%.*s]: %s (%s), want %s", (int) len, doc, st(s), err, st(want));
+	CHECK((o != NULL) == (want == CL_PARSE_OK), "[%.*s]: value iff OK", (int) len, doc);
+	cl_json_free(o);
+	check_every_split(doc, len, 64);
+}
+
+/* Strict RFC 8259 grammar, whatever json-c's strict mode lets through. */
 static void
 test_strict_grammar(void)
 {
@@ -349,26 +221,65 @@ test_strict_grammar(void)
 		const char *doc;
 		ClParseStatus want;
 	}			cases[] = {
-		{"{'count':1}", CL_PARSE_SYNTAX},
+		/* the brief's list: trailing comma, comments, single quotes, ... */
+		{"[1,]", CL_PARSE_SYNTAX},
+		{"{\"a\":1,}", CL_PARSE_SYNTAX},
+		{"{\"count\":1,\"data\":[],}", CL_PARSE_SYNTAX},
+		{"[1/*c*/]", CL_PARSE_SYNTAX},
+		{"//c\n[1]", CL_PARSE_SYNTAX},
+		{"[1]//c", CL_PARSE_TRAILING},
+		{"# c\n[1]", CL_PARSE_SYNTAX},
+		{"{'count':1}", CL_PARSE_SYNTAX},		/* json-c strict accepts it */
 		{"{\"a\":'x'}", CL_PARSE_SYNTAX},
-		{"[NaN]", CL_PARSE_SYNTAX},
-		{"[Infinity]", CL_PARSE_SYNTAX},
-		{"[-Infinity]", CL_PARSE_SYNTAX},
-		{"[0.]", CL_PARSE_SYNTAX},
-		{"[00]", CL_PARSE_SYNTAX},
+		{"[00]", CL_PARSE_SYNTAX},			/* json-c strict: 0 */
 		{"[01]", CL_PARSE_SYNTAX},
-		{"[-01]", CL_PARSE_SYNTAX},
-		{"[+1]", CL_PARSE_SYNTAX},
+		{"[-01]", CL_PARSE_SYNTAX},			/* json-c strict: -1 */
+		{"[-00]", CL_PARSE_SYNTAX},
+		{"[NaN]", CL_PARSE_SYNTAX},			/* json-c strict: NaN */
+		{"[Infinity]", CL_PARSE_SYNTAX},		/* json-c strict: inf */
+		{"[-Infinity]", CL_PARSE_SYNTAX},
+		{"[nan]", CL_PARSE_SYNTAX},
+		{"[infinity]", CL_PARSE_SYNTAX},
+		{"[1] x", CL_PARSE_TRAILING},
+		{"{}{}", CL_PARSE_TRAILING},
+		{"[1]]", CL_PARSE_TRAILING},
+		{"{\"a\":1}\xc2\xa0", CL_PARSE_TRAILING},	/* NBSP is not JSON space */
+		{"{}\x00", CL_PARSE_TRAILING},
+		{"1 2", CL_PARSE_TRAILING},
+		{"\"a\"\"b\"", CL_PARSE_TRAILING},
+		{"{", CL_PARSE_TRUNCATED},
+		{"{\"a\"", CL_PARSE_TRUNCATED},
+		{"{\"a\":", CL_PARSE_TRUNCATED},
+		{"{\"a\":[1,", CL_PARSE_TRUNCATED},
+		{"{\"data\":[{\"x\":[1,2", CL_PARSE_TRUNCATED},
+		{"[\"\\", CL_PARSE_TRUNCATED},
+		{"[\"\\u00", CL_PARSE_TRUNCATED},
+		{"\"abc", CL_PARSE_TRUNCATED},
+		{"[fals", CL_PARSE_TRUNCATED},
+		{"[1.", CL_PARSE_TRUNCATED},
+		{"[-", CL_PARSE_TRUNCATED},
+		{" \n ", CL_PARSE_TRUNCATED},
+		/* numbers */
+		{"[0.]", CL_PARSE_SYNTAX},			/* json-c strict: 0 */
+		{"[1.e5]", CL_PARSE_SYNTAX},			/* json-c strict: 1e5 */
 		{"[.5]", CL_PARSE_SYNTAX},
-		{"[1.]", CL_PARSE_SYNTAX},
-		{"[1.e5]", CL_PARSE_SYNTAX},
+		{"[+1]", CL_PARSE_SYNTAX},
 		{"[1e]", CL_PARSE_SYNTAX},
 		{"[1e+]", CL_PARSE_SYNTAX},
 		{"[-]", CL_PARSE_SYNTAX},
 		{"[--1]", CL_PARSE_SYNTAX},
+		{"[1-1]", CL_PARSE_SYNTAX},
 		{"[0x10]", CL_PARSE_SYNTAX},
-		{"[1,]", CL_PARSE_SYNTAX},
-		{"{\"a\":1,}", CL_PARSE_SYNTAX},
+		{"[1.5.2]", CL_PARSE_SYNTAX},
+		{"[1e5e3]", CL_PARSE_SYNTAX},
+		{"1.", CL_PARSE_SYNTAX},				/* ends at the end: not a number */
+		{"-", CL_PARSE_SYNTAX},
+		{"-a", CL_PARSE_SYNTAX},
+		{"123x", CL_PARSE_SYNTAX},
+		{"[-0, 0, -0.0e-0, 1E+2, 1e-2, 123.456e789, 1e05]", CL_PARSE_OK},
+		{"[99999999999999999999999999999]", CL_PARSE_OK},
+		{"123", CL_PARSE_OK},
+		/* separators, keys, literals */
 		{"[,1]", CL_PARSE_SYNTAX},
 		{"[1,,2]", CL_PARSE_SYNTAX},
 		{"[1 2]", CL_PARSE_SYNTAX},
@@ -376,102 +287,59 @@ test_strict_grammar(void)
 		{"{\"a\":1 \"b\":2}", CL_PARSE_SYNTAX},
 		{"{1:2}", CL_PARSE_SYNTAX},
 		{"{a:1}", CL_PARSE_SYNTAX},
-		{"[1]//c", CL_PARSE_TRAILING},
-		{"[1/*c*/]", CL_PARSE_SYNTAX},
-		{"//c\n[1]", CL_PARSE_SYNTAX},
-		{"# c\n[1]", CL_PARSE_SYNTAX},
 		{"[True]", CL_PARSE_SYNTAX},
 		{"[nul]", CL_PARSE_SYNTAX},
 		{"[nulll]", CL_PARSE_SYNTAX},
 		{"[truefalse]", CL_PARSE_SYNTAX},
-		{"[\"a\tb\"]", CL_PARSE_SYNTAX},		/* raw control character */
+		{"truex", CL_PARSE_SYNTAX},
+		{"]", CL_PARSE_SYNTAX},
+		{"[}", CL_PARSE_SYNTAX},
+		{"true", CL_PARSE_OK},
+		{"null", CL_PARSE_SYNTAX},			/* not a page: its own message */
+		{" null ", CL_PARSE_SYNTAX},
+		/* strings */
+		{"[\"a\tb\"]", CL_PARSE_SYNTAX},		/* raw control characters: json-c takes them */
 		{"[\"a\nb\"]", CL_PARSE_SYNTAX},
 		{"[\"a\x1f\"]", CL_PARSE_SYNTAX},
 		{"[\"a\x7f\"]", CL_PARSE_OK},		/* DEL is allowed */
-		{"[\"\\x41\"]", CL_PARSE_SYNTAX},	/* invalid escapes */
+		{"[\"\\x41\"]", CL_PARSE_SYNTAX},		/* invalid escapes */
 		{"[\"\\a\"]", CL_PARSE_SYNTAX},
 		{"[\"\\'\"]", CL_PARSE_SYNTAX},
 		{"[\"\\u12\"]", CL_PARSE_SYNTAX},
 		{"[\"\\u12G4\"]", CL_PARSE_SYNTAX},
-		{"[\"\\uD800\"]", CL_PARSE_SYNTAX},	/* lone high surrogate */
-		{"[\"\\uDC00\"]", CL_PARSE_SYNTAX},	/* lone low surrogate */
-		{"[\"\\uD800\\u0041\"]", CL_PARSE_SYNTAX},
-		{"[\"\\uD800\\uD800\"]", CL_PARSE_SYNTAX},
-		{"[\"\\uD800x\"]", CL_PARSE_SYNTAX},
 		{"[\"\\uD83D\\uDE00\"]", CL_PARSE_OK},
 		{"[\"\\u0000\"]", CL_PARSE_OK},
+		{"[\"\\uD800\"]", CL_PARSE_OK},		/* json-c: U+FFFD */
 		{"[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", CL_PARSE_OK},
 		{"[\"\xff\xfe\"]", CL_PARSE_OK},		/* UTF-8 is the backend's job */
 		{"[\"\xed\xa0\x80\"]", CL_PARSE_OK},
-		{"[-0, 0, -0.0e-0, 1E+2, 1e-2, 123.456e789]", CL_PARSE_OK},
-		{"[99999999999999999999999999999]", CL_PARSE_OK},
-		{"null", CL_PARSE_SYNTAX},
-		{" null ", CL_PARSE_SYNTAX},
-		{"true", CL_PARSE_OK},
-		{"-", CL_PARSE_TRUNCATED},
-		{"-a", CL_PARSE_SYNTAX},
-		{"1.", CL_PARSE_TRUNCATED},
-		{"1e", CL_PARSE_TRUNCATED},
-		{"1e-", CL_PARSE_TRUNCATED},
-		{"[1.", CL_PARSE_TRUNCATED},
-		{"[-", CL_PARSE_TRUNCATED},
-		{"{\"a\":1.", CL_PARSE_TRUNCATED},
-		{"[\"\\", CL_PARSE_TRUNCATED},
-		{"[\"\\u00", CL_PARSE_TRUNCATED},
-		{"\"abc", CL_PARSE_TRUNCATED},
-		{"[fals", CL_PARSE_TRUNCATED},
-		{"{", CL_PARSE_TRUNCATED},
-		{"[", CL_PARSE_TRUNCATED},
-		{"{\"a\"", CL_PARSE_TRUNCATED},
-		{"{\"a\":", CL_PARSE_TRUNCATED},
-		{"{\"a\":[", CL_PARSE_TRUNCATED},
-		{"{\"a\":[1,", CL_PARSE_TRUNCATED},
-		{"{\"a\":{\"b\":", CL_PARSE_TRUNCATED},
-		{"{\"data\":[{\"x\":[1,2", CL_PARSE_TRUNCATED},
-		{"", CL_PARSE_TRUNCATED},
-		{" \n ", CL_PARSE_TRUNCATED},
-		{"[1] x", CL_PARSE_TRAILING},
-		{"[1]]", CL_PARSE_TRAILING},
-		{"{}{}", CL_PARSE_TRAILING},
-		{"1 2", CL_PARSE_TRAILING},
-		{"\"a\"\"b\"", CL_PARSE_TRAILING},
-		{"truex", CL_PARSE_TRAILING},
-		{"123x", CL_PARSE_TRAILING},
-		{"{}\x00", CL_PARSE_TRAILING},
 		{"\xef\xbb\xbf{}", CL_PARSE_SYNTAX},	/* BOM */
-		{"{\"a\":1}\xc2\xa0", CL_PARSE_TRAILING},	/* NBSP is not JSON space */
 		{"\f{}", CL_PARSE_SYNTAX},
+		{"", CL_PARSE_TRUNCATED},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
 		size_t		len = strlen(cases[i].doc);
-		ClParseStatus s;
 
-		if (strcmp(cases[i].doc, "{}\x00") == 0)
-			len = 3;
-		s = check_invariant(cases[i].doc, len, 64);
-		CHECK(s == cases[i].want, "[%s]: %s, want %s", cases[i].doc, st(s),
-			  st(cases[i].want));
+		if (strcmp(cases[i].doc, "{}") == 0 && cases[i].want == CL_PARSE_TRAILING)
+			len = 3;			/* "{}\x00" */
+		expect_status(cases[i].doc, len, cases[i].want);
 	}
-	/* the same set, each inside a page's data array (the streamed path) */
+	/* the same, each as a row of a page (deep in the tree, not at the top) */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
 		char		doc[256];
-		ClParseStatus s,
-					want = cases[i].want;
+		ClParseStatus want = cases[i].want;
 
-		if (cases[i].doc[0] != '[' || strchr(cases[i].doc, ']') == NULL ||
-			strstr(cases[i].doc, "]]") != NULL || strstr(cases[i].doc, "//") != NULL)
+		if (cases[i].doc[0] != '[' || want == CL_PARSE_TRUNCATED ||
+			want == CL_PARSE_TRAILING)
 			continue;
 		snprintf(doc, sizeof(doc), "{\"count\":1,\"data\":[{\"v\":%s}]}", cases[i].doc);
-		if (want == CL_PARSE_TRAILING)
-			want = CL_PARSE_SYNTAX;		/* not at the end any more */
-		s = check_invariant(doc, strlen(doc), 64);
-		CHECK(s == want, "in a row [%s]: %s, want %s", doc, st(s), st(want));
+		expect_status(doc, strlen(doc), want);
 	}
 
-	/* top-level null has its own message */
+	/* the messages */
 	{
 		char		err[CL_ERRMSG_LEN];
 		ClJson	   *o;
@@ -479,152 +347,332 @@ test_strict_grammar(void)
 		CHECK(parse_chunked("null", 4, 1, 0, 64, &o, err) == CL_PARSE_SYNTAX &&
 			  strstr(err, "JSON null") != NULL, "null message: %s", err);
 		CHECK(parse_chunked("[1,]", 4, 0, 0, 64, &o, err) == CL_PARSE_SYNTAX &&
-			  strstr(err, "byte") != NULL, "syntax message has the offset: %s", err);
+			  strcmp(err, "unexpected character at byte 3") == 0, "json-c's message: %s", err);
+		CHECK(parse_chunked("[NaN]", 5, 0, 0, 64, &o, err) == CL_PARSE_SYNTAX &&
+			  strcmp(err, "unexpected character at byte 1") == 0, "NaN message: %s", err);
+		CHECK(parse_chunked("[01]", 4, 0, 0, 64, &o, err) == CL_PARSE_SYNTAX &&
+			  strcmp(err, "invalid number at byte 2") == 0, "leading zero message: %s", err);
+		CHECK(parse_chunked("[\"\x01\"]", 5, 0, 0, 64, &o, err) == CL_PARSE_SYNTAX &&
+			  strcmp(err, "control character in a string at byte 2") == 0,
+			  "control character message: %s", err);
+		CHECK(parse_chunked("{} x", 4, 1, 0, 64, &o, err) == CL_PARSE_TRAILING &&
+			  strcmp(err, "unexpected data after the JSON value at byte 3") == 0,
+			  "trailing message: %s", err);
+		CHECK(parse_chunked("{\"a\":[", 6, 2, 0, 64, &o, err) == CL_PARSE_TRUNCATED &&
+			  strstr(err, "incomplete") != NULL, "truncated message: %s", err);
+		CHECK(parse_chunked("", 0, 1, 0, 64, &o, err) == CL_PARSE_TRUNCATED &&
+			  strstr(err, "empty") != NULL, "empty body message: %s", err);
 	}
 }
 
-/* Exact content of the tree: types, raw text, decoded strings, keys. */
+/* Trailing bytes in the same feed and in later feeds; feeding after errors. */
+static void
+test_trailing_and_errors(void)
+{
+	ClJsonParser p;
+	ClJson	   *o;
+	ClParseStatus s;
+	const char *b = "{\"count\":0,\"data\":[]}";
+
+	/* the value ends exactly at a feed's end; garbage comes later */
+	cl_parser_init(&p, 64, 0, NULL);
+	CHECK(cl_parser_feed(&p, b, strlen(b)), "page");
+	CHECK(cl_parser_feed(&p, " \r\n\t", 4), "blanks after the page");
+	CHECK(!cl_parser_feed(&p, "  x", 3) && p.status == CL_PARSE_TRAILING,
+		  "garbage in a later feed: %s", st(p.status));
+	CHECK(strstr(p.errmsg, "byte 27") != NULL, "offset of the garbage: %s", p.errmsg);
+	CHECK(!cl_parser_feed(&p, " ", 1), "feed after an error fails");
+	CHECK(cl_parser_finish(&p) == NULL, "no value after trailing garbage");
+	cl_parser_free(&p);			/* frees the completed root too (ASan) */
+
+	/* a second document in a later feed */
+	CHECK((s = parse_chunked("{}{}", 4, 2, 0, 64, &o, NULL)) == CL_PARSE_TRAILING,
+		  "second document in the next feed: %s", st(s));
+
+	/* after an error, feed keeps failing and finish returns NULL */
+	cl_parser_init(&p, 64, 0, NULL);
+	CHECK(!cl_parser_feed(&p, "]", 1), "feed ']' fails");
+	CHECK(!cl_parser_feed(&p, "{}", 2), "feed after error fails");
+	CHECK(cl_parser_finish(&p) == NULL && p.status == CL_PARSE_SYNTAX,
+		  "finish after error: %s", st(p.status));
+	CHECK(p.errmsg[0] != '\0', "error message set");
+	cl_parser_free(&p);
+
+	/* a parser freed mid-stream, holding a partial tree (ASan: no leak) */
+	cl_parser_init(&p, 64, 0, NULL);
+	CHECK(cl_parser_feed(&p, PAGE_A, strlen(PAGE_A) / 2), "half a page");
+	cl_parser_free(&p);
+	cl_parser_free(&p);
+
+	/* a zeroed parser may be freed; feeding it fails cleanly */
+	memset(&p, 0, sizeof(p));
+	cl_parser_free(&p);
+	CHECK(!cl_parser_feed(&p, "{}", 2) && p.status == CL_PARSE_NOMEM, "uninitialized parser");
+
+	/* a depth bomb */
+	{
+		size_t		n = 100000;
+		char	   *bomb = malloc(n);
+
+		memset(bomb, '[', n);
+		CHECK((s = parse_chunked(bomb, n, 0, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
+			  "depth bomb at once: %s", st(s));
+		CHECK((s = parse_chunked(bomb, n, 1, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
+			  "depth bomb 1-byte: %s", st(s));
+		memset(bomb, '{', n);
+		CHECK((s = parse_chunked(bomb, n, 0, 0, 64, &o, NULL)) == CL_PARSE_SYNTAX,
+			  "'{' bomb is a syntax error (key expected): %s", st(s));
+		free(bomb);
+	}
+}
+
+/* max_bytes: checked as bytes arrive. */
+static void
+test_max_bytes(void)
+{
+	const char *b = "{\"count\":0,\"data\":[]}";
+	size_t		n = strlen(b);
+	ClJson	   *o;
+	char		err[CL_ERRMSG_LEN];
+	ClParseStatus s;
+
+	CHECK((s = parse_chunked(b, n, 0, n - 1, 64, &o, err)) == CL_PARSE_TOO_BIG,
+		  "max_bytes-1 at once: %s", st(s));
+	CHECK(strstr(err, "too large") != NULL, "message: %s", err);
+	CHECK((s = parse_chunked(b, n, 1, n - 1, 64, &o, NULL)) == CL_PARSE_TOO_BIG,
+		  "max_bytes-1 1-byte: %s", st(s));
+	CHECK((s = parse_chunked(b, n, 3, n, 64, &o, NULL)) == CL_PARSE_OK,
+		  "exactly max_bytes: %s", st(s));
+	cl_json_free(o);
+	CHECK((s = parse_chunked("12345", 5, 0, 5, 64, &o, NULL)) == CL_PARSE_OK,
+		  "bare number of exactly max_bytes: %s", st(s));
+	cl_json_free(o);
+	/* an error before the limit is reported as itself */
+	CHECK((s = parse_chunked("[1,]xxxxxxxx", 12, 0, 6, 64, &o, NULL)) == CL_PARSE_SYNTAX,
+		  "syntax error before the limit: %s", st(s));
+	/* the limit is checked before the bytes are parsed: a huge feed fails at once */
+	{
+		ClJsonParser p;
+		size_t		big = 1 << 20;
+		char	   *buf = malloc(big);
+
+		memset(buf, ' ', big);
+		buf[0] = '[';
+		cl_parser_init(&p, 64, 1000, NULL);
+		CHECK(!cl_parser_feed(&p, buf, big) && p.status == CL_PARSE_TOO_BIG,
+			  "1 MB feed with max_bytes 1000: %s", st(p.status));
+		CHECK(p.charged < 1000 + 4096 + 1000, "only the first 1000 bytes were looked at: %zu",
+			  p.charged);
+		cl_parser_free(&p);
+		free(buf);
+	}
+}
+
+/* Nesting: json-c counts levels of values; the top-level value is level 1. */
+static void
+test_depth(void)
+{
+	char		b[300];
+	ClParseStatus s;
+	ClJson	   *o;
+	char		err[CL_ERRMSG_LEN];
+
+	for (int n = 62; n <= 66; n++)
+	{
+		memset(b, '[', (size_t) n);
+		memset(b + n, ']', (size_t) n);
+		s = parse_chunked(b, 2 * (size_t) n, 0, 0, 64, &o, err);
+		CHECK(s == (n <= 64 ? CL_PARSE_OK : CL_PARSE_DEPTH),
+			  "%d nested arrays, depth 64: %s", n, st(s));
+		cl_json_free(o);
+		check_every_split(b, 2 * (size_t) n, 64);
+	}
+	/* a scalar inside 64 arrays is on level 65 */
+	memset(b, '[', 63);
+	b[63] = '1';
+	memset(b + 64, ']', 63);
+	CHECK((s = parse_chunked(b, 127, 0, 0, 64, &o, NULL)) == CL_PARSE_OK,
+		  "scalar inside 63 arrays: %s", st(s));
+	cl_json_free(o);
+	memset(b, '[', 64);
+	b[64] = '1';
+	memset(b + 65, ']', 64);
+	CHECK((s = parse_chunked(b, 129, 0, 0, 64, &o, err)) == CL_PARSE_DEPTH,
+		  "scalar inside 64 arrays: %s", st(s));
+	CHECK(strcmp(err, "JSON nested too deeply at byte 64") == 0, "depth message: %s", err);
+	/* a page's rows count too */
+	{
+		char		d[600];
+		size_t		k = 0;
+
+		k += (size_t) sprintf(d + k, "{\"count\":0,\"data\":[");	/* levels 1, 2 */
+		for (int i = 0; i < 61; i++)
+			k += (size_t) sprintf(d + k, "{\"a\":");				/* 3..63 */
+		k += (size_t) sprintf(d + k, "1");								/* 64 */
+		for (int i = 0; i < 61; i++)
+			d[k++] = '}';
+		d[k++] = ']';
+		d[k++] = '}';
+		CHECK((s = parse_chunked(d, k, 0, 0, 64, &o, NULL)) == CL_PARSE_OK,
+			  "value on level 64 of a page: %s", st(s));
+		cl_json_free(o);
+		CHECK((s = parse_chunked(d, k, 7, 0, 63, &o, NULL)) == CL_PARSE_DEPTH,
+			  "the same with depth 63: %s", st(s));
+	}
+}
+
+/* Integers exactly, or out of range; never a clamped number. */
+static void
+test_integers(void)
+{
+	const char *doc = "[9223372036854775807, -9223372036854775807, -42, 0, -0, "
+		"-9223372036854775808, -9223372036854775809, -99999999999999999999, "
+		"9223372036854775808, 18446744073709551614, 18446744073709551615, "
+		"18446744073709551616, 99999999999999999999999, 3.0, 1e2, \"5\", null, true]";
+	char		err[CL_ERRMSG_LEN];
+	ClJson	   *a = cl_json_parse(doc, strlen(doc), 64, err, sizeof(err));
+	int64_t		v = 123;
+	size_t		len;
+	const char *t = NULL;
+
+	CHECK(a != NULL && cl_array_length(a) == 18, "integer array: %s", err);
+	if (a == NULL || cl_array_length(a) != 18)
+		return;
+#define EL(i) cl_array_get(a, (i))
+	CHECK(cl_json_get_int64(EL(0), &v) && v == INT64_MAX, "INT64_MAX exact");
+	CHECK(cl_json_get_int64(EL(1), &v) && v == -INT64_MAX, "-INT64_MAX exact");
+	CHECK(cl_json_get_int64(EL(2), &v) && v == -42, "-42");
+	CHECK(cl_json_get_int64(EL(3), &v) && v == 0, "0");
+	CHECK(cl_json_get_int64(EL(4), &v) && v == 0, "-0");
+	/* json-c clamps below INT64_MIN to INT64_MIN: INT64_MIN cannot be trusted */
+	for (int i = 5; i <= 7; i++)
+	{
+		v = 123;
+		CHECK(!cl_json_get_int64(EL(i), &v) && v == 123 && cl_json_int_clamped(EL(i)) &&
+			  cl_json_text(EL(i), &len) == NULL, "element %d: clamped, refused", i);
+	}
+	/* above INT64_MAX, json-c keeps uint64 exactly */
+	CHECK(!cl_json_get_int64(EL(8), &v) && !cl_json_int_clamped(EL(8)) &&
+		  (t = cl_json_text(EL(8), &len)) && strcmp(t, "9223372036854775808") == 0 && len == 19,
+		  "2^63: not int64, exact text");
+	CHECK(!cl_json_get_int64(EL(9), &v) && !cl_json_int_clamped(EL(9)) &&
+		  (t = cl_json_text(EL(9), &len)) && strcmp(t, "18446744073709551614") == 0,
+		  "2^64-2: exact text");
+	/* json-c clamps above UINT64_MAX to UINT64_MAX: refused too */
+	for (int i = 10; i <= 12; i++)
+		CHECK(!cl_json_get_int64(EL(i), &v) && cl_json_int_clamped(EL(i)) &&
+			  cl_json_text(EL(i), &len) == NULL, "element %d: clamped, refused", i);
+	/* other types are never read as integers */
+	for (int i = 13; i <= 17; i++)
+	{
+		v = 123;
+		CHECK(!cl_json_get_int64(EL(i), &v) && v == 123 && !cl_json_int_clamped(EL(i)),
+			  "element %d (%s) is not an integer", i, cl_type_name(EL(i)));
+	}
+	CHECK(cl_type(EL(13)) == CL_JSON_DOUBLE && (t = cl_json_text(EL(13), &len)) &&
+		  strcmp(t, "3.0") == 0, "a double keeps its text: %s", t ? t : "(null)");
+	CHECK((t = cl_json_text(EL(14), &len)) && strcmp(t, "1e2") == 0 && len == 3,
+		  "1e2 as written");
+	/* a container holding a clamped integer has no exact text */
+	CHECK(cl_json_text(a, &len) == NULL, "array with a clamped integer: no text");
+	CHECK(!cl_json_get_int64(NULL, &v), "NULL refused");
+#undef EL
+	cl_json_free(a);
+
+	{
+		const char *doc2 = "{\"a\":[1,{\"b\":-2.50}],\"s\":\"x/\\u0000\"}";
+
+		a = cl_json_parse(doc2, strlen(doc2), 64, err, sizeof(err));
+	}
+	t = NULL;
+	CHECK(a && (t = cl_json_text(a, &len)) &&
+		  strcmp(t, "{\"a\":[1,{\"b\":-2.50}],\"s\":\"x/\\u0000\"}") == 0 && len == strlen(t),
+		  "compact JSON text, number as written, '/' not escaped: %s", t ? t : err);
+	cl_json_free(a);
+}
+
+/* Strings, keys, lookups, duplicate keys. */
 static void
 test_tree(void)
 {
 	const char *doc =
 		"{\"count\": 2, \"k\\u00e9y\": \"caf\\u00e9\\ud83d\\ude00\", \"nul\": \"a\\u0000b\","
-		" \"n\": null, \"t\": true, \"f\": false, \"d\": -1.5e+3, \"big\": 123456789012345678901,"
-		" \"o\": {\"x\": [1, {\"y\": \"z\"}], \"x\": 2}, \"esc\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\","
-		" \"data\": [ {\"id\": 1, \"tags\": [ \"a\" , [ ] ]}, [1 ,2], \"s\", 7 ] }";
+		" \"n\": null, \"t\": true, \"f\": false, \"dup\": 1, \"o\": {\"x\": [1], \"x\": 2},"
+		" \"dup\": \"last\", \"lone\": \"\\udc00\", \"k\\u0000cut\": 7, \"data\": [ {}, [1 ,2], \"s\", 7 ] }";
 	char		err[CL_ERRMSG_LEN];
 	ClJson	   *r = cl_json_parse(doc, strlen(doc), 64, err, sizeof(err));
 	ClJson	   *v,
 			   *w;
+	const char *s;
+	size_t		len;
+	bool		b;
 
 	CHECK(r != NULL, "tree doc: %s", err);
 	if (r == NULL)
 		return;
-	CHECK(check_invariant(doc, strlen(doc), 64) == CL_PARSE_OK, "tree doc chunked");
-	CHECK(cl_type(r) == CL_JSON_OBJECT && r->n == 11, "root: %s n=%zu", cl_type_name(r), r->n);
-	CHECK(strcmp(r->raw, "{...}") == 0 && r->raw_len == 5, "streamed root raw: %s", r->raw);
-	CHECK(r->members[1].key_len == 4 && memcmp(r->members[1].key, "k\xc3\xa9y", 4) == 0,
-		  "escaped key decoded");
-	v = r->members[1].value;
-	CHECK(cl_type(v) == CL_JSON_STRING && v->str_len == 9 &&
-		  memcmp(v->str, "caf\xc3\xa9\xf0\x9f\x98\x80", 9) == 0,
-		  "surrogate pair to 4-byte UTF-8: len %zu", v->str_len);
-	CHECK(strcmp(v->raw, "\"caf\\u00e9\\ud83d\\ude00\"") == 0, "string raw: %s", v->raw);
-	CHECK(cl_object_get(r, "nul", &v) && v->str_len == 3 && memcmp(v->str, "a\0b", 4) == 0,
-		  "\\u0000 gives a NUL counted in str_len");
-	CHECK(cl_object_get(r, "n", &v) && v != NULL && cl_type(v) == CL_JSON_NULL &&
-		  strcmp(v->raw, "null") == 0, "JSON null is a node");
+	check_every_split(doc, strlen(doc), 64);
+	CHECK(cl_type(r) == CL_JSON_OBJECT, "root: %s", cl_type_name(r));
+	CHECK(cl_object_get(r, "k\xc3\xa9y", &v) && (s = cl_string(v, &len)) && len == 9 &&
+		  memcmp(s, "caf\xc3\xa9\xf0\x9f\x98\x80", 9) == 0, "escaped key, surrogate pair");
+	CHECK(cl_object_get(r, "nul", &v) && (s = cl_string(v, &len)) && len == 3 &&
+		  memcmp(s, "a\0b", 4) == 0, "\\u0000 gives a NUL counted in the length");
+	CHECK(cl_object_get(r, "n", &v) && v == NULL && cl_type(v) == CL_JSON_NULL,
+		  "JSON null is a member, NULL");
 	CHECK(!cl_object_get(r, "absent", &v) && v == NULL, "absent key");
-	CHECK(!cl_object_get(v, "x", &w), "get on NULL");
-	CHECK(cl_object_get(r, "t", &v) && cl_type(v) == CL_JSON_BOOLEAN && v->boolean, "true");
-	CHECK(cl_object_get(r, "f", &v) && cl_type(v) == CL_JSON_BOOLEAN && !v->boolean, "false");
-	CHECK(cl_object_get(r, "d", &v) && cl_type(v) == CL_JSON_DOUBLE &&
-		  strcmp(v->raw, "-1.5e+3") == 0, "double raw: %s", v ? v->raw : "");
-	CHECK(cl_object_get(r, "big", &v) && cl_type(v) == CL_JSON_INT && !v->int_ok &&
-		  strcmp(v->raw, "123456789012345678901") == 0, "big int kept exact");
-	CHECK(cl_object_get(r, "o", &v) && cl_type(v) == CL_JSON_OBJECT && v->n == 2 &&
-		  strcmp(v->raw, "{\"x\": [1, {\"y\": \"z\"}], \"x\": 2}") == 0,
-		  "nested object raw: %s", v ? v->raw : "");
-	CHECK(cl_object_get(v, "x", &w) && cl_type(w) == CL_JSON_INT && w->i == 2,
-		  "duplicate key: last wins");
-	CHECK(cl_type(v->members[0].value) == CL_JSON_ARRAY &&
-		  strcmp(v->members[0].value->raw, "[1, {\"y\": \"z\"}]") == 0, "inner array raw");
-	CHECK(cl_object_get(r, "esc", &v) && v->str_len == 8 &&
-		  memcmp(v->str, "\"\\/\b\f\n\r\t", 8) == 0, "simple escapes");
-	CHECK(cl_object_get(r, "data", &v) && cl_type(v) == CL_JSON_ARRAY && v->n == 4 &&
-		  strcmp(v->raw, "[...]") == 0, "data streamed: raw %s", v ? v->raw : "");
-	if (v && v->n == 4)
+	CHECK(!cl_object_get(NULL, "x", &w) && w == NULL, "get on NULL");
+	CHECK(cl_object_get(r, "t", &v) && cl_json_get_bool(v, &b) && b, "true");
+	CHECK(cl_object_get(r, "f", &v) && cl_json_get_bool(v, &b) && !b, "false");
+	CHECK(!cl_json_get_bool(NULL, &b), "null is not a boolean");
+	CHECK(cl_object_get(r, "dup", &v) && (s = cl_string(v, &len)) && strcmp(s, "last") == 0,
+		  "duplicate key: the last value wins");
+	CHECK(cl_object_get(r, "o", &v) && cl_object_get(v, "x", &w) && cl_type(w) == CL_JSON_INT,
+		  "duplicate key in a nested object");
+	CHECK((s = cl_json_text(v, &len)) && strcmp(s, "{\"x\":2}") == 0,
+		  "a repeated key once, last value, first place: %s", s ? s : "");
+	CHECK(cl_object_get(r, "lone", &v) && (s = cl_string(v, &len)) && len == 3 &&
+		  memcmp(s, "\xef\xbf\xbd", 3) == 0, "a lone surrogate becomes U+FFFD");
+	CHECK(cl_object_get(r, "k", &v) && cl_type(v) == CL_JSON_INT, "a key is cut at \\u0000");
+	CHECK(cl_string(NULL, &len) == NULL && len == 0, "cl_string of null");
+	/* members in the order of their first appearance, each key once */
 	{
-		CHECK(strcmp(v->elements[0]->raw, "{\"id\": 1, \"tags\": [ \"a\" , [ ] ]}") == 0,
-			  "row raw: %s", v->elements[0]->raw);
-		CHECK(strcmp(v->elements[1]->raw, "[1 ,2]") == 0 && v->elements[1]->n == 2,
-			  "array in data raw: %s", v->elements[1]->raw);
-		CHECK(cl_type(v->elements[2]) == CL_JSON_STRING && cl_type(v->elements[3]) == CL_JSON_INT,
-			  "scalars in data");
+		static const char *const keys[] = {"count", "k\xc3\xa9y", "nul", "n", "t", "f",
+		"dup", "o", "lone", "k", "data"};
+		const void *pos = NULL;
+		const char *key;
+		size_t		i = 0;
+		bool		order = true;
+
+		while (cl_object_next(r, &pos, &key, &v))
+		{
+			if (i >= 11 || strcmp(key, keys[i]) != 0)
+				order = false;
+			if (i == 6 && strcmp(cl_string(v, &len), "last") != 0)
+				order = false;	/* "dup": its last value, at its first place */
+			i++;
+		}
+		CHECK(order && i == 11 && cl_object_length(r) == 11, "member walk: %zu members", i);
+		pos = NULL;
+		CHECK(!cl_object_next(NULL, &pos, &key, &v) && !cl_object_next(v, &pos, &key, &v) &&
+			  cl_object_length(NULL) == 0, "walking a non-object");
 	}
-	CHECK(strcmp(cl_type_name(NULL), "null") == 0, "type name of NULL");
+	CHECK(cl_object_get(r, "data", &v) && cl_array_length(v) == 4 &&
+		  cl_type(cl_array_get(v, 0)) == CL_JSON_OBJECT &&
+		  cl_array_length(cl_array_get(v, 1)) == 2 &&
+		  cl_type(cl_array_get(v, 2)) == CL_JSON_STRING &&
+		  cl_array_get(v, 4) == NULL, "data elements");
+	CHECK(cl_array_length(r) == 0 && cl_array_get(r, 0) == NULL, "an object is no array");
+	CHECK(strcmp(cl_type_name(NULL), "null") == 0 && strcmp(cl_type_name(r), "object") == 0,
+		  "type names");
+	CHECK((s = cl_json_text(NULL, &len)) && strcmp(s, "null") == 0 && len == 4, "null text");
 	cl_json_free(r);
 	cl_json_free(NULL);
 
-	/* a top-level array streams; arrays inside it are parsed whole */
-	r = cl_json_parse("[[1], {\"a\":[2]}]", 16, 64, err, sizeof(err));
-	CHECK(r && strcmp(r->raw, "[...]") == 0 && r->n == 2 &&
-		  strcmp(r->elements[0]->raw, "[1]") == 0, "top array: %s", r ? r->raw : err);
-	cl_json_free(r);
-	/* a bare scalar keeps its text */
+	/* a bare scalar */
 	r = cl_json_parse(" 42 ", 4, 64, err, sizeof(err));
-	CHECK(r && cl_type(r) == CL_JSON_INT && r->i == 42 && strcmp(r->raw, "42") == 0,
-		  "bare int");
+	CHECK(r && cl_type(r) == CL_JSON_INT, "bare int");
 	cl_json_free(r);
 	r = cl_json_parse("[1", 2, 64, err, sizeof(err));
 	CHECK(r == NULL && strstr(err, "incomplete") != NULL, "cl_json_parse error: %s", err);
-}
-
-/* Nesting: the top-level container counts as depth 1. */
-static void
-test_depth(void)
-{
-	char		b[300];
-	ClJson	   *o;
-	ClParseStatus s;
-
-	for (int n = 58; n <= 66; n++)
-	{
-		memset(b, '[', (size_t) n);
-		memset(b + n, ']', (size_t) n);
-		s = check_invariant(b, 2 * (size_t) n, 64);
-		CHECK(s == (n <= 64 ? CL_PARSE_OK : CL_PARSE_DEPTH),
-			  "%d-deep array with limit 64: %s", n, st(s));
-	}
-	/* objects and the streamed data array count too */
-	{
-		char		d[600];
-		size_t		k = 0;
-
-		k += (size_t) sprintf(d + k, "{\"count\":0,\"data\":[");	/* depth 2 */
-		for (int i = 0; i < 58; i++)
-			k += (size_t) sprintf(d + k, "{\"a\":");				/* 3..60 */
-		k += (size_t) sprintf(d + k, "1");
-		for (int i = 0; i < 58; i++)
-			d[k++] = '}';
-		d[k++] = ']';
-		d[k++] = '}';
-		d[k] = '\0';
-		CHECK((s = check_invariant(d, k, 64)) == CL_PARSE_OK, "60-deep page: %s", st(s));
-		CHECK((s = check_invariant(d, k, 60)) == CL_PARSE_OK, "60-deep page, limit 60: %s", st(s));
-		CHECK((s = check_invariant(d, k, 59)) == CL_PARSE_DEPTH, "60-deep page, limit 59: %s", st(s));
-	}
-	CHECK((s = check_invariant("{\"data\":[]}", 11, 1)) == CL_PARSE_DEPTH,
-		  "streamed data array at depth 2, limit 1: %s", st(s));
-	CHECK((s = check_invariant("{\"data\":[]}", 11, 2)) == CL_PARSE_OK,
-		  "streamed data array at depth 2, limit 2: %s", st(s));
-	CHECK((s = check_invariant("{\"o\":{}}", 8, 1)) == CL_PARSE_DEPTH,
-		  "object at depth 2, limit 1: %s", st(s));
-	CHECK((s = check_invariant("[[]]", 4, 1)) == CL_PARSE_DEPTH,
-		  "array at depth 2, limit 1: %s", st(s));
-	CHECK((s = check_invariant("[]", 2, 1)) == CL_PARSE_OK, "[] limit 1: %s", st(s));
-	CHECK((s = check_invariant("[1]", 3, 1)) == CL_PARSE_OK, "[1] limit 1: %s", st(s));
-
-	/* a deep bomb inside a row, and of objects */
-	{
-		size_t		n = 100000;
-		char	   *bomb = malloc(n + 32);
-		size_t		k = (size_t) sprintf(bomb, "{\"count\":0,\"data\":[");
-
-		memset(bomb + k, '[', n - k);
-		CHECK((s = parse_chunked(bomb, n, 0, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
-			  "bomb in data at once: %s", st(s));
-		CHECK((s = parse_chunked(bomb, n, 1, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
-			  "bomb in data 1-byte: %s", st(s));
-		k = (size_t) sprintf(bomb, "[");
-		for (; k + 5 < n; k += 5)
-			memcpy(bomb + k, "{\"a\":", 5);
-		CHECK((s = parse_chunked(bomb, k, 0, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
-			  "object bomb at once: %s", st(s));
-		CHECK((s = parse_chunked(bomb, k, 7, 0, 64, &o, NULL)) == CL_PARSE_DEPTH,
-			  "object bomb 7-byte: %s", st(s));
-		free(bomb);
-	}
 }
 
 /* Decode a literal; returns the decode result, err filled. */
@@ -648,7 +696,7 @@ decode(const char *json, ClPage *page, char *err, ClJson **root)
 		bool ok_ = decode(json, &pg, e, &r); \
 		CHECK(!ok_ && strstr(e, needle) != NULL, \
 			  "decode %s: ok=%d err=\"%s\" (want \"%s\")", json, ok_, e, needle); \
-		if (r) cl_json_free(r); \
+		cl_json_free(r); \
 	} while (0)
 
 static void
@@ -656,7 +704,7 @@ test_page_decode(void)
 {
 	ClPage		pg;
 	char		e[CL_ERRMSG_LEN];
-	ClJson *r = NULL;
+	ClJson	   *r = NULL;
 	bool		ok;
 
 	ok = decode(PAGE_A, &pg, e, &r);
@@ -668,50 +716,52 @@ test_page_decode(void)
 		CHECK(pg.root == r, "root");
 		CHECK(pg.next && strcmp(pg.next, "http://api.test/v1/call-logs?page=2") == 0 &&
 			  pg.next_len == strlen(pg.next), "next %s", pg.next ? pg.next : "(null)");
+		CHECK(cl_type(cl_page_row(&pg, 0)) == CL_JSON_OBJECT &&
+			  cl_type(cl_page_row(&pg, 1)) == CL_JSON_OBJECT && cl_page_row(&pg, 2) == NULL,
+			  "rows");
 	}
 	cl_json_free(r);
 
-	DECODE_FAILS("[]", "array");
+	DECODE_FAILS("[]", "the response is a JSON array, not an object");
 	DECODE_FAILS("\"x\"", "string");
 	DECODE_FAILS("42", "int");
-	DECODE_FAILS("{\"count\":0}", "\"data\"");
-	DECODE_FAILS("{\"count\":0,\"data\":{}}", "\"data\" is a JSON object");
+	DECODE_FAILS("{\"count\":0}", "the response has no \"data\" key");
+	DECODE_FAILS("{\"count\":0,\"data\":{}}", "\"data\" is a JSON object, not an array");
 	DECODE_FAILS("{\"count\":0,\"data\":null}", "\"data\" is a JSON null");
 	DECODE_FAILS("{\"count\":0,\"data\":\"[]\"}", "not an array");
-	DECODE_FAILS("{\"data\":[]}", "no \"count\"");
-	DECODE_FAILS("{\"count\":-1,\"data\":[]}", "-1");
-	DECODE_FAILS("{\"count\":\"5\",\"data\":[]}", "count");
-	DECODE_FAILS("{\"count\":1.5,\"data\":[]}", "count");
-	DECODE_FAILS("{\"count\":1.0,\"data\":[]}", "count");
-	DECODE_FAILS("{\"count\":1e3,\"data\":[]}", "count");
-	DECODE_FAILS("{\"count\":null,\"data\":[]}", "count");
-	DECODE_FAILS("{\"count\":true,\"data\":[]}", "count");
-	DECODE_FAILS("{\"count\":9223372036854775808,\"data\":[]}", "count");	/* 2^63 */
-	DECODE_FAILS("{\"count\":18446744073709551615,\"data\":[]}", "count");	/* 2^64-1 */
-	DECODE_FAILS("{\"count\":18446744073709551616,\"data\":[]}", "count");	/* 2^64 */
-	DECODE_FAILS("{\"count\":99999999999999999999999,\"data\":[]}", "count");
-	DECODE_FAILS("{\"count\":-9223372036854775809,\"data\":[]}", "count");
+	DECODE_FAILS("{\"count\":0,\"data\":1.5}", "\"data\" is a JSON double");
+	DECODE_FAILS("{\"data\":[]}", "the response has no \"count\" key");
+	DECODE_FAILS("{\"count\":-1,\"data\":[]}", "\"count\" is not a non-negative 64-bit integer: -1");
+	DECODE_FAILS("{\"count\":\"5\",\"data\":[]}", "\"count\" is not a non-negative 64-bit integer: \"5\"");
+	DECODE_FAILS("{\"count\":1.5,\"data\":[]}", "integer: 1.5");
+	DECODE_FAILS("{\"count\":1.0,\"data\":[]}", "integer: 1.0");
+	DECODE_FAILS("{\"count\":1e3,\"data\":[]}", "integer: 1e3");
+	DECODE_FAILS("{\"count\":null,\"data\":[]}", "integer: null");
+	DECODE_FAILS("{\"count\":true,\"data\":[]}", "integer: true");
+	DECODE_FAILS("{\"count\":{\"n\":1},\"data\":[]}", "integer: {\"n\":1}");
 	DECODE_FAILS("{\"count\":9223372036854775808,\"data\":[]}",
+				 "\"count\" is out of the 64-bit integer range");	/* 2^63 */
+	DECODE_FAILS("{\"count\":18446744073709551615,\"data\":[]}",
 				 "\"count\" is out of the 64-bit integer range");
 	DECODE_FAILS("{\"count\":99999999999999999999999,\"data\":[]}",
 				 "\"count\" is out of the 64-bit integer range");
-	DECODE_FAILS("{\"count\":-9223372036854775808,\"data\":[]}", "-9223372036854775808");
-	DECODE_FAILS("{\"count\":-0.5,\"data\":[]}", "-0.5");
-	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":true}", "\"next\" is a JSON boolean");
-	DECODE_FAILS("{\"count\":0,\"data\":1.5}", "\"data\" is a JSON double");
+	DECODE_FAILS("{\"count\":-9223372036854775809,\"data\":[]}", "(out of range)");
+	DECODE_FAILS("{\"count\":-9223372036854775808,\"data\":[]}", "(out of range)");
+	DECODE_FAILS("{\"count\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",\"data\":[]}",
+				 "integer: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...");
+	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":true}", "\"next\" is a JSON boolean, not a string");
 	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":5}", "\"next\" is a JSON int");
-	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":{}}", "\"next\"");
-	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":\"a\\u0000b\"}", "NUL");
+	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":{}}", "\"next\" is a JSON object");
+	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":[\"x\"]}", "\"next\" is a JSON array");
+	DECODE_FAILS("{\"count\":0,\"data\":[],\"next\":\"a\\u0000b\"}", "\"next\" contains a NUL character");
+	DECODE_FAILS("{\"count\":0,\"data\":[],\"previous\":1}", "\"previous\" is a JSON int, not a string");
+	DECODE_FAILS("{\"count\":0,\"data\":[],\"previous\":\"a\\u0000\"}", "\"previous\" contains a NUL");
 
 	ok = decode("{\"count\":9223372036854775807,\"data\":[]}", &pg, e, &r);
 	CHECK(ok && pg.count == INT64_MAX, "2^63-1: %s", e);
 	cl_json_free(r);
 
-	ok = decode("{\"count\":9223372036854775806,\"data\":[]}", &pg, e, &r);
-	CHECK(ok && pg.count == INT64_C(9223372036854775806), "2^63-2: %s", e);
-	cl_json_free(r);
-
-	ok = decode("{\"count\":0,\"data\":[],\"next\":null}", &pg, e, &r);
+	ok = decode("{\"count\":0,\"data\":[],\"next\":null,\"previous\":null}", &pg, e, &r);
 	CHECK(ok && pg.next == NULL && pg.ndata == 0, "next null: %s", e);
 	cl_json_free(r);
 
@@ -723,48 +773,204 @@ test_page_decode(void)
 	CHECK(ok && pg.next == NULL, "next empty string: %s", e);
 	cl_json_free(r);
 
-	ok = decode("{\"count\":7,\"data\":[1,\"x\",{}],\"next\":\"/p?page=3\"}", &pg, e, &r);
-	CHECK(ok && pg.next && pg.next_len == 9 && pg.ndata == 3 && pg.count == 7,
-		  "next string: %s", e);
+	ok = decode("{\"count\":7,\"data\":[1,\"x\",{},null],\"next\":\"/p?page=3\","
+				"\"previous\":\"/p?page=1\"}", &pg, e, &r);
+	CHECK(ok && pg.next && pg.next_len == 9 && pg.ndata == 4 && pg.count == 7 &&
+		  cl_page_row(&pg, 3) == NULL, "next string, previous string: %s", e);
 	cl_json_free(r);
 
-	/* duplicate keys: the last one wins (as in jsonb) */
+	/* duplicate keys: the last one wins */
 	ok = decode("{\"count\":-1,\"count\":2,\"data\":[]}", &pg, e, &r);
 	CHECK(ok && pg.count == 2, "duplicate count: %s", e);
 	cl_json_free(r);
+}
 
-	/* cl_json_get_int64 directly */
+/* A buffer of prefix + n times unit (without its last byte if sep) + suffix. */
+static char *
+repeat_doc(const char *prefix, const char *unit, size_t n, const char *suffix, size_t *len)
+{
+	size_t		pl = strlen(prefix),
+				ul = strlen(unit),
+				sl = strlen(suffix);
+	char	   *b = malloc(pl + ul * n + sl + 1);
+	char	   *p = b;
+
+	memcpy(p, prefix, pl);
+	p += pl;
+	for (size_t i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	if (n > 0 && p[-1] == ',')
+		p--;					/* no trailing comma */
+	memcpy(p, suffix, sl);
+	p += sl;
+	*p = '\0';
+	*len = (size_t) (p - b);
+	return b;
+}
+
+/* The memory budget: charging, moving the charge to the page, releasing. */
+static void
+test_budget(void)
+{
+	ClBudget	b;
+	ClJson	   *o,
+			   *o2;
+	ClParseStatus s;
+	char		err[CL_ERRMSG_LEN];
+	size_t		len = strlen(PAGE_A);
+	size_t		charge;
+
+	/* no limit: the charge is the bytes plus the estimate, and moves to the page */
+	cl_budget_init(&b, 0);
+	s = parse_full(PAGE_A, len, 0, 0, 64, &b, &o, err);
+	CHECK(s == CL_PARSE_OK, "page with a budget: %s", err);
+	charge = b.used;
+	CHECK(charge > len + 4096 && charge == cl_json_charge(o) && b.peak == charge,
+		  "page holds its charge: used %zu, page %zu, peak %zu", b.used, cl_json_charge(o), b.peak);
+	cl_json_free(o);
+	CHECK(b.used == 0 && b.peak == charge, "freeing the page released it: %zu", b.used);
+
+	/* the same charge whatever the feeds */
+	for (size_t chunk = 1; chunk < 40; chunk += 7)
 	{
-		int64_t		v = 123;
-		ClJson	   *o = cl_json_parse("[9223372036854775807, -9223372036854775808, -42, "
-									  "3.0, 9223372036854775808, -9223372036854775809, "
-									  "\"5\", null, -0]",
-									  strlen("[9223372036854775807, -9223372036854775808, -42, "
-											 "3.0, 9223372036854775808, -9223372036854775809, "
-											 "\"5\", null, -0]"), 64, e, sizeof(e));
-
-		CHECK(o != NULL && o->n == 9, "int64 array: %s", e);
-		if (o != NULL && o->n == 9)
-		{
-			CHECK(cl_json_get_int64(o->elements[0], &v) && v == INT64_MAX, "INT64_MAX exact");
-			CHECK(cl_json_get_int64(o->elements[1], &v) && v == INT64_MIN, "INT64_MIN exact");
-			CHECK(cl_json_get_int64(o->elements[2], &v) && v == -42, "-42");
-			v = 123;
-			CHECK(!cl_json_get_int64(o->elements[3], &v) && v == 123, "double refused");
-			CHECK(cl_type(o->elements[3]) == CL_JSON_DOUBLE, "3.0 is a double");
-			CHECK(!cl_json_get_int64(o->elements[4], &v) && v == 123, "2^63 refused");
-			CHECK(cl_type(o->elements[4]) == CL_JSON_INT && !o->elements[4]->int_ok &&
-				  strcmp(o->elements[4]->raw, "9223372036854775808") == 0,
-				  "2^63 kept as text: %s", o->elements[4]->raw);
-			CHECK(!cl_json_get_int64(o->elements[5], &v) && !o->elements[5]->int_ok &&
-				  strcmp(o->elements[5]->raw, "-9223372036854775809") == 0,
-				  "-2^63-1 refused, kept as text");
-			CHECK(!cl_json_get_int64(o->elements[6], &v), "string refused");
-			CHECK(!cl_json_get_int64(o->elements[7], &v), "null refused");
-			CHECK(cl_json_get_int64(o->elements[8], &v) && v == 0, "-0");
-		}
+		cl_budget_init(&b, 0);
+		s = parse_full(PAGE_A, len, chunk, 0, 64, &b, &o, err);
+		CHECK(s == CL_PARSE_OK && b.used == charge, "chunks of %zu: %zu vs %zu", chunk, b.used, charge);
 		cl_json_free(o);
-		CHECK(!cl_json_get_int64(NULL, &v), "NULL refused");
+	}
+
+	/* a limit one byte short fails, at the same byte whatever the feeds */
+	for (size_t chunk = 0; chunk < 40; chunk += 13)
+	{
+		cl_budget_init(&b, charge - 1);
+		s = parse_full(PAGE_A, len, chunk, 0, 64, &b, &o, err);
+		CHECK(s == CL_PARSE_BUDGET && o == NULL, "limit charge-1, chunks of %zu: %s", chunk, st(s));
+		CHECK(strstr(err, "memory budget of") != NULL, "budget message: %s", err);
+		CHECK(b.used == 0 && b.peak < charge, "failed parse released its charge: used %zu peak %zu",
+			  b.used, b.peak);
+	}
+	cl_budget_init(&b, charge);
+	s = parse_full(PAGE_A, len, 5, 0, 64, &b, &o, err);
+	CHECK(s == CL_PARSE_OK && b.used == charge, "a limit of exactly the charge: %s", err);
+	cl_json_free(o);
+
+	/* two pages share a budget: the second fits only after the first is freed */
+	cl_budget_init(&b, charge + charge / 2);
+	CHECK(parse_full(PAGE_A, len, 0, 0, 64, &b, &o, err) == CL_PARSE_OK, "first page");
+	CHECK((s = parse_full(PAGE_A, len, 0, 0, 64, &b, &o2, err)) == CL_PARSE_BUDGET,
+		  "second page while the first is held: %s", st(s));
+	CHECK(b.used == charge, "the failed second page gave back its part: %zu", b.used);
+	CHECK(strstr(err, "bytes held") != NULL, "message says what is held: %s", err);
+	cl_json_free(o);
+	CHECK(parse_full(PAGE_A, len, 0, 0, 64, &b, &o2, err) == CL_PARSE_OK, "second page later");
+	cl_json_free(o2);
+	CHECK(b.used == 0, "all released");
+
+	/* a parser freed mid-stream releases what it charged */
+	{
+		ClJsonParser p;
+
+		cl_budget_init(&b, 0);
+		cl_parser_init(&p, 64, 0, &b);
+		CHECK(cl_parser_feed(&p, PAGE_A, len / 2) && b.used > 0 && b.used == p.charged,
+			  "half a page charged: %zu", b.used);
+		cl_parser_free(&p);
+		CHECK(b.used == 0, "freed mid-stream: %zu", b.used);
+	}
+
+	/* the budget API for the transport's own buffers */
+	cl_budget_init(&b, 100);
+	CHECK(cl_budget_charge(&b, 60) && b.used == 60, "charge 60");
+	CHECK(!cl_budget_charge(&b, 41) && b.used == 60, "41 more refused, nothing charged");
+	CHECK(cl_budget_charge(&b, 40) && b.used == 100 && b.peak == 100, "exactly to the limit");
+	cl_budget_release(&b, 100);
+	CHECK(b.used == 0 && b.peak == 100, "released, peak kept");
+	cl_budget_init(&b, 0);
+	CHECK(cl_budget_charge(&b, SIZE_MAX / 2), "no limit");
+	cl_budget_release(&b, SIZE_MAX / 2);
+
+	/*
+	 * Hostile shapes: refused before json-c allocates much.  1 MB of
+	 * "[{},{},..." would grow to ~270 MB in json-c; with a 16 MB budget the
+	 * parse stops early and json-c's live bytes (ASan's count) stay under it.
+	 */
+	{
+		static const char *const units[] = {"{},", "[],", "1,", "\"\",", "{\"a\":{}},", "[[[[]]]],"};
+
+		for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+		{
+			size_t		n,
+						dlen;
+			char	   *doc;
+			size_t		before = fuzz_live;
+
+			n = (1 << 20) / strlen(units[u]);
+			doc = repeat_doc("{\"count\":1,\"data\":[", units[u], n, "]}", &dlen);
+			cl_budget_init(&b, 16 << 20);
+			fuzz_peak = fuzz_live;
+			s = parse_full(doc, dlen, 16384, 0, 64, &b, &o, err);
+			CHECK(s == CL_PARSE_BUDGET, "%s x %zu over 16 MB: %s", units[u], n, st(s));
+			if (fuzz_hooks == 1)
+				CHECK(fuzz_peak - before <= (size_t) (16 << 20),
+					  "%s: json-c's peak %zu stayed under the budget", units[u], fuzz_peak - before);
+			CHECK(b.peak <= (size_t) (16 << 20), "%s: budget peak %zu", units[u], b.peak);
+			cl_json_free(o);
+			CHECK(b.used == 0, "%s: all released", units[u]);
+			free(doc);
+		}
+	}
+}
+
+/*
+ * The estimate against what json-c really allocates, counted by ASan's
+ * allocator hooks (requested sizes, peak during each feed): checked by
+ * fuzz_parse after every feed; here on the hostile shapes and on real
+ * pages, every split into 16 kB chunks.  test_budget.c does the same with
+ * glibc's malloc (mallinfo2) and prints the ratios.
+ */
+static void
+test_estimate_covers_mallocs(void)
+{
+	static const char *const units[] = {
+		"{},", "[],", "1,", "1.5,", "\"\",", "true,", "null,", "[1],", "{\"a\":1},",
+		"{\"a\":{}},", "[[[[[[[[]]]]]]]],", "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",",
+		"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11},",
+	};
+
+	CHECK(fuzz_hooks == 1, "ASan's allocator hooks are installed");
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+	{
+		size_t		dlen;
+		char	   *doc = repeat_doc("{\"count\":1,\"data\":[", units[u], 20000, "]}", &dlen);
+		FuzzResult	r;
+		ClBudget	b;
+
+		cl_budget_init(&b, 0);
+		fuzz_parse(doc, dlen, 16384, 0, &b, &r);	/* aborts if the estimate is short */
+		CHECK(r.status == CL_PARSE_OK, "%s x 20000: %s", units[u], r.errmsg);
+		cl_json_free(r.root);
+		free(doc);
+	}
+	/* one key with a huge name, one huge string, one huge number */
+	{
+		size_t		dlen;
+		char	   *doc = repeat_doc("{\"", "k", 300000, "\":1,\"data\":[],\"count\":0}", &dlen);
+		FuzzResult	r;
+
+		fuzz_parse(doc, dlen, 4096, 0, NULL, &r);
+		CHECK(r.status == CL_PARSE_OK, "huge key: %s", r.errmsg);
+		cl_json_free(r.root);
+		free(doc);
+		doc = repeat_doc("{\"count\":0,\"data\":[],\"s\":\"", "s", 300000, "\"}", &dlen);
+		fuzz_parse(doc, dlen, 4096, 0, NULL, &r);
+		CHECK(r.status == CL_PARSE_OK, "huge string: %s", r.errmsg);
+		cl_json_free(r.root);
+		free(doc);
+		doc = repeat_doc("{\"count\":0,\"data\":[],\"d\":1.", "5", 300000, "}", &dlen);
+		fuzz_parse(doc, dlen, 4096, 0, NULL, &r);
+		CHECK(r.status == CL_PARSE_OK, "huge number: %s", r.errmsg);
+		cl_json_free(r.root);
+		free(doc);
 	}
 }
 
@@ -1077,12 +1283,17 @@ int
 main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	fuzz_install_hooks();
 	test_chunking();
-	test_parser_status();
 	test_strict_grammar();
-	test_tree();
+	test_trailing_and_errors();
+	test_max_bytes();
 	test_depth();
+	test_integers();
+	test_tree();
 	test_page_decode();
+	test_budget();
+	test_estimate_covers_mallocs();
 	test_error_message();
 	test_timestamp();
 	test_duration();
