@@ -91,6 +91,18 @@ SELECT count(*) <= 4 AS at_most_a_window FROM emu_log('ord');
 EXPLAIN (COSTS OFF) SELECT id FROM ord_calls WHERE call_status IN ('missed', 'failed') ORDER BY creation_time DESC LIMIT 5;
 SELECT same_ordered($$SELECT id FROM ord_calls WHERE call_status IN ('missed', 'failed') ORDER BY creation_time DESC LIMIT 5$$);
 SELECT call_status, count(*) AS requests FROM emu_log('ord') GROUP BY 1 ORDER BY 1;
+-- one query per value, each with its ORDER BY ... LIMIT: merged, one
+-- request each
+EXPLAIN (COSTS OFF)
+SELECT id FROM ((SELECT id, creation_time FROM ord_calls WHERE call_status = 'missed' ORDER BY creation_time DESC LIMIT 5)
+                UNION ALL
+                (SELECT id, creation_time FROM ord_calls WHERE call_status = 'failed' ORDER BY creation_time DESC LIMIT 5)) s
+ ORDER BY creation_time DESC LIMIT 5;
+SELECT same_ordered($$SELECT id FROM ((SELECT id, creation_time FROM ord_calls WHERE call_status = 'missed' ORDER BY creation_time DESC LIMIT 5)
+                UNION ALL
+                (SELECT id, creation_time FROM ord_calls WHERE call_status = 'failed' ORDER BY creation_time DESC LIMIT 5)) s
+ ORDER BY creation_time DESC LIMIT 5$$);
+SELECT r FROM emu_requests('ord') r ORDER BY r;
 
 --
 -- Merge joins can use the order
