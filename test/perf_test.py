@@ -192,11 +192,14 @@ class Api(BaseHTTPRequestHandler):
         data = rows[(page - 1) * size:page * size]
         body = json.dumps({"count": len(rows), "status_code": 200, "message": "ok",
                            "data": data}).encode()
-        self.send_response(200 if data or page == 1 else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(200 if data or page == 1 else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass                # the scan stopped (an error, a LIMIT) and hung up
 
     def log_message(self, *args):
         pass
