@@ -133,3 +133,41 @@ BEGIN
   RETURN;
 END
 $$;
+
+-- callogs_fdw_probe: ask the provider, with a fixed, small number of cheap
+-- requests, what no document settles (which field start_date/end_date
+-- filter on, their inclusivity, the date format, the page-size cap, the
+-- kind of "next" links, case of filter values, ids, the page past the end)
+-- and which of foreign_table's columns no call carries; one row per fact
+-- with the setting it recommends.  Superuser or the server's owner only
+-- (checked inside).
+CREATE FUNCTION @extschema@.callogs_fdw_probe(
+    server name, foreign_table regclass DEFAULT NULL,
+    OUT fact text, OUT finding text, OUT evidence text,
+    OUT recommendation text, OUT requests integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- callogs_fdw_activity: one row per callogs_fdw scan in progress in any
+-- backend, to watch a long scan from another session: its server and
+-- table, pages done of pages known, rows received, and its backend's
+-- requests in flight, retries in the statement and Retry-After wait.
+-- Needs callogs_fdw in shared_preload_libraries (otherwise no rows, and a
+-- NOTICE says why).  Another role's scans show their details only to
+-- members of that role or of pg_read_all_stats, as pg_stat_activity does.
+CREATE FUNCTION @extschema@.callogs_fdw_activity(
+    OUT pid integer, OUT usename text, OUT datname text,
+    OUT server text, OUT foreign_table text, OUT scan_start timestamptz,
+    OUT streams integer, OUT streams_known integer,
+    OUT pages_done bigint, OUT pages_known bigint, OUT rows bigint,
+    OUT requests_in_flight integer, OUT retries bigint,
+    OUT waiting_on_retry_after boolean, OUT retry_after_until timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW @extschema@.callogs_fdw_activity AS
+  SELECT * FROM @extschema@.callogs_fdw_activity();
+
+GRANT SELECT ON @extschema@.callogs_fdw_activity TO PUBLIC;

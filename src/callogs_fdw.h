@@ -12,6 +12,8 @@
  *	scan.c			the page walker: request streams, paging, concurrency
  *	url.c			request URLs, built with libcurl's URL API
  *	http.c			the libcurl transport: retries, rate limit, cancel
+ *	shmem.c			shared memory: rate table, the activity view
+ *	probe.c			callogs_fdw_probe: what the provider's API does
  *	convert.c		JSON value to Datum conversion
  *	jsonpage.c		backend-independent JSON page decoding (fuzzed alone)
  *
@@ -63,12 +65,14 @@ typedef struct CallogsOptions
 {
 	Oid			serverid;
 	Oid			userid;			/* user whose mapping is used */
+	Oid			relid;			/* the foreign table, or InvalidOid */
 	char	   *server_name;
 	char	   *table_name;		/* NULL outside a table context */
 	char	   *url;
 	char	   *org_handle;		/* NULL if not set anywhere */
 	char	   *token;			/* NULL if the user mapping has none */
 	bool		has_user_mapping;
+	bool		public_mapping; /* the mapping used is the PUBLIC one */
 	int			page_size;
 	int			timeout_ms;
 	int			connect_timeout_ms;
@@ -107,6 +111,8 @@ extern bool callogs_refusal_is_private(const char *why);
 /* in option.c */
 extern void callogs_get_options(Oid foreigntableid, Oid userid,
 								CallogsOptions *opts);
+extern void callogs_get_server_options(Oid serverid, Oid userid,
+									   CallogsOptions *opts);
 extern void callogs_check_usable(const CallogsOptions *opts);
 extern bool callogs_allow_insecure_url;
 
@@ -230,6 +236,7 @@ extern List *callogs_stream_params(const CallogsFilter *filter,
 								   CallogsDateFormat fmt, int stream);
 extern Oid	callogs_date_column_type(Relation rel, const CallogsOptions *opts,
 									 AttrNumber *attnum);
+extern char *callogs_format_instant(TimestampTz t, CallogsDateFormat fmt);
 
 /* in url.c */
 typedef struct CallogsUrlParam
@@ -247,6 +254,7 @@ extern char *callogs_url_follow(const char *base_url, const char *stream_url,
 								const char *link, size_t len, const char **why);
 extern bool callogs_url_is_page_link(const char *stream_url, const char *link,
 									 int page);
+extern char *callogs_url_fix_path(const char *url, bool *no_path);
 
 /* in http.c */
 typedef struct CallogsFetcher CallogsFetcher;
@@ -275,6 +283,7 @@ extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,
 											  CallogsStats *stats);
 /* callogs_request_submit flags */
 #define CALLOGS_REQ_404_PAST_END	0x01	/* a 404 may mean "no such page" */
+#define CALLOGS_REQ_CLIENT_ERROR_OK	0x02	/* hand back a 400 or 404 (probe) */
 
 extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
 											  const char *url, int stream,
@@ -282,6 +291,7 @@ extern CallogsRequest *callogs_request_submit(CallogsFetcher *fetcher,
 extern ClJson *callogs_request_wait(CallogsRequest *req);
 extern bool callogs_request_ready(CallogsRequest *req);
 extern long callogs_request_status(CallogsRequest *req);
+extern const char *callogs_request_api_message(CallogsRequest *req);
 extern void callogs_request_release(CallogsRequest *req);
 extern void callogs_fetcher_cancel_all(CallogsFetcher *fetcher);
 extern uint64 callogs_http_settled(void);
@@ -293,26 +303,42 @@ extern int	callogs_request_page(CallogsRequest *req);
 /* in shmem.c */
 
 /*
- * One backend's activity, in shared memory (preloaded only), for watching
- * scans from another session.  Written only by its backend, between two
- * increments of changecount; read with callogs_activity_read.
+ * One backend's activity, in shared memory (preloaded only), for the view
+ * callogs_fdw_activity: its scans in progress and its transport's state.
+ * Written only by its backend, between two increments of changecount; read
+ * with callogs_activity_read.
  */
+#define CALLOGS_ACTIVITY_SCANS		16	/* scans shown per backend */
+#define CALLOGS_ACTIVITY_NAME_LEN	(2 * NAMEDATALEN + 8)	/* "schema"."table" */
+
+typedef struct CallogsActivityScan
+{
+	bool		in_use;
+	Oid			serverid;
+	Oid			relid;
+	char		server[NAMEDATALEN];
+	char		table[CALLOGS_ACTIVITY_NAME_LEN];	/* quoted, qualified */
+	TimestampTz started;
+	int			streams;		/* request streams of the scan */
+	int			streams_known;	/* streams whose first page arrived */
+	int64		pages_done;		/* pages read */
+	int64		pages_known;	/* pages "count" implies for those streams */
+	int64		rows;			/* rows received from the API */
+} CallogsActivityScan;
+
 typedef struct CallogsActivity
 {
 	uint32		changecount;	/* odd while being written */
-	int			pid;			/* 0: never used */
+	int			pid;			/* 0: never used, or its backend exited */
 	Oid			dbid;
+	Oid			userid;			/* the session's user */
 	TimestampTz statement_start;	/* counters below are this statement's */
-	/* the scan's part (server, table, progress): not filled yet */
-	Oid			serverid;
-	Oid			relid;
-	int64		pages_done;
-	int64		pages_known;
-	int64		rows;
 	/* the transport's part */
 	int			requests_in_flight;
 	int64		retries;
 	TimestampTz retry_wait_until;	/* waiting out a Retry-After until, or 0 */
+	/* the scans in progress */
+	CallogsActivityScan scans[CALLOGS_ACTIVITY_SCANS];
 } CallogsActivity;
 
 extern int	callogs_rate_limit_servers;
@@ -322,6 +348,11 @@ extern long callogs_rate_reserve(Oid serverid, double per_second, TimestampTz no
 extern void callogs_activity_transport(int in_flight, int retry_delta,
 									   TimestampTz retry_after_until);
 extern bool callogs_activity_read(int i, CallogsActivity *out);
+extern int	callogs_activity_scan_begin(const CallogsOptions *opts, int streams);
+extern void callogs_activity_scan_progress(int slot, int streams_known,
+										   int64 pages_done, int64 pages_known,
+										   int64 rows);
+extern void callogs_activity_scan_end(int slot);
 
 /* in scan.c */
 typedef struct CallogsScan CallogsScan;

@@ -449,6 +449,29 @@ convert_interval(CallogsColumn *col, ClJson *v)
 }
 
 /*
+ * duration_in_integer
+ *		A "H:MM:SS" string (variant A's call_duration) for an integer column:
+ *		the input function's own error (22P02, same text), with a HINT that
+ *		names the type that reads it (issue 14).
+ */
+static void
+duration_in_integer(CallogsColumn *col, ClJson *v)
+{
+	int64_t		usec;
+	size_t		len;
+	const char *s = cl_string(v, &len);
+
+	if (s == NULL || memchr(s, ':', len) == NULL || !cl_parse_duration(s, len, &usec))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type %s: \"%s\"",
+					format_type_be(col->typid), callogs_shorten(s, len)),
+			 errhint("The API sends a duration (H:MM:SS): declare column \"%s\" as interval.",
+					 col->attname)));
+}
+
+/*
  * convert_integer
  *		A range-checked smallint/integer/bigint from a JSON integer (exact:
  *		out of range, or possibly clamped by json-c, is 22003) or from the
@@ -462,7 +485,10 @@ convert_integer(CallogsColumn *col, ClJson *v)
 	if (cl_type(v) == CL_JSON_BOOLEAN)
 		wrong_json_type(col, v);
 	if (cl_type(v) != CL_JSON_INT)
+	{
+		duration_in_integer(col, v);
 		return input_function(col, scalar_text(col, v));
+	}
 	if (!cl_json_get_int64(v, &i))
 		out_of_range(col, cl_json_int_clamped(v) ?
 					 "the integer is out of the range json-c reads exactly" :

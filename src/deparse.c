@@ -864,3 +864,15 @@ callogs_stream_params(const CallogsFilter *filter, CallogsDateFormat fmt,
 						filter->has_upper ? end_date_value(filter, fmt) : NULL);
 	return params;
 }
+
+/*
+ * callogs_format_instant
+ *		A UTC instant written as the API's date parameters take it (see
+ *		format_instant): the probe (probe.c) asks its questions in exactly
+ *		the form the scans send.  NULL outside the years 0001-9999.
+ */
+char *
+callogs_format_instant(TimestampTz t, CallogsDateFormat fmt)
+{
+	return format_instant(t, fmt);
+}

@@ -66,6 +66,7 @@
 #include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
@@ -101,6 +102,7 @@ struct CallogsFetcher
 	dlist_head requests;		/* every live request of this fetcher */
 	size_t		charged;		/* bytes its requests hold against the budget */
 	CallogsStats *stats;		/* per-scan counters, or NULL */
+	const char *url_hint;		/* hint of a 404 on page 1 (url's path) */
 	MemoryContextCallback cleanup;
 };
 
@@ -120,6 +122,7 @@ struct CallogsRequest
 
 	/* the current transfer */
 	CURL	   *easy;
+	bool		in_multi;		/* easy was added to the multi handle */
 	ClJsonParser parser;
 	bool		parser_live;
 	long		status;			/* HTTP status of the last attempt, or 0 */
@@ -411,6 +414,35 @@ get_transport(void)
 	return transport.multi;
 }
 
+/*
+ * url_404_hint
+ *		The HINT of a 404 on a first page, made once per fetcher (nothing
+ *		may be allocated while a transfer is settled): when the url has no
+ *		path, or its path does not end in "/" as the API's does, the
+ *		ALTER SERVER that fixes it (issue 14); otherwise "check the url".
+ */
+static const char *
+url_404_hint(MemoryContext cxt, const CallogsOptions *opts)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	bool		no_path;
+	char	   *fixed = callogs_url_fix_path(opts->url, &no_path);
+	char	   *hint;
+
+	if (fixed == NULL)
+		hint = psprintf("Check the url option of server \"%s\".", opts->server_name);
+	else if (no_path)
+		hint = psprintf("The url of server \"%s\" has no path, and the Call Logs API answers at /api/v2/platform/call-logs/: ALTER SERVER %s OPTIONS (SET url %s).",
+						opts->server_name, quote_identifier(opts->server_name),
+						quote_literal_cstr(fixed));
+	else
+		hint = psprintf("The path of the url of server \"%s\" does not end in \"/\", and the API's path does: ALTER SERVER %s OPTIONS (SET url %s).",
+						opts->server_name, quote_identifier(opts->server_name),
+						quote_literal_cstr(fixed));
+	MemoryContextSwitchTo(oldcxt);
+	return hint;
+}
+
 /* A copy of an option string in cxt (NULL stays NULL). */
 static char *
 copy_opt(MemoryContext cxt, const char *s)
@@ -447,6 +479,7 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 	f->opts.proxy = copy_opt(cxt, opts->proxy);
 	f->opts.date_column = copy_opt(cxt, opts->date_column);
 	f->stats = stats;
+	f->url_hint = url_404_hint(cxt, opts);
 	dlist_init(&f->requests);
 
 	f->cleanup.func = fetcher_cleanup;
@@ -548,10 +581,15 @@ release_transfer(CallogsRequest *req)
 		dlist_delete(&req->pending_node);
 	if (req->easy)
 	{
-		if (req->state == REQ_RUNNING)
+		/*
+		 * Whether it is in the multi handle, not the state: a settled
+		 * request is marked done before its transfer is released.
+		 */
+		if (req->in_multi)
 		{
 			curl_multi_remove_handle(transport.multi, req->easy);
 			transport.running--;
+			req->in_multi = false;
 		}
 		curl_easy_cleanup(req->easy);
 		req->easy = NULL;
@@ -642,6 +680,24 @@ long
 callogs_request_status(CallogsRequest *req)
 {
 	return req->status;
+}
+
+/*
+ * callogs_request_api_message
+ *		The API's own message (its "message" field, UTF-8 as sent, cut to a
+ *		couple of hundred bytes) of an error answer handed back by
+ *		CALLOGS_REQ_CLIENT_ERROR_OK, or NULL.  palloc'd.
+ */
+const char *
+callogs_request_api_message(CallogsRequest *req)
+{
+	char		buf[200];
+	const char *m;
+
+	if (req->body_len == 0)
+		return NULL;
+	m = cl_error_message(req->body, req->body_len, buf, sizeof(buf));
+	return m ? pstrdup(m) : NULL;
 }
 
 /* ---- libcurl transfer callbacks: no palloc, no ereport ---- */
@@ -955,6 +1011,7 @@ start_transfer(CallogsRequest *req)
 		return false;
 	}
 	req->state = REQ_RUNNING;
+	req->in_multi = true;
 	transport.running++;
 	req->attempts++;
 	req->started = GetCurrentTimestamp();
@@ -1177,6 +1234,47 @@ log_attempt(CallogsRequest *req, long status, CURLcode cres, double elapsed_ms,
 }
 
 /*
+ * names_date_parameter
+ *		Whether the API's error text names start_date or end_date (any case).
+ */
+static bool
+names_date_parameter(const char *message)
+{
+	static const char *const names[] = {"start_date", "end_date"};
+
+	if (message == NULL)
+		return false;
+	for (const char *p = message; *p; p++)
+		for (size_t i = 0; i < lengthof(names); i++)
+			if (pg_strncasecmp(p, names[i], strlen(names[i])) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * bad_request_hint
+ *		The HINT of an HTTP 400 (issue 14).  When the API's text names a date
+ *		parameter, the date pushdown options (the format the API did not
+ *		take, the field it filters on) are what to change, not all of
+ *		pushdown; callogs_fdw_probe() tells which.  Never raises.
+ */
+static const char *
+bad_request_hint(CallogsRequest *req, const char *message)
+{
+	const CallogsOptions *o = &req->fetcher->opts;
+
+	if (!names_date_parameter(message))
+		return "The API refused a query parameter; set the table option pushdown to false to send only paging parameters.";
+	return req_printf(req,
+					  "The API refused a date bound: set the foreign table option date_format (\"date\" or \"timestamp\"), or date_column to '' to send no date bounds.",
+					  "The API refused a date bound sent as a %s: set the option date_format of foreign table \"%s\" to '%s', or date_column to '' to send no date bounds; SELECT * FROM callogs_fdw_probe(%s) shows which format and date field the API uses.",
+					  o->date_format == CALLOGS_DATE_FORMAT_DATE ? "bare date" : "timestamp",
+					  o->table_name ? o->table_name : "?",
+					  o->date_format == CALLOGS_DATE_FORMAT_DATE ? "timestamp" : "date",
+					  o->server_name);
+}
+
+/*
  * finish_transfer
  *		Decide what a finished attempt means: a page, the end of the pages, a
  *		retry, or a failure recorded on the request.  Never raises (see
@@ -1277,6 +1375,14 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 						 "The server's TLS certificate could not be verified: an unknown CA (set the server option ca_file to the CA that signed it) or a host name the certificate does not name (fix the url)." :
 						 cres == CURLE_OPERATION_TIMEDOUT ?
 						 "Raise the server options timeout_ms, connect_timeout_ms or stall_timeout_ms if the API is slow." :
+						 cres == CURLE_COULDNT_CONNECT ?
+						 req_printf(req, NULL,
+									"Nothing accepted the connection: check the host and port in the url option of server \"%s\", and that the API can be reached from the database server.",
+									f->opts.server_name) :
+						 cres == CURLE_COULDNT_RESOLVE_HOST ?
+						 req_printf(req, NULL,
+									"The host name could not be resolved: check the host in the url option of server \"%s\", and the database server's DNS.",
+									f->opts.server_name) :
 						 NULL);
 		}
 	}
@@ -1304,6 +1410,13 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 		req->past_end = true;
 		req->state = REQ_DONE;
 	}
+	else if ((status == 400 || status == 404) &&
+			 (req->flags & CALLOGS_REQ_CLIENT_ERROR_OK))
+	{
+		/* the caller (the probe) reads the status and the API's message */
+		req->past_end = true;
+		req->state = REQ_DONE;
+	}
 	else
 	{
 		int			code = ERRCODE_FDW_ERROR;
@@ -1314,7 +1427,7 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 		{
 			case 400:
 				code = ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
-				hint = "The API refused a query parameter; set the table option pushdown to false to send only paging parameters.";
+				hint = bad_request_hint(req, message);
 				break;
 			case 401:
 				code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
@@ -1330,8 +1443,7 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 				break;
 			case 404:
 				code = ERRCODE_FDW_TABLE_NOT_FOUND;
-				hint = req_printf(req, NULL, "Check the url option of server \"%s\".",
-								  f->opts.server_name);
+				hint = f->url_hint;
 				break;
 			case 429:
 				hint = "Set the server option max_requests_per_second, or raise max_retries.";

@@ -28,6 +28,7 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -531,11 +532,17 @@ apply_user_mapping(CallogsOptions *opts, Oid userid, Oid serverid)
 	tp = SearchSysCache2(USERMAPPINGUSERSERVER,
 						 ObjectIdGetDatum(userid), ObjectIdGetDatum(serverid));
 	if (!HeapTupleIsValid(tp))
+	{
 		tp = SearchSysCache2(USERMAPPINGUSERSERVER,
 							 ObjectIdGetDatum(InvalidOid),
 							 ObjectIdGetDatum(serverid));
+		opts->public_mapping = true;
+	}
 	if (!HeapTupleIsValid(tp))
+	{
+		opts->public_mapping = false;
 		return;
+	}
 	opts->has_user_mapping = true;
 	datum = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp,
 							Anum_pg_user_mapping_umoptions, &isnull);
@@ -546,9 +553,10 @@ apply_user_mapping(CallogsOptions *opts, Oid userid, Oid serverid)
 
 /*
  * callogs_get_server_options
- *		Defaults, then server options, then the user mapping of userid.
+ *		Defaults, then server options, then the user mapping of userid: the
+ *		options of a server outside any table (callogs_fdw_probe).
  */
-static void
+void
 callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
 {
 	ForeignServer *server = GetForeignServer(serverid);
@@ -598,14 +606,73 @@ callogs_get_options(Oid foreigntableid, Oid userid, CallogsOptions *opts)
 	ForeignTable *table = GetForeignTable(foreigntableid);
 
 	callogs_get_server_options(table->serverid, userid, opts);
+	opts->relid = foreigntableid;
 	opts->table_name = get_rel_name(foreigntableid);
 	apply_options(opts, table->options);
 }
 
 /*
+ * mapping_hint
+ *		The HINT for a missing user mapping (verb "CREATE") or a mapping
+ *		without a token ("ALTER"), as the current user can act on it
+ *		(issue 14).  PostgreSQL lets the server's owner create and alter any
+ *		mapping of the server, and a role with USAGE on the server its own;
+ *		anyone else would get "permission denied for foreign server", so
+ *		they are told what to ask for instead: a mapping for the role, or a
+ *		PUBLIC one, from the server's owner.
+ */
+static char *
+mapping_hint(const CallogsOptions *opts, bool create)
+{
+	ForeignServer *server = GetForeignServer(opts->serverid);
+	Oid			me = GetUserId();
+	const char *srv = quote_identifier(opts->server_name);
+	const char *role = GetUserNameFromId(opts->userid, true);
+	const char *owner = GetUserNameFromId(server->owner, true);
+	bool		is_owner = superuser() || has_privs_of_role(me, server->owner);
+	/* (move to src/compat.h with the others) */
+#if PG_VERSION_NUM >= 160000
+	bool		own_usage = opts->userid == me &&
+		object_aclcheck(ForeignServerRelationId, opts->serverid, me, ACL_USAGE) == ACLCHECK_OK;
+#else
+	bool		own_usage = opts->userid == me &&
+		pg_foreign_server_aclcheck(opts->serverid, me, ACL_USAGE) == ACLCHECK_OK;
+#endif
+	const char *target;
+
+	role = role ? role : "?";
+	owner = owner ? owner : "?";
+	if (!create && opts->public_mapping)
+	{
+		/* the PUBLIC mapping has no token: only the owner may change it */
+		if (is_owner)
+			return psprintf("Set it with ALTER USER MAPPING FOR PUBLIC SERVER %s OPTIONS (ADD token '...'), or create a mapping of its own for role \"%s\".",
+							srv, role);
+		return psprintf("The PUBLIC user mapping is used, and only the owner of server \"%s\" (role \"%s\") may change it: ask for ALTER USER MAPPING FOR PUBLIC SERVER %s OPTIONS (ADD token '...'), or for a mapping of your own.",
+						opts->server_name, owner, srv);
+	}
+	target = opts->userid == me && (own_usage || is_owner) ? "CURRENT_USER" :
+		quote_identifier(role);
+	if (own_usage || is_owner)
+		return create ?
+			psprintf("Create one with CREATE USER MAPPING FOR %s SERVER %s OPTIONS (token '...').",
+					 target, srv) :
+			psprintf("Set it with ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD token '...').",
+					 target, srv);
+
+	/* CREATE/ALTER USER MAPPING would fail: "permission denied for foreign server" */
+	return create ?
+		psprintf("Only the owner of server \"%s\" (role \"%s\") may create it: ask for CREATE USER MAPPING FOR %s SERVER %s OPTIONS (token '...'), or for one FOR PUBLIC that every role uses.",
+				 opts->server_name, owner, target, srv) :
+		psprintf("Only the owner of server \"%s\" (role \"%s\") may change it: ask for ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD token '...').",
+				 opts->server_name, owner, target, srv);
+}
+
+/*
  * callogs_check_usable
  *		Refuse to talk to the API without what it needs, naming the object
- *		the user has to fix.
+ *		the user has to fix and, when the user may not fix it, whom to ask
+ *		(mapping_hint).  SQLSTATE HV00J.
  */
 void
 callogs_check_usable(const CallogsOptions *opts)
@@ -617,15 +684,13 @@ callogs_check_usable(const CallogsOptions *opts)
 						GetUserNameFromId(opts->userid, true) ?
 						GetUserNameFromId(opts->userid, true) : "?",
 						opts->server_name),
-				 errhint("Create one with CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
-						 quote_identifier(opts->server_name))));
+				 errhint("%s", mapping_hint(opts, true))));
 	if (opts->token == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("the user mapping for server \"%s\" has no token",
 						opts->server_name),
-				 errhint("Set it with ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD token '...').",
-						 quote_identifier(opts->server_name))));
+				 errhint("%s", mapping_hint(opts, false))));
 	if (opts->org_handle == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),

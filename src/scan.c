@@ -129,12 +129,17 @@ struct CallogsScan
 	double		limit_rows;		/* -1: no limit */
 	int64		rows_returned;	/* rows handed out */
 	int			max_pages;		/* 0: no limit (ANALYZE sets one) */
+	int			activity;		/* entry in callogs_fdw_activity, or -1 */
+	MemoryContextCallback activity_cb;	/* frees it if cxt goes first */
 	int			pages_submitted;
 	int64		reported_count; /* sum of page-1 counts */
 	hashset_hash *ids[2];		/* id hashes: two generations */
 	int			ids_cur;		/* the generation being filled */
 	CallogsPaging paging;		/* how the pages were asked for */
 };
+
+static void activity_end(void *arg);
+static void report_progress(CallogsScan *scan);
 
 /* ---- rows and their ids ---- */
 
@@ -299,6 +304,10 @@ callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
 		st->capacity = scan->page_size;
 		st->links = hashset_create(cxt, 64, NULL);
 	}
+	scan->activity = callogs_activity_scan_begin(opts, scan->nstreams);
+	scan->activity_cb.func = activity_end;
+	scan->activity_cb.arg = scan;
+	MemoryContextRegisterResetCallback(cxt, &scan->activity_cb);
 	MemoryContextSwitchTo(oldcxt);
 	return scan;
 }
@@ -668,6 +677,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 		if (pageno >= st->known_pages && st->queue == NIL)
 			end_stream(scan, st, pageno, "was the last page \"count\" explains");
 	}
+	report_progress(scan);
 	return page->ndata > 0;
 }
 
@@ -865,6 +875,10 @@ callogs_scan_counts(CallogsScan *scan, int64 *counts)
 			total += page.count;
 			if (total < 0)
 				bad_page(scan, req, "the counts overflow");
+			st->page1_done = true;
+			st->pages_read = 1;
+			st->known_pages = 1;
+			report_progress(scan);
 			callogs_request_release(req);
 			scan->outstanding--;
 		}
@@ -896,6 +910,57 @@ callogs_scan_reported_count(CallogsScan *scan)
 	return scan->reported_count;
 }
 
+/* ---- progress for the view callogs_fdw_activity (shmem.c) ---- */
+
+/*
+ * report_progress
+ *		Publish the scan's progress: the streams whose first page arrived,
+ *		the pages read, the pages the API's "count" implies for those
+ *		streams (following links, "count" over the rows a page holds), and
+ *		the rows received.  Called for every page.
+ */
+static void
+report_progress(CallogsScan *scan)
+{
+	int			known = 0;
+	int64		done = 0;
+	int64		pages = 0;
+	int64		rows = 0;
+
+	if (scan->activity < 0)
+		return;
+	for (int s = 0; s < scan->nstreams; s++)
+	{
+		StreamState *st = &scan->streams[s];
+
+		done += st->pages_read;
+		rows += st->rows_received;
+		if (!st->page1_done)
+			continue;
+		known++;
+		if (st->link_mode)
+			pages += Max((st->max_count + st->capacity - 1) / Max(st->capacity, 1),
+						 st->pages_read);
+		else
+			pages += Max(st->known_pages, st->pages_read);
+	}
+	callogs_activity_scan_progress(scan->activity, known, done, pages, rows);
+}
+
+/*
+ * activity_end
+ *		Memory context callback (also after an ERROR): the scan's entry in
+ *		callogs_fdw_activity is free again.
+ */
+static void
+activity_end(void *arg)
+{
+	CallogsScan *scan = (CallogsScan *) arg;
+
+	callogs_activity_scan_end(scan->activity);
+	scan->activity = -1;
+}
+
 /*
  * callogs_scan_end
  *		Stop every transfer of the scan and free its pages.
@@ -903,6 +968,8 @@ callogs_scan_reported_count(CallogsScan *scan)
 void
 callogs_scan_end(CallogsScan *scan)
 {
+	callogs_activity_scan_end(scan->activity);
+	scan->activity = -1;
 	callogs_fetcher_cancel_all(scan->fetcher);
 	scan->cur_req = NULL;
 	memset(&scan->cur_page, 0, sizeof(scan->cur_page));

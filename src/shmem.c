@@ -20,11 +20,15 @@
  *	  exceeded, and nothing is overwritten.
  *	- an array of CallogsActivity, one per backend, written only by its
  *	  backend (a change counter lets readers take consistent copies, as
- *	  PgBackendStatus does), read by other sessions.
+ *	  PgBackendStatus does), read by other sessions through the view
+ *	  callogs_fdw_activity (callogs_fdw_activity()): each backend's scans
+ *	  in progress (server, table, pages done of pages known, rows) and its
+ *	  transport's requests in flight, retries and Retry-After wait.
  *
  * Without preloading, the same table lives in the backend's own memory:
  * requests are spaced per backend (N sessions may send N times the rate),
- * and there are no activity slots.  The README says so.
+ * and there are no activity slots: the view shows nothing and says why.
+ * The README says so.
  *
  * IDENTIFICATION
  *		  src/shmem.c
@@ -34,6 +38,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #if PG_VERSION_NUM < 170000
@@ -44,7 +51,10 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "callogs_fdw.h"
@@ -247,9 +257,42 @@ callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now)
 /* ---- activity slots ---- */
 
 /*
+ * Writers bracket their changes with these, as PgBackendStatus's
+ * PGSTAT_BEGIN_WRITE_ACTIVITY does: an odd counter means "being written".
+ */
+#define ACTIVITY_BEGIN_WRITE(a) \
+	do { (a)->changecount++; pg_write_barrier(); } while (0)
+#define ACTIVITY_END_WRITE(a) \
+	do { pg_write_barrier(); (a)->changecount++; } while (0)
+
+static CallogsActivity *my_slot = NULL; /* once claimed by this backend */
+
+/*
+ * activity_exit
+ *		on_shmem_exit: the backend is leaving; its slot shows nothing more
+ *		(its scans may not have ended if it exits in the middle of one).
+ */
+static void
+activity_exit(int code, Datum arg)
+{
+	CallogsActivity *a = my_slot;
+
+	if (a == NULL)
+		return;
+	ACTIVITY_BEGIN_WRITE(a);
+	a->pid = 0;
+	for (int i = 0; i < CALLOGS_ACTIVITY_SCANS; i++)
+		a->scans[i].in_use = false;
+	ACTIVITY_END_WRITE(a);
+	my_slot = NULL;
+}
+
+/*
  * my_activity
  *		This backend's activity slot, or NULL (not preloaded, or a process
- *		without a backend id).
+ *		without a backend id).  The first use claims it: whatever a backend
+ *		that had the same id left there is cleared, and the slot is cleared
+ *		again when this backend exits.
  */
 static CallogsActivity *
 my_activity(void)
@@ -260,36 +303,46 @@ my_activity(void)
 #else
 	int			i = MyBackendId - 1;
 #endif
+	CallogsActivity *a;
 
+	if (my_slot != NULL)
+		return my_slot;
 	if (shared == NULL || i < 0 || i >= shared->nactivity)
 		return NULL;
-	return &shared->activity[i];
+	a = &shared->activity[i];
+	ACTIVITY_BEGIN_WRITE(a);
+	a->pid = MyProcPid;
+	a->dbid = MyDatabaseId;
+	a->userid = GetSessionUserId();
+	a->statement_start = 0;
+	a->requests_in_flight = 0;
+	a->retries = 0;
+	a->retry_wait_until = 0;
+	for (int j = 0; j < CALLOGS_ACTIVITY_SCANS; j++)
+		a->scans[j].in_use = false;
+	ACTIVITY_END_WRITE(a);
+	on_shmem_exit(activity_exit, (Datum) 0);
+	my_slot = a;
+	return a;
 }
 
 /*
- * Writers bracket their changes with these, as PgBackendStatus's
- * PGSTAT_BEGIN_WRITE_ACTIVITY does: an odd counter means "being written".
- */
-#define ACTIVITY_BEGIN_WRITE(a) \
-	do { (a)->changecount++; pg_write_barrier(); } while (0)
-#define ACTIVITY_END_WRITE(a) \
-	do { pg_write_barrier(); (a)->changecount++; } while (0)
-
-/*
  * activity_for_statement
- *		The slot, with the counters of an earlier statement cleared.
+ *		The slot, with the counters of an earlier statement cleared, or NULL
+ *		while no scan of this backend has claimed it: the transport calls
+ *		this while settling any request, where nothing may raise an error,
+ *		so it never claims the slot itself (callogs_activity_scan_begin
+ *		does, where an error is allowed).
  */
 static CallogsActivity *
 activity_for_statement(void)
 {
-	CallogsActivity *a = my_activity();
+	CallogsActivity *a = my_slot;
 	TimestampTz stmt = GetCurrentStatementStartTimestamp();
 
-	if (a && (a->pid != MyProcPid || a->statement_start != stmt))
+	if (a && a->statement_start != stmt)
 	{
 		ACTIVITY_BEGIN_WRITE(a);
-		a->pid = MyProcPid;
-		a->dbid = MyDatabaseId;
 		a->statement_start = stmt;
 		a->requests_in_flight = 0;
 		a->retries = 0;
@@ -303,7 +356,8 @@ activity_for_statement(void)
  * callogs_activity_transport
  *		The transport's part of this backend's activity: requests in flight
  *		now, retries in this statement, and, when a Retry-After is being
- *		waited out, until when (0: none).  retry_delta adds to the retries.
+ *		waited out, until when (the latest such moment of the statement;
+ *		-1 leaves it as it is).  retry_delta adds to the retries.
  */
 void
 callogs_activity_transport(int in_flight, int retry_delta,
@@ -316,16 +370,15 @@ callogs_activity_transport(int in_flight, int retry_delta,
 	ACTIVITY_BEGIN_WRITE(a);
 	a->requests_in_flight = in_flight;
 	a->retries += retry_delta;
-	if (retry_after_until >= 0)
+	if (retry_after_until > a->retry_wait_until)
 		a->retry_wait_until = retry_after_until;
 	ACTIVITY_END_WRITE(a);
 }
 
 /*
  * callogs_activity_read
- *		A consistent copy of backend slot i (0-based), for the activity view
- *		of issue 14 (not written yet); false when there is no such slot or
- *		it was never used.
+ *		A consistent copy of backend slot i (0-based), for the activity
+ *		view; false when there is no such slot or no backend uses it.
  */
 bool
 callogs_activity_read(int i, CallogsActivity *out)
@@ -347,4 +400,176 @@ callogs_activity_read(int i, CallogsActivity *out)
 		CHECK_FOR_INTERRUPTS();
 	}
 	return out->pid != 0;
+}
+
+/* ---- the scans of a backend ---- */
+
+/*
+ * callogs_activity_scan_begin
+ *		A scan of opts's table starts: take a free scan entry of this
+ *		backend's slot and name the server and table there.  Returns the
+ *		entry, or -1 (not preloaded, or CALLOGS_ACTIVITY_SCANS scans in
+ *		progress already: the view does not show this one).
+ */
+int
+callogs_activity_scan_begin(const CallogsOptions *opts, int streams)
+{
+	CallogsActivity *a = my_activity();
+	CallogsActivityScan *e;
+	char	   *table = NULL;
+	int			slot = -1;
+
+	if (a == NULL)
+		return -1;
+	for (int i = 0; i < CALLOGS_ACTIVITY_SCANS && slot < 0; i++)
+		if (!a->scans[i].in_use)
+			slot = i;
+	if (slot < 0)
+		return -1;
+	if (OidIsValid(opts->relid))
+	{
+		char	   *nsp = get_namespace_name(get_rel_namespace(opts->relid));
+		char	   *rel = get_rel_name(opts->relid);
+
+		if (nsp && rel)
+			table = quote_qualified_identifier(nsp, rel);
+	}
+	e = &a->scans[slot];
+	ACTIVITY_BEGIN_WRITE(a);
+	e->in_use = true;
+	e->serverid = opts->serverid;
+	e->relid = opts->relid;
+	snprintf(e->server, sizeof(e->server), "%s", opts->server_name ? opts->server_name : "");
+	snprintf(e->table, sizeof(e->table), "%s", table ? table : "");
+	e->started = GetCurrentTimestamp();
+	e->streams = streams;
+	e->streams_known = 0;
+	e->pages_done = 0;
+	e->pages_known = 0;
+	e->rows = 0;
+	ACTIVITY_END_WRITE(a);
+	return slot;
+}
+
+/*
+ * callogs_activity_scan_progress
+ *		A scan's progress: streams whose first page arrived, pages read,
+ *		pages that the API's "count" implies for those streams, rows
+ *		received.  Only stores: called for every page.
+ */
+void
+callogs_activity_scan_progress(int slot, int streams_known, int64 pages_done,
+							   int64 pages_known, int64 rows)
+{
+	CallogsActivity *a = my_slot;
+	CallogsActivityScan *e;
+
+	if (a == NULL || slot < 0)
+		return;
+	e = &a->scans[slot];
+	ACTIVITY_BEGIN_WRITE(a);
+	e->streams_known = streams_known;
+	e->pages_done = pages_done;
+	e->pages_known = pages_known;
+	e->rows = rows;
+	ACTIVITY_END_WRITE(a);
+}
+
+/*
+ * callogs_activity_scan_end
+ *		The scan ended (or its memory was freed by an ERROR): free its entry.
+ */
+void
+callogs_activity_scan_end(int slot)
+{
+	CallogsActivity *a = my_slot;
+
+	if (a == NULL || slot < 0)
+		return;
+	ACTIVITY_BEGIN_WRITE(a);
+	a->scans[slot].in_use = false;
+	ACTIVITY_END_WRITE(a);
+}
+
+PG_FUNCTION_INFO_V1(callogs_fdw_activity);
+
+/*
+ * callogs_fdw_activity
+ *		One row per scan in progress in any backend (the view
+ *		callogs_fdw_activity): pid, user, database, server, table, start,
+ *		streams, pages done and known, rows, and the backend's requests in
+ *		flight, retries in its statement and Retry-After wait.  As
+ *		pg_stat_activity does, the details of another role's scans are shown
+ *		only to members of that role or of pg_read_all_stats (NULL
+ *		otherwise).  Without shared memory (the library not in
+ *		shared_preload_libraries) there are no rows, and a NOTICE says why.
+ */
+Datum
+callogs_fdw_activity(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo;
+	TimestampTz now = GetCurrentTimestamp();
+	CallogsActivity *a;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	if (shared == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("callogs_fdw_activity shows nothing: callogs_fdw is not in shared_preload_libraries"),
+				 errhint("Add callogs_fdw to shared_preload_libraries and restart the server; callogs_fdw_stats() shows this session's own requests without it.")));
+		return (Datum) 0;
+	}
+	a = palloc(sizeof(CallogsActivity));
+	for (int b = 0; b < shared->nactivity; b++)
+	{
+		bool		visible;
+		char	   *user;
+		char	   *db;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!callogs_activity_read(b, a))
+			continue;
+		visible = has_privs_of_role(GetUserId(), a->userid) ||
+			has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+		user = GetUserNameFromId(a->userid, true);
+		db = get_database_name(a->dbid);
+		for (int i = 0; i < CALLOGS_ACTIVITY_SCANS; i++)
+		{
+			CallogsActivityScan *e = &a->scans[i];
+			Datum		values[15];
+			bool		nulls[15];
+
+			if (!e->in_use)
+				continue;
+			memset(nulls, !visible, sizeof(nulls));
+			values[0] = Int32GetDatum(a->pid);
+			nulls[0] = false;
+			values[1] = CStringGetTextDatum(user ? user : "?");
+			nulls[1] = user == NULL;
+			values[2] = CStringGetTextDatum(db ? db : "?");
+			nulls[2] = db == NULL;
+			values[3] = CStringGetTextDatum(e->server);
+			values[4] = CStringGetTextDatum(e->table);
+			if (e->table[0] == '\0')
+				nulls[4] = true;
+			values[5] = TimestampTzGetDatum(e->started);
+			values[6] = Int32GetDatum(e->streams);
+			values[7] = Int32GetDatum(e->streams_known);
+			values[8] = Int64GetDatum(e->pages_done);
+			values[9] = Int64GetDatum(e->pages_known);
+			if (e->streams_known == 0)
+				nulls[9] = true;	/* no first page yet: nothing known */
+			values[10] = Int64GetDatum(e->rows);
+			values[11] = Int32GetDatum(a->requests_in_flight);
+			values[12] = Int64GetDatum(a->retries);
+			values[13] = BoolGetDatum(a->retry_wait_until > now);
+			values[14] = TimestampTzGetDatum(a->retry_wait_until);
+			if (a->retry_wait_until <= now)
+				nulls[14] = true;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	pfree(a);
+	return (Datum) 0;
 }

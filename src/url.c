@@ -407,3 +407,74 @@ callogs_url_is_page_link(const char *stream_url, const char *link, int page)
 			return false;
 	return true;
 }
+
+/*
+ * callogs_url_fix_path
+ *		For the hint of a 404 on the first page (issue 14): when the path of
+ *		url lacks what the API's path has, the url the user probably meant,
+ *		palloc'd; NULL when the path ends in "/" already or url is not a
+ *		URL.  A url without a path ("http://host:port", path "/") gets the
+ *		documented path /api/v2/platform/call-logs/ (*no_path set); a path
+ *		that does not end in "/" gets one (the API's path ends in "/").
+ *		libcurl's URL API reads the path; the suggestion is the url as the
+ *		user wrote it (same case, same percent-encoding, query kept) with
+ *		the missing part inserted where the path ends, since a hint is text
+ *		to copy, never a URL that is requested.
+ */
+char *
+callogs_url_fix_path(const char *url, bool *no_path)
+{
+	CURLU	   *volatile h = NULL;
+	char	   *volatile path = NULL;
+	volatile bool lacks_slash = false;
+	const char *authority;
+	size_t		end;
+
+	*no_path = false;
+	PG_TRY();
+	{
+		char	   *p = NULL;
+
+		h = curl_url();
+		if (h != NULL &&
+			curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+			curl_url_get(h, CURLUPART_PATH, &p, 0) == CURLUE_OK)
+		{
+			size_t		len;
+
+			path = p;
+			len = strlen(path);
+			if (len <= 1)
+				*no_path = true;
+			else if (path[len - 1] != '/')
+				lacks_slash = true;
+		}
+	}
+	PG_CATCH();
+	{
+		curl_free(path);
+		curl_url_cleanup(h);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_free(path);
+	curl_url_cleanup(h);
+	if (!*no_path && !lacks_slash)
+		return NULL;
+
+	/* where the path ends: the query, if any (check_url refuses "#") */
+	authority = strstr(url, "://");
+	if (authority == NULL)
+		return NULL;
+	authority += 3;
+	end = (authority - url) + strcspn(authority, "?#");
+	if (*no_path)
+	{
+		/* "http://host:port" or "http://host:port/": the documented path */
+		size_t		host_end = (authority - url) + strcspn(authority, "/?#");
+
+		return psprintf("%.*s/api/v2/platform/call-logs/%s", (int) host_end, url,
+						url + end);
+	}
+	return psprintf("%.*s/%s", (int) end, url, url + end);
+}

@@ -238,7 +238,8 @@ class ExtensionScripts(unittest.TestCase):
         self.assertEqual(sorted(fresh), [
             "callogs_add_org_table(regclass,text,name)",
             "callogs_create_org_tables(name,name,text[],name)",
-            "callogs_fdw_handler()", "callogs_fdw_stats()", "callogs_fdw_stats_reset()",
+            "callogs_fdw_activity()", "callogs_fdw_handler()",
+            "callogs_fdw_probe(name,regclass)", "callogs_fdw_stats()", "callogs_fdw_stats_reset()",
             "callogs_fdw_validator(text[],oid)"])
         # every SQL or PL/pgSQL function has a fixed search_path
         for sig, (lang, config, _) in fresh.items():

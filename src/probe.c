@@ -1,0 +1,1226 @@
+/*-------------------------------------------------------------------------
+ *
+ * probe.c
+ *		  callogs_fdw_probe(): ask the provider what no document settles.
+ *
+ * The pushdown of callogs_fdw rests on facts about the provider that its
+ * documents leave open (docs: the API's open questions): which field
+ * start_date/end_date filter on, whether their bounds are inclusive,
+ * whether a bare date or only a timestamp is accepted, the real page-size
+ * cap, whether "next" links are page numbers or cursors, whether filter
+ * values are case-sensitive, whether rows carry "id", what a page past the
+ * end returns.  A wrong date_column silently loses rows.  The probe asks a
+ * fixed, small number of cheap questions and returns one row per fact:
+ * what it found, how it knows, and the option setting it recommends (or
+ * "cannot tell").
+ *
+ * The questions (at most PROBE_MAX_QUESTIONS requests, plus the
+ * transport's retries of a 429 or 5xx; every one but the first asks for
+ * page_size=1 and reads "count"):
+ *
+ *	1. the first page with page_size=1000: the total, the rows the API
+ *	   really puts on a page (its cap), the "next" link, the ids, the JSON
+ *	   fields of the rows and the newest calls with their three timestamps;
+ *	2. a page past the end;
+ *	3-4. start_date=1970-01-01 as a timestamp and as a bare date: which
+ *	   format is accepted (the other gets HTTP 400), and how many calls
+ *	   have a non-null date field;
+ *	5-7. (timestamps accepted) three windows of +-1 ms around the
+ *	   creation_time, start_time and end_time of one known call: the
+ *	   count of each, compared with what each field would give on the
+ *	   first page, tells the field;
+ *	8-9. windows that end / start exactly on that call's value: inclusive
+ *	   or exclusive bounds;
+ *	   or 5. (bare dates only) end_date = the newest call's day: whether
+ *	   end_date is inclusive (assuming the API reads a date in UTC), the
+ *	   field being told by which calls a date filter drops (null fields);
+ *	10-11. call_status as the first call has it, and in upper case.
+ *
+ * Predictions are computed from the first page, which holds every call
+ * newer than its oldest one (rows are newest first); windows are chosen
+ * above that oldest call by more than the longest call on the page, so
+ * that older calls cannot fall into them.  Calls that arrive while the
+ * probe runs can make a comparison fail: the fact is then "cannot tell".
+ *
+ * Every request goes through the scans' transport (http.c: retries, rate
+ * limit, cancel, memory budget, address checks) and URL builder (url.c):
+ * the token is sent only to the server's url, never to a "next" link
+ * (links are only looked at).  Only a superuser or the server's owner may
+ * probe it.
+ *
+ * IDENTIFICATION
+ *		  src/probe.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_foreign_server.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/formatting.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+#include "callogs_fdw.h"
+
+#define PROBE_FIRST_PAGE		1000	/* rows asked on the first page */
+#define PROBE_MAX_QUESTIONS		11
+#define PROBE_MS				INT64CONST(1000)	/* one millisecond, in us */
+
+/* The date fields the API may filter on. */
+typedef enum ProbeField
+{
+	PF_CREATION,
+	PF_START,
+	PF_END,
+	PF_NFIELDS
+} ProbeField;
+
+static const char *const field_names[PF_NFIELDS] = {
+	"creation_time", "start_time", "end_time"
+};
+
+/* What the probe keeps of one call of the first page. */
+typedef struct ProbeCall
+{
+	bool		has[PF_NFIELDS];	/* the field is a timestamp (not null) */
+	TimestampTz t[PF_NFIELDS];
+	bool		whole_ms[PF_NFIELDS];	/* no digits below the millisecond */
+	char	   *status;			/* call_status, or NULL */
+	char	   *id;				/* a string "id", or NULL */
+} ProbeCall;
+
+/* The answer to one question. */
+typedef struct ProbeAnswer
+{
+	long		status;			/* HTTP status */
+	bool		ok;				/* a 2xx page */
+	int64		count;			/* its "count" */
+	size_t		ndata;			/* rows on it */
+	const char *message;		/* the API's message of a 400 or 404 */
+	char	   *query;			/* the query asked, for the evidence */
+} ProbeAnswer;
+
+typedef struct Probe
+{
+	CallogsOptions opts;
+	ForeignServer *server;
+	ForeignTable *table;		/* or NULL */
+	MemoryContext cxt;			/* the fetcher's: deleted at the end */
+	CallogsFetcher *fetcher;
+	CallogsStats stats;
+	int			asked;			/* questions asked (requests, not retries) */
+	ReturnSetInfo *rsinfo;
+
+	/* the first page */
+	int64		total;			/* the API's count */
+	int			ncalls;
+	ProbeCall  *calls;
+	TimestampTz span;			/* longest start/end after creation seen */
+	List	   *keys;			/* JSON keys of its rows */
+
+	/* the date questions */
+	bool		ts_ok;			/* timestamps accepted */
+	bool		date_ok;		/* bare dates accepted */
+	int64		wide_count;		/* count of start_date=1970-01-01, or -1 */
+	int			field;			/* the date field found, or -1 */
+} Probe;
+
+/* ---- reading the page (jsonpage.h's accessors) ---- */
+
+/* The i-th call object of a decoded page. */
+static ClJson *
+probe_row(const ClPage *page, size_t i)
+{
+	return cl_page_row(page, i);
+}
+
+/* A JSON string's bytes and length, or NULL if v is not a string. */
+static const char *
+probe_string(const ClJson *v, size_t *len)
+{
+	return cl_string(v, len);
+}
+
+/* Add the keys of a JSON object to a list of distinct key strings. */
+static List *
+probe_add_keys(List *keys, const ClJson *obj)
+{
+	const void *pos = NULL;
+	const char *key;
+	ClJson	   *value;
+
+	while (cl_object_next(obj, &pos, &key, &value))
+	{
+		ListCell   *lc;
+		bool		found = false;
+
+		foreach(lc, keys)
+			if (strcmp((char *) lfirst(lc), key) == 0)
+				found = true;
+		if (!found)
+			keys = lappend(keys, pstrdup(key));
+	}
+	return keys;
+}
+
+/* ---- output ---- */
+
+/*
+ * add_fact
+ *		One row of the result: the fact, what was found, how the probe knows,
+ *		the recommended setting, and the requests the fact took.
+ */
+static void
+add_fact(Probe *p, const char *fact, const char *finding, const char *evidence,
+		 const char *recommendation, int requests)
+{
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	values[0] = CStringGetTextDatum(fact);
+	values[1] = CStringGetTextDatum(finding);
+	if (evidence)
+		values[2] = CStringGetTextDatum(evidence);
+	else
+		nulls[2] = true;
+	values[3] = CStringGetTextDatum(recommendation);
+	values[4] = Int32GetDatum(requests);
+	tuplestore_putvalues(p->rsinfo->setResult, p->rsinfo->setDesc, values, nulls);
+}
+
+/* Whether an option list (DefElem) names the option. */
+static bool
+has_option(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * set_table_option
+ *		The recommendation to set a foreign-table option: the ALTER FOREIGN
+ *		TABLE command (ADD or SET) when a table was probed, else in words.
+ */
+static char *
+set_table_option(Probe *p, const char *name, const char *value, const char *why)
+{
+	if (p->table)
+		return psprintf("ALTER FOREIGN TABLE %s OPTIONS (%s %s %s)%s",
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(p->table->relid)),
+												   get_rel_name(p->table->relid)),
+						has_option(p->table->options, name) ? "SET" : "ADD",
+						name, quote_literal_cstr(value), why);
+	return psprintf("set the option %s to %s on the foreign tables of server %s%s",
+					name, quote_literal_cstr(value),
+					quote_identifier(p->server->servername), why);
+}
+
+/*
+ * set_page_size
+ *		The recommendation to set page_size: on the table when it sets its
+ *		own, else on the server.
+ */
+static char *
+set_page_size(Probe *p, int value, const char *why)
+{
+	char		v[16];
+
+	snprintf(v, sizeof(v), "%d", value);
+	if (p->table && has_option(p->table->options, "page_size"))
+		return set_table_option(p, "page_size", v, why);
+	return psprintf("ALTER SERVER %s OPTIONS (%s page_size %s)%s",
+					quote_identifier(p->server->servername),
+					has_option(p->server->options, "page_size") ? "SET" : "ADD",
+					quote_literal_cstr(v), why);
+}
+
+/* ---- asking ---- */
+
+/* The query part of a request URL, for the evidence column. */
+static char *
+url_query(const char *url)
+{
+	StringInfoData buf;
+	char	   *q;
+
+	initStringInfo(&buf);
+	callogs_url_path(url, &buf);
+	q = strchr(buf.data, '?');
+	return q ? q + 1 : buf.data;
+}
+
+/* Parameters: name=value pairs, NULL-terminated. */
+static List *
+params_of(const char *name,...)
+{
+	va_list		args;
+	List	   *params = NIL;
+	const char *n = name;
+
+	va_start(args, name);
+	while (n != NULL)
+	{
+		const char *v = va_arg(args, const char *);
+
+		params = callogs_url_param(params, n, v, false);
+		n = va_arg(args, const char *);
+	}
+	va_end(args);
+	return params;
+}
+
+/*
+ * bad_answer
+ *		A 2xx page that is not a Call Logs page: SQLSTATE HV00A, as a scan
+ *		would raise it.  Never returns.
+ */
+static void
+bad_answer(Probe *p, const char *query, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+			 errmsg("call logs API returned an unexpected response: %s", why),
+			 errdetail("Probe of server \"%s\", request ?%s.",
+					   p->server->servername, query)));
+}
+
+/*
+ * ask
+ *		One question: GET the server's url with params (and page_size=1
+ *		unless params set it), through the scans' transport.  A 400 or 404
+ *		is an answer (its status and the API's message); 401, 403, 429 and
+ *		5xx after retries, and network failures raise the scans' errors.
+ */
+static void
+ask(Probe *p, List *params, ProbeAnswer *a)
+{
+	char	   *url;
+	CallogsRequest *req;
+	ClJson	   *root;
+
+	params = callogs_url_param(params, "page_size", "1", false);
+	url = callogs_url_build(p->opts.url, params);
+	memset(a, 0, sizeof(*a));
+	a->query = url_query(url);
+	p->asked++;
+	Assert(p->asked <= PROBE_MAX_QUESTIONS);
+	req = callogs_request_submit(p->fetcher, url, 0, 1, CALLOGS_REQ_CLIENT_ERROR_OK);
+	root = callogs_request_wait(req);
+	a->status = callogs_request_status(req);
+	if (root == NULL)
+		a->message = callogs_request_api_message(req);
+	else
+	{
+		ClPage		page;
+		char		err[CL_ERRMSG_LEN];
+
+		if (!cl_page_decode(root, &page, err, sizeof(err)))
+			bad_answer(p, a->query, err);
+		a->ok = true;
+		a->count = page.count;
+		a->ndata = page.ndata;
+	}
+	callogs_request_release(req);
+}
+
+/* "HTTP 400 (Invalid start_date: ...)" or "count 12" of an answer. */
+static char *
+answer_text(const ProbeAnswer *a)
+{
+	if (a->ok)
+		return psprintf("count " INT64_FORMAT, a->count);
+	if (a->message)
+		return psprintf("HTTP %ld (%s)", a->status, a->message);
+	return psprintf("HTTP %ld", a->status);
+}
+
+/* ---- the first page ---- */
+
+/*
+ * read_instant
+ *		A call's timestamp field as an instant (a timestamp without offset
+ *		is read as UTC); false when absent, null or not a timestamp.
+ */
+static bool
+read_instant(ClJson *obj, const char *field, TimestampTz *out, bool *whole_ms)
+{
+	ClJson	   *v;
+	const char *s;
+	size_t		len;
+	ClTimestamp ts;
+	struct pg_tm tm;
+	int			tz;
+
+	if (!cl_object_get(obj, field, &v) || (s = probe_string(v, &len)) == NULL ||
+		!cl_parse_timestamp(s, len, &ts))
+		return false;
+	tm.tm_year = ts.year;
+	tm.tm_mon = ts.month;
+	tm.tm_mday = ts.day;
+	tm.tm_hour = ts.hour;
+	tm.tm_min = ts.minute;
+	tm.tm_sec = ts.second;
+	tz = ts.has_tz ? -ts.tz_offset : 0;
+	if (tm2timestamp(&tm, ts.usec, &tz, out) != 0 || !IS_VALID_TIMESTAMP(*out))
+		return false;
+	*whole_ms = ts.usec % 1000 == 0;
+	return true;
+}
+
+/* A JSON string member as a palloc'd C string, or NULL. */
+static char *
+read_string(ClJson *obj, const char *field)
+{
+	ClJson	   *v;
+	const char *s;
+	size_t		len;
+
+	if (!cl_object_get(obj, field, &v) || (s = probe_string(v, &len)) == NULL ||
+		memchr(s, '\0', len) != NULL)
+		return NULL;
+	return pnstrdup(s, len);
+}
+
+/*
+ * first_page
+ *		Question 1: page 1 with page_size=1000.  Keeps the calls' timestamps,
+ *		statuses and ids and the JSON keys; reports the total, the page-size
+ *		cap, the "next" links and the ids.  Errors here are the scans' own
+ *		(a 404 hints at the url, a 401 at the token ...).
+ */
+static void
+first_page(Probe *p)
+{
+	char		size[16];
+	char	   *stream;
+	char	   *url;
+	CallogsRequest *req;
+	ClJson	   *root;
+	ClPage		page;
+	char		err[CL_ERRMSG_LEN];
+	char	   *query;
+	char	   *next = NULL;
+	const char *why = NULL;
+	int			with_id = 0;
+	int			distinct_ids = 0;
+	int			cap;
+
+	snprintf(size, sizeof(size), "%d", PROBE_FIRST_PAGE);
+	stream = callogs_url_build(p->opts.url, params_of("page_size", size, NULL));
+	url = callogs_url_build(stream, params_of("page", "1", NULL));
+	query = url_query(url);
+	p->asked++;
+	req = callogs_request_submit(p->fetcher, url, 0, 1, 0);
+	root = callogs_request_wait(req);
+	if (!cl_page_decode(root, &page, err, sizeof(err)))
+		bad_answer(p, query, err);
+
+	p->total = page.count;
+	p->ncalls = (int) page.ndata;
+	p->calls = palloc0(sizeof(ProbeCall) * Max(p->ncalls, 1));
+	for (int i = 0; i < p->ncalls; i++)
+	{
+		ClJson	   *obj = probe_row(&page, i);
+		ProbeCall  *c = &p->calls[i];
+
+		if (cl_type(obj) != CL_JSON_OBJECT)
+			bad_answer(p, query, psprintf("element %d of \"data\" is not an object", i));
+		for (int f = 0; f < PF_NFIELDS; f++)
+			c->has[f] = read_instant(obj, field_names[f], &c->t[f], &c->whole_ms[f]);
+		for (int f = PF_START; f < PF_NFIELDS; f++)
+			if (c->has[PF_CREATION] && c->has[f])
+				p->span = Max(p->span, c->t[f] - c->t[PF_CREATION]);
+		c->status = read_string(obj, "call_status");
+		c->id = read_string(obj, "id");
+		p->keys = probe_add_keys(p->keys, obj);
+	}
+	if (page.next != NULL)
+		next = callogs_url_follow(p->opts.url, url, page.next, page.next_len, &why);
+	callogs_request_release(req);
+
+	add_fact(p, "calls",
+			 psprintf(INT64_FORMAT " calls (the API's count)", p->total),
+			 psprintf("%s: %d rows, count " INT64_FORMAT, query, p->ncalls, p->total),
+			 "nothing to change", 1);
+
+	/* the page-size cap */
+	cap = p->ncalls;
+	if (cap > PROBE_FIRST_PAGE)
+		add_fact(p, "page_size cap",
+				 "none: the API ignores page_size",
+				 psprintf("asked for %d rows, got %d", PROBE_FIRST_PAGE, cap),
+				 "cannot tell: scans count pages by page_size; report it to the API's provider",
+				 0);
+	else if (p->total > cap && cap < PROBE_FIRST_PAGE)
+		add_fact(p, "page_size cap",
+				 psprintf("at most %d rows per page", cap),
+				 psprintf("asked for %d rows, got %d of " INT64_FORMAT,
+						  PROBE_FIRST_PAGE, cap, p->total),
+				 p->opts.page_size > cap ?
+				 set_page_size(p, cap, psprintf(" (now %d; larger pages come back short)",
+												p->opts.page_size)) :
+				 psprintf("nothing to change (page_size %d is within it)", p->opts.page_size),
+				 0);
+	else if (p->total > cap)
+		add_fact(p, "page_size cap",
+				 psprintf("at least %d rows per page, the most callogs_fdw asks for",
+						  PROBE_FIRST_PAGE),
+				 psprintf("asked for %d rows, got %d", PROBE_FIRST_PAGE, cap),
+				 "nothing to change", 0);
+	else
+		add_fact(p, "page_size cap",
+				 psprintf("cannot tell: all " INT64_FORMAT " calls fit on one page", p->total),
+				 psprintf("asked for %d rows, got %d", PROBE_FIRST_PAGE, cap),
+				 "cannot tell", 0);
+
+	/* "next" links */
+	if (page.next == NULL && p->total > p->ncalls)
+		add_fact(p, "next links", "none: pages are asked for by number",
+				 "the first page has no \"next\" link",
+				 "nothing to change", 0);
+	else if (page.next == NULL)
+		add_fact(p, "next links", "cannot tell: one page holds every call",
+				 "the first page has no \"next\" link", "cannot tell", 0);
+	else if (next == NULL)
+		add_fact(p, "next links", psprintf("refused by the scans: %s", why),
+				 "the first page's \"next\" link",
+				 "cannot tell: scans will fail with SQLSTATE HV00A; report it to the API's provider",
+				 0);
+	else if (callogs_url_is_page_link(stream, next, 2))
+		add_fact(p, "next links",
+				 "page numbers: pages are fetched by number, concurrency at a time",
+				 "the first page's \"next\" link is page 2 of the same request",
+				 "nothing to change", 0);
+	else
+		add_fact(p, "next links",
+				 "opaque cursors: pages are followed one after another (concurrency does not apply)",
+				 "the first page's \"next\" link is not page 2 of the same request",
+				 p->total > p->opts.page_size && p->opts.page_size < Min(cap, PROBE_FIRST_PAGE) ?
+				 set_page_size(p, Min(cap, PROBE_FIRST_PAGE),
+							   " (optional: fewer, larger pages mean fewer round trips one after another)") :
+				 "nothing to change", 0);
+
+	/* ids */
+	for (int i = 0; i < p->ncalls; i++)
+	{
+		bool		seen = false;
+
+		if (p->calls[i].id == NULL)
+			continue;
+		with_id++;
+		for (int j = 0; j < i && !seen; j++)
+			seen = p->calls[j].id && strcmp(p->calls[j].id, p->calls[i].id) == 0;
+		if (!seen)
+			distinct_ids++;
+	}
+	if (p->ncalls == 0)
+		add_fact(p, "row ids", "cannot tell: the API has no calls", NULL, "cannot tell", 0);
+	else if (with_id == p->ncalls && distinct_ids == with_id)
+		add_fact(p, "row ids", "every call carries an \"id\"",
+				 psprintf("%d of %d rows of the first page, all distinct", with_id, p->ncalls),
+				 "nothing to change: rows that calls arriving during a scan push onto the next page are dropped by their id",
+				 0);
+	else if (distinct_ids < with_id)
+		add_fact(p, "row ids",
+				 psprintf("ids repeat: %d calls carry %d distinct ids", with_id, distinct_ids),
+				 psprintf("%d of %d rows of the first page have a string \"id\"",
+						  with_id, p->ncalls),
+				 "cannot tell: scans drop a call whose id they have returned already, so calls sharing an id are lost; report it to the API's provider",
+				 0);
+	else
+		add_fact(p, "row ids",
+				 with_id == 0 ? "no call carries an \"id\"" :
+				 psprintf("%d of %d calls carry an \"id\" (%d distinct)",
+						  with_id, p->ncalls, distinct_ids),
+				 psprintf("%d of %d rows of the first page have a string \"id\"",
+						  with_id, p->ncalls),
+				 "nothing to set; calls arriving during a scan can make rows without an id come back twice: cache them by a natural key (docs/caching.md)",
+				 0);
+}
+
+/* ---- the questions after the first page ---- */
+
+/*
+ * past_end
+ *		Question 2: page total+1 of page_size=1.  Both a 404 and an empty
+ *		page are handled by the scans; rows there would mean that the API
+ *		ignores "page" or that its count is low.
+ */
+static void
+past_end(Probe *p)
+{
+	ProbeAnswer a;
+	char		page[32];
+
+	snprintf(page, sizeof(page), INT64_FORMAT, Max(p->total, 1) + 1);
+	ask(p, params_of("page", page, NULL), &a);
+	if (!a.ok)
+		add_fact(p, "page past the end", psprintf("HTTP %ld", a.status),
+				 psprintf("%s: %s", a.query, answer_text(&a)),
+				 "nothing to change: scans end there when \"count\" says the page cannot exist",
+				 1);
+	else if (a.ndata == 0)
+		add_fact(p, "page past the end", "an empty page",
+				 psprintf("%s: no rows, count " INT64_FORMAT, a.query, a.count),
+				 "nothing to change", 1);
+	else
+		add_fact(p, "page past the end",
+				 "rows: the API ignores \"page\", or its count is too low",
+				 psprintf("%s: %zu rows, count " INT64_FORMAT, a.query, a.ndata, a.count),
+				 "cannot tell: scans of more than one page will fail with SQLSTATE HV00A; report it to the API's provider",
+				 1);
+}
+
+/*
+ * date_formats
+ *		Questions 3 and 4: start_date=1970-01-01, as a timestamp and as a
+ *		bare date, before any call: the format the API refuses gets 400;
+ *		the count says how many calls have a non-null date field.
+ */
+static void
+date_formats(Probe *p)
+{
+	TimestampTz epoch = SetEpochTimestamp();
+	ProbeAnswer ts,
+				d;
+	const char *cur = p->opts.date_format == CALLOGS_DATE_FORMAT_DATE ? "date" : "timestamp";
+	char	   *evidence;
+	const char *finding;
+	char	   *rec;
+
+	ask(p, params_of("start_date", callogs_format_instant(epoch, CALLOGS_DATE_FORMAT_TIMESTAMP), NULL), &ts);
+	ask(p, params_of("start_date", callogs_format_instant(epoch, CALLOGS_DATE_FORMAT_DATE), NULL), &d);
+	p->ts_ok = ts.ok;
+	p->date_ok = d.ok;
+	p->wide_count = ts.ok ? ts.count : d.ok ? d.count : -1;
+	evidence = psprintf("%s: %s; %s: %s", ts.query, answer_text(&ts), d.query, answer_text(&d));
+
+	if (ts.ok && d.ok)
+	{
+		finding = "timestamps and bare dates";
+		rec = strcmp(cur, "timestamp") == 0 ? pstrdup("nothing to change") :
+			set_table_option(p, "date_format", "timestamp",
+							 " (exact bounds: fewer rows fetched than whole days widened by 16 hours)");
+	}
+	else if (ts.ok)
+	{
+		finding = "timestamps only: a bare date gets an error";
+		rec = strcmp(cur, "timestamp") == 0 ? pstrdup("nothing to change") :
+			set_table_option(p, "date_format", "timestamp",
+							 " (required: queries with a date condition fail with HTTP 400 until then)");
+	}
+	else if (d.ok)
+	{
+		finding = "bare dates only: a timestamp gets an error";
+		rec = strcmp(cur, "date") == 0 ? pstrdup("nothing to change") :
+			set_table_option(p, "date_format", "date",
+							 " (required: queries with a date condition fail with HTTP 400 until then)");
+	}
+	else
+	{
+		finding = "neither a timestamp nor a bare date";
+		rec = set_table_option(p, "date_column", "",
+							   " (send no date bounds: the API refuses both forms)");
+	}
+	add_fact(p, "date format", finding, evidence, rec, 2);
+}
+
+/*
+ * page_count
+ *		Calls of the first page whose field f lies between lo and hi, each
+ *		bound inclusive or not: what a window would count if the API filtered
+ *		on f.
+ */
+static int64
+page_count(Probe *p, int f, TimestampTz lo, bool lo_incl, TimestampTz hi, bool hi_incl)
+{
+	int64		n = 0;
+
+	for (int i = 0; i < p->ncalls; i++)
+	{
+		ProbeCall  *c = &p->calls[i];
+
+		if (c->has[f] &&
+			(lo_incl ? c->t[f] >= lo : c->t[f] > lo) &&
+			(hi_incl ? c->t[f] <= hi : c->t[f] < hi))
+			n++;
+	}
+	return n;
+}
+
+/* Whether some call of the first page has field f exactly at t. */
+static bool
+page_has_at(Probe *p, TimestampTz t)
+{
+	for (int i = 0; i < p->ncalls; i++)
+		for (int f = 0; f < PF_NFIELDS; f++)
+			if (p->calls[i].has[f] && p->calls[i].t[f] == t)
+				return true;
+	return false;
+}
+
+/*
+ * pick_call
+ *		A call of the first page whose three timestamps are whole
+ *		milliseconds more than 2 ms apart, far enough above the page's
+ *		oldest call that no older call can fall into a window around them,
+ *		and whose windows give each field a different count on the page
+ *		(and the same count whether the API's bounds are inclusive or not).
+ *		The newest call is skipped: calls arriving now could join it.
+ *		Returns its index, or -1.
+ */
+static int
+pick_call(Probe *p, int64 pred[PF_NFIELDS][PF_NFIELDS])
+{
+	TimestampTz floor;
+
+	if (p->ncalls < 2 || !p->calls[p->ncalls - 1].has[PF_CREATION])
+		return -1;
+	floor = p->calls[p->ncalls - 1].t[PF_CREATION] + p->span + 2 * PROBE_MS;
+	for (int i = 1; i < p->ncalls; i++)
+	{
+		ProbeCall  *c = &p->calls[i];
+		bool		ok = true;
+
+		for (int f = 0; f < PF_NFIELDS && ok; f++)
+		{
+			ok = c->has[f] && c->whole_ms[f] && c->t[f] - PROBE_MS > floor &&
+				!page_has_at(p, c->t[f] - PROBE_MS) && !page_has_at(p, c->t[f] + PROBE_MS);
+			for (int g = 0; g < f && ok; g++)
+				ok = c->t[f] - c->t[g] > 2 * PROBE_MS ||
+					c->t[g] - c->t[f] > 2 * PROBE_MS;
+		}
+		if (!ok)
+			continue;
+		for (int f = 0; f < PF_NFIELDS; f++)
+			for (int w = 0; w < PF_NFIELDS; w++)
+				pred[f][w] = page_count(p, f, c->t[w] - PROBE_MS, true,
+										c->t[w] + PROBE_MS, true);
+		for (int f = 0; f < PF_NFIELDS && ok; f++)
+			for (int g = 0; g < f && ok; g++)
+				ok = pred[f][0] != pred[g][0] || pred[f][1] != pred[g][1] ||
+					pred[f][2] != pred[g][2];
+		if (ok)
+			return i;
+	}
+	return -1;
+}
+
+/* The date_column recommendation for the field found (or none: -1). */
+static char *
+date_column_rec(Probe *p, int f, const char *why)
+{
+	const char *want = f >= 0 ? field_names[f] : "";
+	const char *cur = p->opts.date_column;
+
+	if (strcmp(cur, want) == 0)
+		return psprintf("nothing to change (date_column is %s)", quote_literal_cstr(cur));
+	return set_table_option(p, "date_column", want,
+							psprintf(" (now %s%s)", quote_literal_cstr(cur), why));
+}
+
+/* A timestamp bound as the API gets it. */
+static char *
+ts_text(TimestampTz t)
+{
+	return callogs_format_instant(t, CALLOGS_DATE_FORMAT_TIMESTAMP);
+}
+
+/*
+ * bound_fact
+ *		Whether a bound is inclusive: the window asked counts what the
+ *		first page predicts for an inclusive or an exclusive bound.
+ */
+static void
+bound_fact(Probe *p, const char *fact, const ProbeAnswer *a, int64 incl, int64 excl)
+{
+	const char *finding;
+
+	if (!a->ok || incl == excl)
+		finding = "cannot tell";
+	else if (a->count == incl)
+		finding = "inclusive";
+	else if (a->count == excl)
+		finding = "exclusive";
+	else
+		finding = "cannot tell: neither prediction holds";
+	add_fact(p, fact, finding,
+			 psprintf("%s: %s; on the first page, an inclusive bound gives " INT64_FORMAT ", an exclusive one " INT64_FORMAT,
+					  a->query, answer_text(a), incl, excl),
+			 "nothing to change: the bounds callogs_fdw sends include the rows either way",
+			 1);
+}
+
+/*
+ * date_field_timestamps
+ *		Questions 5 to 9, when the API takes timestamps: windows of +-1 ms
+ *		around the creation_time, start_time and end_time of one call; the
+ *		field whose first-page counts match all three answers is the one
+ *		the API filters on.  Then a window ending and one starting exactly
+ *		on that call's value tell whether end_date and start_date are
+ *		inclusive.
+ */
+static void
+date_field_timestamps(Probe *p)
+{
+	int64		pred[PF_NFIELDS][PF_NFIELDS];
+	ProbeAnswer a[PF_NFIELDS];
+	int			r = pick_call(p, pred);
+	int			found = -1;
+	int			matches = 0;
+	bool		all_total = true;
+	StringInfoData ev;
+	ProbeCall  *c;
+
+	if (r < 0)
+	{
+		add_fact(p, "date field",
+				 "cannot tell: no call of the first page has three distinct timestamps far enough from the others",
+				 psprintf("%d calls on the first page", p->ncalls),
+				 "cannot tell: date_column '' is always safe (no date bounds are sent)", 0);
+		return;
+	}
+	c = &p->calls[r];
+	initStringInfo(&ev);
+	for (int w = 0; w < PF_NFIELDS; w++)
+	{
+		ask(p, params_of("start_date", ts_text(c->t[w] - PROBE_MS),
+						 "end_date", ts_text(c->t[w] + PROBE_MS), NULL), &a[w]);
+		appendStringInfo(&ev, "%s+-1 ms around the %s of call %d (%s): %s",
+						 w > 0 ? "; " : "", field_names[w], r + 1, ts_text(c->t[w]),
+						 answer_text(&a[w]));
+		if (!a[w].ok || a[w].count != p->total)
+			all_total = false;
+	}
+	for (int f = 0; f < PF_NFIELDS; f++)
+	{
+		bool		ok = true;
+
+		for (int w = 0; w < PF_NFIELDS; w++)
+			ok = ok && a[w].ok && a[w].count == pred[f][w];
+		if (ok)
+		{
+			found = f;
+			matches++;
+		}
+	}
+	appendStringInfoString(&ev, "; on the first page, filtering on");
+	for (int f = 0; f < PF_NFIELDS; f++)
+		appendStringInfo(&ev, "%s %s would give " INT64_FORMAT "/" INT64_FORMAT "/" INT64_FORMAT,
+						 f > 0 ? "," : "", field_names[f], pred[f][0], pred[f][1], pred[f][2]);
+
+	if (matches == 1)
+		add_fact(p, "date field", psprintf("start_date and end_date filter on %s", field_names[found]),
+				 ev.data,
+				 date_column_rec(p, found, "; a wrong date_column loses rows"), 3);
+	else if (all_total && p->total > 1)
+		add_fact(p, "date field", "none: the API ignores start_date and end_date",
+				 ev.data,
+				 date_column_rec(p, -1, "; dates are filtered locally"), 3);
+	else
+		add_fact(p, "date field", "cannot tell: no field matches every answer",
+				 ev.data,
+				 "cannot tell: date_column '' is always safe (no date bounds are sent)", 3);
+	p->field = matches == 1 ? found : -1;
+	if (p->field < 0)
+		return;
+
+	/* inclusivity, on the value of the field found */
+	{
+		TimestampTz x = c->t[p->field];
+		ProbeAnswer e,
+					s;
+
+		ask(p, params_of("start_date", ts_text(x - PROBE_MS), "end_date", ts_text(x), NULL), &e);
+		bound_fact(p, "end_date bound", &e,
+				   page_count(p, p->field, x - PROBE_MS, true, x, true),
+				   page_count(p, p->field, x - PROBE_MS, true, x, false));
+		ask(p, params_of("start_date", ts_text(x), "end_date", ts_text(x + PROBE_MS), NULL), &s);
+		bound_fact(p, "start_date bound", &s,
+				   page_count(p, p->field, x, true, x + PROBE_MS, true),
+				   page_count(p, p->field, x, false, x + PROBE_MS, true));
+	}
+}
+
+/*
+ * date_field_dates
+ *		Bare dates only: whole days cannot single out a call, but a date
+ *		filter drops the calls whose field is null (missed calls have no
+ *		start_time or end_time in variant B), which tells creation_time
+ *		(never null) from the others.  Then end_date = the newest call's
+ *		(UTC) day: inclusive, it keeps that day.  One question.
+ */
+static void
+date_field_dates(Probe *p)
+{
+	bool		nulls[PF_NFIELDS] = {false, false, false};
+	bool		survives[PF_NFIELDS];
+	int			nsurvive = 0;
+	bool		dropped = p->wide_count < p->total;
+	char	   *evidence;
+
+	for (int i = 0; i < p->ncalls; i++)
+		for (int f = 0; f < PF_NFIELDS; f++)
+			if (!p->calls[i].has[f])
+				nulls[f] = true;
+	for (int f = 0; f < PF_NFIELDS; f++)
+	{
+		survives[f] = nulls[f] == dropped;
+		if (survives[f])
+			nsurvive++;
+	}
+	evidence = psprintf("start_date=1970-01-01 counts " INT64_FORMAT " of " INT64_FORMAT " calls; on the first page, start_time is %s, end_time %s",
+						p->wide_count, p->total,
+						nulls[PF_START] ? "null in some calls" : "never null",
+						nulls[PF_END] ? "null in some" : "never null");
+	p->field = -1;
+	if (nsurvive == 1)
+	{
+		for (int f = 0; f < PF_NFIELDS; f++)
+			if (survives[f])
+				p->field = f;
+		add_fact(p, "date field", psprintf("start_date and end_date filter on %s", field_names[p->field]),
+				 evidence, date_column_rec(p, p->field, "; a wrong date_column loses rows"), 0);
+	}
+	else if (dropped && survives[PF_START] && survives[PF_END] && !survives[PF_CREATION])
+		add_fact(p, "date field",
+				 "start_time or end_time (bare dates cannot tell them apart): a date filter drops the calls where they are null",
+				 evidence,
+				 date_column_rec(p, PF_START,
+								 "; with creation_time, calls whose start_time is null are lost; start_time and end_time give the same rows unless a call lasts over 16 hours"),
+				 0);
+	else if (dropped)
+		add_fact(p, "date field",
+				 "cannot tell: a date filter drops calls, but the first page does not show which field is null",
+				 evidence,
+				 "cannot tell: date_column '' is always safe (no date bounds are sent)", 0);
+	else
+		add_fact(p, "date field",
+				 "cannot tell: bare dates are too coarse, and no date field is null on the first page",
+				 evidence,
+				 psprintf("nothing to change (date_column is %s): with date_format 'date' the bounds are widened by 16 hours, so the three fields give the same rows unless a call lasts over 16 hours",
+						  quote_literal_cstr(p->opts.date_column)),
+				 0);
+
+	/* end_date inclusive? */
+	if (p->ncalls > 0 && p->calls[0].has[PF_CREATION])
+	{
+		TimestampTz day = p->calls[0].t[PF_CREATION];
+		ProbeAnswer a;
+		const char *verdict = NULL;
+		StringInfoData ev;
+
+		day -= day % USECS_PER_DAY;
+		ask(p, params_of("start_date", callogs_format_instant(SetEpochTimestamp(), CALLOGS_DATE_FORMAT_DATE),
+						 "end_date", callogs_format_instant(day, CALLOGS_DATE_FORMAT_DATE), NULL), &a);
+		initStringInfo(&ev);
+		appendStringInfo(&ev, "%s: %s; on the first page, an inclusive / exclusive end_date gives",
+						 a.query, answer_text(&a));
+
+		/*
+		 * What each field still possible predicts: inclusive, the calls of
+		 * the newest day stay; exclusive, they go.  Inclusive when every
+		 * such field's inclusive count holds (and differs from its
+		 * exclusive one), exclusive when no inclusive count holds and some
+		 * field's exclusive one does.
+		 */
+		{
+			bool		all_incl = a.ok;
+			bool		any_incl = false;
+			bool		any_excl = false;
+			bool		first = true;
+
+			for (int f = 0; f < PF_NFIELDS; f++)
+			{
+				int64		incl,
+							excl;
+
+				if (!survives[f] && nsurvive > 0)
+					continue;
+				incl = p->wide_count - page_count(p, f, day + USECS_PER_DAY, true, DT_NOEND, true);
+				excl = p->wide_count - page_count(p, f, day, true, DT_NOEND, true);
+				appendStringInfo(&ev, "%s " INT64_FORMAT " / " INT64_FORMAT " filtering on %s",
+								 first ? "" : ",", incl, excl, field_names[f]);
+				first = false;
+				if (!a.ok)
+					continue;
+				all_incl = all_incl && a.count == incl && incl != excl;
+				any_incl = any_incl || a.count == incl;
+				any_excl = any_excl || (a.count == excl && incl != excl);
+			}
+			verdict = !a.ok ? "cannot tell" :
+				all_incl ? "inclusive" :
+				!any_incl && any_excl ? "exclusive" : "cannot tell: the predictions disagree";
+		}
+		appendStringInfoString(&ev, " (assuming the API reads a bare date as a UTC day)");
+		add_fact(p, "end_date bound", verdict, ev.data,
+				 "nothing to change: the bounds callogs_fdw sends include the rows either way",
+				 1);
+	}
+}
+
+/*
+ * filter_values
+ *		Questions 10 and 11: call_status as the first call has it, and in
+ *		upper case.  The first also shows whether the API applies the
+ *		filter at all (count(*) pushdown trusts it).
+ */
+static void
+filter_values(Probe *p)
+{
+	const char *v = NULL;
+	char	   *upper;
+	ProbeAnswer a,
+				b;
+	int64		on_page = 0;
+	const char *finding;
+
+	for (int i = 0; i < p->ncalls && v == NULL; i++)
+		for (int k = 0; k < CALLOGS_NUM_CALL_STATUSES; k++)
+			if (p->calls[i].status && strcmp(p->calls[i].status, callogs_call_statuses[k]) == 0)
+				v = callogs_call_statuses[k];
+	if (v == NULL)
+	{
+		add_fact(p, "filter values",
+				 "cannot tell: no call of the first page has a documented call_status",
+				 NULL, "cannot tell", 0);
+		return;
+	}
+	for (int i = 0; i < p->ncalls; i++)
+		if (p->calls[i].status && strcmp(p->calls[i].status, v) == 0)
+			on_page++;
+	upper = asc_toupper(v, strlen(v));
+	ask(p, params_of("call_status", v, NULL), &a);
+	ask(p, params_of("call_status", upper, NULL), &b);
+
+	if (!a.ok)
+		finding = "cannot tell: a documented value was refused";
+	else if (!b.ok)
+		finding = psprintf("case-sensitive: '%s' gets HTTP %ld", upper, b.status);
+	else if (b.count == a.count)
+		finding = psprintf("case-insensitive: '%s' counts as '%s'", upper, v);
+	else if (b.count == 0)
+		finding = psprintf("case-sensitive: '%s' matches no call", upper);
+	else
+		finding = "cannot tell";
+	add_fact(p, "filter values", finding,
+			 psprintf("%s: %s; %s: %s", a.query, answer_text(&a), b.query, answer_text(&b)),
+			 "nothing to change: only the documented lower-case values are sent; other spellings stay local filters",
+			 2);
+
+	if (a.ok && a.count >= p->total && on_page < p->ncalls)
+		add_fact(p, "call_status filter",
+				 "ignored: the API counts every call for one status",
+				 psprintf("%s: count " INT64_FORMAT " of " INT64_FORMAT "; %d of the first page's %d calls are '%s'",
+						  a.query, a.count, p->total, (int) on_page, p->ncalls, v),
+				 p->table ?
+				 set_table_option(p, "pushdown", "false", " (count(*) would trust the API's count)") :
+				 psprintf("ALTER SERVER %s OPTIONS (ADD pushdown 'false') (count(*) would trust the API's count)",
+						  quote_identifier(p->server->servername)),
+				 0);
+	else if (a.ok)
+		add_fact(p, "call_status filter", "applied",
+				 psprintf("%s: count " INT64_FORMAT " of " INT64_FORMAT " calls", a.query, a.count, p->total),
+				 "nothing to change", 0);
+}
+
+/*
+ * columns
+ *		The table's columns whose JSON field appears in no call of the first
+ *		page: a misspelled column (or field option) is NULL in every row,
+ *		silently.  One row per such column, or one saying all were found.
+ */
+static void
+columns(Probe *p)
+{
+	Relation	rel;
+	CallogsColumn *cols;
+	int			ncols;
+	int			missing = 0;
+	StringInfoData unread;
+
+	if (p->table == NULL)
+	{
+		add_fact(p, "columns", "cannot tell: no foreign table given",
+				 NULL, psprintf("run callogs_fdw_probe(%s, 'your_table') to check its columns",
+								quote_literal_cstr(p->server->servername)), 0);
+		return;
+	}
+	if (p->ncalls == 0)
+	{
+		add_fact(p, "columns", "cannot tell: the API has no calls", NULL, "cannot tell", 0);
+		return;
+	}
+	rel = table_open(p->table->relid, AccessShareLock);
+	cols = callogs_build_columns(rel, NIL, p->opts.org_handle, &ncols);
+	table_close(rel, AccessShareLock);
+
+	/* the fields of the calls that no column reads */
+	initStringInfo(&unread);
+	{
+		ListCell   *lc;
+
+		foreach(lc, p->keys)
+		{
+			const char *key = (const char *) lfirst(lc);
+			bool		read = false;
+
+			for (int i = 0; i < ncols && !read; i++)
+				read = cols[i].kind != CALLOGS_CONV_CONSTANT && strcmp(cols[i].field, key) == 0;
+			if (!read)
+				appendStringInfo(&unread, "%s%s", unread.len ? ", " : "", key);
+		}
+	}
+
+	for (int i = 0; i < ncols; i++)
+	{
+		ListCell   *lc;
+		bool		found = false;
+
+		if (cols[i].kind == CALLOGS_CONV_CONSTANT)
+			continue;
+		foreach(lc, p->keys)
+			if (strcmp((const char *) lfirst(lc), cols[i].field) == 0)
+				found = true;
+		if (found)
+			continue;
+		missing++;
+		add_fact(p, psprintf("column %s", quote_identifier(cols[i].attname)),
+				 psprintf("JSON field \"%s\" appears in none of the %d calls of the first page: the column is NULL in every row",
+						  cols[i].field, p->ncalls),
+				 unread.len ? psprintf("fields no column reads: %s", unread.data) :
+				 "every field of the calls is read by a column",
+				 psprintf("check the spelling, or name the JSON field: ALTER FOREIGN TABLE %s ALTER COLUMN %s OPTIONS (ADD field '...'); drop the column if the API does not send it",
+						  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													 RelationGetRelationName(rel)),
+						  quote_identifier(cols[i].attname)),
+				 0);
+	}
+	if (missing == 0)
+		add_fact(p, "columns", "every column's JSON field appears on the first page",
+				 unread.len ? psprintf("fields no column reads: %s", unread.data) :
+				 "every field of the calls is read by a column",
+				 "nothing to change", 0);
+}
+
+/* ---- the function ---- */
+
+/*
+ * check_probe_allowed
+ *		Only a superuser or the server's owner (a member of the owning role)
+ *		may probe a server: it sends requests with a user mapping's token and
+ *		reports what the API answers.  SQLSTATE 42501.
+ */
+static void
+check_probe_allowed(ForeignServer *server)
+{
+	if (superuser() || has_privs_of_role(GetUserId(), server->owner))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to probe server \"%s\"", server->servername),
+			 errdetail("Only a superuser or the owner of the server may probe it.")));
+}
+
+PG_FUNCTION_INFO_V1(callogs_fdw_probe);
+
+/*
+ * callogs_fdw_probe
+ *		callogs_fdw_probe(server name, foreign_table regclass DEFAULT NULL)
+ *		RETURNS TABLE (fact, finding, evidence, recommendation, requests):
+ *		see the file header.  The table, when given, must be on the server:
+ *		its options (org_handle, date_column, date_format, page_size) and
+ *		columns are the ones judged.  Errors: 42501 (not the owner), 22023
+ *		(a table of another server), the scans' own for what the API
+ *		answers (401, 403, 404 on the first page, network failures).
+ */
+Datum
+callogs_fdw_probe(PG_FUNCTION_ARGS)
+{
+	Probe		probe;
+	Probe	   *p = &probe;
+	MemoryContext oldcxt;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the server to probe must not be null")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	memset(p, 0, sizeof(*p));
+	p->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	p->field = -1;
+	p->wide_count = -1;
+	p->server = GetForeignServerByName(NameStr(*PG_GETARG_NAME(0)), false);
+	check_probe_allowed(p->server);
+	if (!PG_ARGISNULL(1))
+	{
+		Oid			relid = PG_GETARG_OID(1);
+
+		if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a foreign table", get_rel_name(relid))));
+		p->table = GetForeignTable(relid);
+		if (p->table->serverid != p->server->serverid)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("foreign table \"%s\" is not on server \"%s\"",
+							get_rel_name(relid), p->server->servername),
+					 errhint("Pass a foreign table of server \"%s\", or no table.",
+							 p->server->servername)));
+		callogs_get_options(relid, GetUserId(), &p->opts);
+	}
+	else
+		callogs_get_server_options(p->server->serverid, GetUserId(), &p->opts);
+
+	if (p->opts.org_handle == NULL && p->table == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no org_handle", p->server->servername),
+				 errhint("Pass a foreign table that sets it: SELECT * FROM callogs_fdw_probe(%s, 'table_name').",
+						 quote_literal_cstr(p->server->servername))));
+	callogs_check_usable(&p->opts);
+
+	p->cxt = AllocSetContextCreate(CurrentMemoryContext, "callogs_fdw probe",
+								   ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(p->cxt);
+	p->fetcher = callogs_fetcher_create(p->cxt, &p->opts, &p->stats);
+
+	first_page(p);
+	past_end(p);
+	if (p->ncalls > 0)
+	{
+		date_formats(p);
+		if (p->ts_ok)
+			date_field_timestamps(p);
+		else if (p->date_ok)
+			date_field_dates(p);
+		filter_values(p);
+	}
+	columns(p);
+	add_fact(p, "requests",
+			 psprintf("%d questions, " INT64_FORMAT " requests (retries included) to server \"%s\"",
+					  p->asked, p->stats.requests, p->server->servername),
+			 psprintf("at most %d questions; the token is sent only to the server's url", PROBE_MAX_QUESTIONS),
+			 "nothing to change", (int) p->stats.requests);
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(p->cxt);
+	return (Datum) 0;
+}
