@@ -40,11 +40,20 @@ cl_pg_paths() {
   export PATH="$CL_PGBIN:$PATH"
 }
 
+# Build (from clean: objects of another installation's headers must not be
+# reused) with -Werror, and install into the installation CL_PG_CONFIG names.
 cl_build_install() {
-  cl_log "building callogs_fdw"
+  cl_log "building callogs_fdw against $("$CL_PG_CONFIG" --version) ($CL_PG_CONFIG)"
   cl_pg_paths || return 1
-  make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" >/dev/null || return 1
+  make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" clean >/dev/null 2>&1
+  make -C "$CL_REPO" -s -j"$(nproc)" PG_CONFIG="$CL_PG_CONFIG" >/dev/null || return 1
   make -C "$CL_REPO" -s PG_CONFIG="$CL_PG_CONFIG" install >/dev/null
+}
+
+# Whether the installation CL_PG_CONFIG names has pg_cron.
+cl_has_pg_cron() {
+  [ -f "$("$CL_PG_CONFIG" --pkglibdir)/pg_cron.so" ] &&
+    [ -f "$("$CL_PG_CONFIG" --sharedir)/extension/pg_cron.control" ]
 }
 
 cl_free_port() {
@@ -90,6 +99,19 @@ CONF
     -l "$CL_WORK/postgres.log" start >/dev/null \
     || { cat "$CL_WORK/postgres.log" >&2; return 1; }
   cl_log "PostgreSQL $("$CL_PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT (log: $CL_WORK/postgres.log)"
+}
+
+# Wait (at most 60 s) until the cluster accepts connections again, e.g.
+# after a crashed backend made it restart, so that the next suite is
+# judged on its own rather than on the crash (which the log check reports).
+cl_wait_ready() {
+  local i
+  for i in $(seq 1 120); do
+    /usr/lib/postgresql/15/bin/pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 1 && return 0
+    sleep 0.5
+  done
+  cl_log "PostgreSQL on port $PGPORT does not accept connections"
+  return 1
 }
 
 cl_stop_all() {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # scripts/soak.sh [soak.py options]: soak test of callogs_fdw.
 #
-# Runs test/soak.py: N random queries (default 2000, at most --seconds,
-# default 170) from a few sessions against randomly faulted emulator
-# scenarios, then checks the server log for crashed backends and that
-# backend memory stayed flat.  Exits non-zero on failure.
+# Runs test/soak.py: N queries (default 2000, all of which must run within
+# --seconds, default 170) from a few sessions against emulator scenarios
+# covering every fault kind (--seed picks the random options), then checks
+# the server log for crashed backends and that backend memory stayed flat.
+# Exits non-zero on failure.
 #
 # Uses the cluster and emulator given by PGPORT / EMU_PORT (and CL_WORK for
 # the server log) if set; otherwise starts its own throwaway PostgreSQL 15

@@ -458,8 +458,7 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 						 Oid foreigntableid)
 {
 	CallogsRelInfo *fpinfo = palloc0(sizeof(CallogsRelInfo));
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	Oid			userid = callogs_planner_userid(root, baserel);
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 	double		rows;
@@ -758,8 +757,8 @@ callogsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	scan_costs(root, baserel, fpinfo, NIL, fpinfo->fetched_rows, &startup, &total);
 	total += baserel->baserestrictinfo ? baserel->rows * cpu_operator_cost : 0;
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup, total, NIL, NULL, NULL, NIL));
+			 callogs_create_foreignscan_path(root, baserel, NULL, baserel->rows,
+											 startup, total, NIL, NULL, NULL, NIL));
 
 	foreach(lc, order_pathkeys(root, baserel, fpinfo))
 	{
@@ -771,8 +770,9 @@ callogsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		/* the order check: where the order is of no use, the plain path wins */
 		total += fpinfo->fetched_rows * cpu_operator_cost;
 		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-										 startup, total, pathkeys, NULL, NULL, NIL));
+				 callogs_create_foreignscan_path(root, baserel, NULL, baserel->rows,
+												 startup, total, pathkeys,
+												 NULL, NULL, NIL));
 	}
 }
 
@@ -1080,9 +1080,10 @@ callogsGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 		groups *= CALLOGS_NUM_CALL_STATUSES;
 	output_rel->fdw_private = upper;
 	add_path(output_rel, (Path *)
-			 create_foreign_upper_path(root, output_rel, target, groups,
-									   CALLOGS_PAGE_COST, CALLOGS_PAGE_COST + groups,
-									   NIL, NULL, NIL));
+			 callogs_create_foreign_upper_path(root, output_rel, target, groups,
+											   CALLOGS_PAGE_COST,
+											   CALLOGS_PAGE_COST + groups,
+											   NIL, NULL, NIL));
 }
 
 /* ---- execution ---- */
@@ -1136,7 +1137,7 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 		rtindex = (Index) bms_next_member(fsplan->fs_relids, -1);
 	rte = exec_rt_fetch(rtindex, estate);
 	fsstate->relid = rte->relid;
-	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	userid = callogs_executor_userid(fsplan, estate);
 	callogs_get_options(fsstate->relid, userid, &fsstate->opts);
 	fsstate->limit_rows = -1;
 	if (fsstate->limit_factor > 0)
@@ -2022,7 +2023,7 @@ callogs_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	{
 		int			pos;
 
-		vacuum_delay_point();
+		callogs_analyze_delay_point();
 		if (numrows < targrows)
 			pos = numrows++;
 		else

@@ -35,6 +35,7 @@
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "jsonpage.h"
 
 /* Limits that bound what a hostile server can make us do. */

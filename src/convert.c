@@ -250,8 +250,7 @@ conversion_error_callback(void *arg)
  *		Raise an error about a value that cannot feed the column, naming
  *		both; the value itself is shown by the error context.
  */
-pg_attribute_noreturn()
-static void
+pg_noreturn static void
 conversion_error(CallogsColumn *col, int code, const char *why)
 {
 	ereport(ERROR,
@@ -265,8 +264,7 @@ conversion_error(CallogsColumn *col, int code, const char *why)
  *		HV004 (fdw_invalid_data_type): a JSON value whose kind (boolean,
  *		object, array) cannot feed the column.
  */
-pg_attribute_noreturn()
-static void
+pg_noreturn static void
 wrong_json_type(CallogsColumn *col, ClJson *v)
 {
 	conversion_error(col, ERRCODE_FDW_INVALID_DATA_TYPE,
@@ -279,8 +277,7 @@ wrong_json_type(CallogsColumn *col, ClJson *v)
  *		22003: an integer json-c may have clamped, or one that does not fit
  *		the column; never store a clamped number.
  */
-pg_attribute_noreturn()
-static void
+pg_noreturn static void
 out_of_range(CallogsColumn *col, const char *why)
 {
 	conversion_error(col, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, why);

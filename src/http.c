@@ -224,17 +224,10 @@ callogs_http_init(void)
 }
 
 /*
- * callogs_wait_event
- *		The wait event every wait on the API reports in pg_stat_activity.
- *		The one place to choose it: PostgreSQL 15 and 16 only have the
- *		generic "Extension"; from 17 a named one can be registered
- *		(WaitEventExtensionNew, see src/compat.h).
+ * The wait event every wait on the API reports in pg_stat_activity is
+ * callogs_wait_event() of src/compat.h: "CallLogsAPI" from PostgreSQL 17,
+ * the generic "Extension" before.
  */
-static uint32
-callogs_wait_event(void)
-{
-	return PG_WAIT_EXTENSION;
-}
 
 /* ---- the clock of deadlines ---- */
 
@@ -388,12 +381,8 @@ get_transport(void)
 	}
 	if (transport.wait_set == NULL)
 	{
-		/* for the backend's life (move to src/compat.h with the others) */
-#if PG_VERSION_NUM >= 170000
-		WaitEventSet *set = CreateWaitEventSet(NULL, 3);
-#else
-		WaitEventSet *set = CreateWaitEventSet(TopMemoryContext, 3);
-#endif
+		/* for the backend's life */
+		WaitEventSet *set = callogs_create_wait_event_set(3);
 
 		transport.latch_pos = AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET,
 												MyLatch, NULL);

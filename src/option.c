@@ -630,14 +630,8 @@ mapping_hint(const CallogsOptions *opts, bool create)
 	const char *role = GetUserNameFromId(opts->userid, true);
 	const char *owner = GetUserNameFromId(server->owner, true);
 	bool		is_owner = superuser() || has_privs_of_role(me, server->owner);
-	/* (move to src/compat.h with the others) */
-#if PG_VERSION_NUM >= 160000
 	bool		own_usage = opts->userid == me &&
-		object_aclcheck(ForeignServerRelationId, opts->serverid, me, ACL_USAGE) == ACLCHECK_OK;
-#else
-	bool		own_usage = opts->userid == me &&
-		pg_foreign_server_aclcheck(opts->serverid, me, ACL_USAGE) == ACLCHECK_OK;
-#endif
+		callogs_server_usage_ok(opts->serverid, me);
 	const char *target;
 
 	role = role ? role : "?";

@@ -477,8 +477,7 @@ discard_queue(CallogsScan *scan, StreamState *st)
  * bad_page
  *		Raise an error about a page of unexpected shape.  SQLSTATE HV00A.
  */
-pg_attribute_noreturn()
-static void
+pg_noreturn static void
 bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
 {
 	ereport(ERROR,

@@ -43,11 +43,6 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
-#if PG_VERSION_NUM < 170000
-#include "storage/backendid.h"
-#else
-#include "storage/procnumber.h"
-#endif
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -297,12 +292,7 @@ activity_exit(int code, Datum arg)
 static CallogsActivity *
 my_activity(void)
 {
-	/* (move to src/compat.h with the others) */
-#if PG_VERSION_NUM >= 170000
-	int			i = MyProcNumber;
-#else
-	int			i = MyBackendId - 1;
-#endif
+	int			i = callogs_my_backend_index();
 	CallogsActivity *a;
 
 	if (my_slot != NULL)

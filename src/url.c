@@ -56,8 +56,7 @@ callogs_url_param(List *params, const char *name, const char *value,
  *		Raise the error of a URL libcurl refused.  SQLSTATE HV024: the url
  *		option (or a value derived from it) is not a valid URL.
  */
-pg_attribute_noreturn()
-static void
+pg_noreturn static void
 url_error(CURLUcode rc, const char *what)
 {
 	ereport(ERROR,

@@ -147,7 +147,7 @@ class CronSchedule(FdwTestCase):
     def setUpClass(cls):
         reason = pg_cron_ready()
         if reason:
-            raise unittest.SkipTest(reason)
+            missing_tool("pg_cron", reason)
         recreate_database(cls.DB).close()
         super().setUpClass()
         emu_reset(cls.TAG)

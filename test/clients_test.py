@@ -15,7 +15,8 @@
   match the emulator's totals and every API request carries call_status.
   Also plan_cache_mode=force_generic_plan, and setFetchSize streaming
   (suspended portal) with a ResultSet closed early.  Skipped only when java
-  or /usr/share/java/postgresql.jar is missing.
+  or /usr/share/java/postgresql.jar is missing, and then a failure under
+  CL_REQUIRE_ALL=1 (as in CI).
 
     /usr/bin/python3 -m unittest -q test/clients_test.py
 """
@@ -286,12 +287,19 @@ class NamedCursor(ClientCase):
             conn.close()
 
 
-@unittest.skipIf(JAVA is None or not os.path.exists(JDBC_JAR),
-                 "java or the PostgreSQL JDBC driver (%s) is missing" % JDBC_JAR)
 class Jdbc(ClientCase):
     """pgJDBC PreparedStatement past prepareThreshold and the generic plan."""
 
     TAG = "cli_jdbc"
+
+    @classmethod
+    def setUpClass(cls):
+        if JAVA is None:
+            missing_tool("java", "java is missing (apt-get install default-jre-headless)")
+        if not os.path.exists(JDBC_JAR):
+            missing_tool("java", "the PostgreSQL JDBC driver %s is missing "
+                         "(apt-get install libpostgresql-jdbc-java)" % JDBC_JAR)
+        super().setUpClass()
 
     def run_java(self, *args, timeout=60):
         cmd = [JAVA, "-cp", JDBC_JAR, JDBC_SRC, "127.0.0.1", str(PGPORT), DB, self.TAG] + list(args)
