@@ -636,7 +636,7 @@ ec_has_column(EquivalenceClass *ec, RelOptInfo *rel, AttrNumber attno)
 {
 	ListCell   *lc;
 
-	foreach(lc, ec->ec_members)
+	foreach(lc, callogs_ec_members(ec, rel))
 	{
 		EquivalenceMember *em = (EquivalenceMember *) lfirst(lc);
 		Expr	   *e = em->em_expr;
@@ -664,7 +664,7 @@ order_pathkey_ok(PathKey *pk, RelOptInfo *baserel, CallogsRelInfo *fpinfo)
 {
 	EquivalenceClass *ec = pk->pk_eclass;
 
-	return pk->pk_strategy == BTGreaterStrategyNumber &&
+	return callogs_pathkey_is_desc(pk) &&
 		pk->pk_opfamily == timestamptz_btree_opfamily() &&
 		!ec->ec_has_const && !ec->ec_has_volatile &&
 		ec_has_column(ec, baserel, fpinfo->order_att);
@@ -726,9 +726,8 @@ order_pathkeys(PlannerInfo *root, RelOptInfo *baserel, CallogsRelInfo *fpinfo)
 			continue;
 		for (int nulls_first = 1; nulls_first >= 0; nulls_first--)
 		{
-			PathKey    *pk = make_canonical_pathkey(root, ec, opfamily,
-													BTGreaterStrategyNumber,
-													nulls_first);
+			PathKey    *pk = callogs_make_desc_pathkey(root, ec, opfamily,
+													   nulls_first);
 			List	   *pathkeys = list_make1(pk);
 
 			if (order_pathkey_ok(pk, baserel, fpinfo) &&
