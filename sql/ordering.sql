@@ -117,6 +117,19 @@ SELECT same_ordered($$SELECT id FROM ((SELECT id, creation_time FROM ord_calls W
  ORDER BY creation_time DESC LIMIT 5$$);
 SELECT r FROM emu_requests('ord') r ORDER BY r;
 
+-- organizations under a partitioned table: their orders are merged, each
+-- asked for the rows the LIMIT needs
+SELECT emu_server('ord_agency', 'tag=ordorgs,orgs=acme+globex,rows=500,anchor=2025-11-30T00:00:00Z');
+SELECT * FROM callogs_create_org_tables('ord_all', 'ord_agency', ARRAY['acme', 'globex']);
+SELECT cl_plan($$SELECT org_handle, id FROM ord_all WHERE call_status = 'missed' ORDER BY creation_time DESC LIMIT 4$$);
+CREATE TABLE ord_all_local AS SELECT org_handle, id, creation_time, call_status FROM ord_all;
+SELECT emu_reset('ordorgs');
+SELECT (SELECT string_agg(org_handle || '/' || id, ',') FROM (SELECT org_handle, id FROM ord_all
+          WHERE call_status = 'missed' ORDER BY creation_time DESC LIMIT 4) s) =
+       (SELECT string_agg(org_handle || '/' || id, ',') FROM (SELECT org_handle, id FROM ord_all_local
+          WHERE call_status = 'missed' ORDER BY creation_time DESC LIMIT 4) s) AS same_rows;
+SELECT org, page, page_size, call_status FROM emu_log('ordorgs') ORDER BY org, page;
+
 --
 -- Merge joins can use the order
 --
