@@ -18,7 +18,7 @@ PGFILEDESC = "callogs_fdw - foreign data wrapper for a Call Logs REST API"
 EXTENSION = callogs_fdw
 DATA = callogs_fdw--1.0.sql callogs_fdw--1.0--1.1.sql
 
-REGRESS = setup options scan types errors pushdown import multiorg
+REGRESS = setup options scan types errors pushdown import multiorg ordering counts
 REGRESS_OPTS = --load-extension=callogs_fdw
 
 # libcurl and json-c through pkg-config (Debian: libcurl4-openssl-dev, libjson-c-dev)

@@ -4,9 +4,11 @@
     delay_server.py --root WWW --port P --delay-ms 50 --datasets d100k \
         --log FILE --ready-file FILE
 
-Serves the same files as the nginx instance (same URL scheme: nginx.conf.in)
-from memory, each answer after asyncio.sleep(delay): stdlib asyncio,
-HTTP/1.1 keep-alive, TCP_NODELAY, one write per response, no gzip.
+Serves the same files as the nginx instance (same URL scheme: nginx.conf.in;
+a cursor=k<N>z stands for page N) from memory, each answer after
+asyncio.sleep(delay): stdlib asyncio, HTTP/1.1 keep-alive, TCP_NODELAY, one
+write per response, no gzip.  The links' host @HOST@ becomes this server's
+address when the files are loaded.
 Appends "status body_bytes request_uri" per request to --log (the nginx
 access log format the harness parses).
 """
@@ -18,12 +20,13 @@ import signal
 import socket
 from urllib.parse import parse_qs, urlsplit
 
-PATH_RE = re.compile(r"^/(d[0-9a-z]+)/api/v2/platform/call-logs/$")
+PATH_RE = re.compile(r"^/([a-z][0-9a-z]+)/api/v2/platform/call-logs/$")
 NUM_RE = re.compile(r"^[0-9]+$")
 WORD_RE = re.compile(r"^[a-z]+$")
+CURSOR_RE = re.compile(r"^k([0-9]+)z$")
 
 
-def load(root, datasets):
+def load(root, datasets, host):
     files = {}
     for ds in datasets:
         base = os.path.join(root, ds)
@@ -31,7 +34,7 @@ def load(root, datasets):
             for n in names:
                 p = os.path.join(dirpath, n)
                 with open(p, "rb") as f:
-                    files["/" + os.path.relpath(p, root)] = f.read()
+                    files["/" + os.path.relpath(p, root)] = f.read().replace(b"@HOST@", host)
     return files
 
 
@@ -51,6 +54,11 @@ class Server:
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
         st = q.get("call_status", "all")
         page = q.get("page", "1")
+        m2 = CURSOR_RE.match(q.get("cursor", ""))
+        if m2:
+            page = m2.group(1)
+        elif "cursor" in q:
+            return 404, self.not_found
         ps = q.get("page_size", "20")
         if not (WORD_RE.match(st) and NUM_RE.match(page) and NUM_RE.match(ps)):
             return 404, self.not_found
@@ -108,7 +116,7 @@ async def main():
     ap.add_argument("--ready-file")
     ap.add_argument("--token", default="secret")
     a = ap.parse_args()
-    files = load(a.root, a.datasets.split(","))
+    files = load(a.root, a.datasets.split(","), ("127.0.0.1:%d" % a.port).encode())
     p404 = os.path.join(a.root, "_404.json")
     if os.path.exists(p404):
         with open(p404, "rb") as f:

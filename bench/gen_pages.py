@@ -1,18 +1,32 @@
 #!/usr/bin/python3
 """Pre-render static Call Logs API pages for the benchmark.
 
-    gen_pages.py OUTDIR ROWS_MAX PAGE_SIZE DATASET=ROWS[:FILTERS] ...
+    gen_pages.py OUTDIR ROWS_MAX PAGE_SIZE DATASET=ROWS[:FILTERS][/LINKS] ...
 
 Generates ROWS_MAX deterministic call logs (newest first) once and, for each
 DATASET (a name such as d100k and the first ROWS rows of the data), writes
 
     OUTDIR/<dataset>/<status>/<page_size>/<page>.json
 
-with <status> = "all" or a call_status value (FILTERS, e.g. "missed"), for
-page_size = PAGE_SIZE (every page) and page_size = 1 (page 1 only: what
-count(*) asks for).  Pages past the end do not exist, so the web server
-answers 404 there.  Bodies have no trailing newline.  Prints a JSON summary
-(rows per filter, pages, bytes) on stdout.
+with <status> = "all" or a call_status value (FILTERS, e.g.
+"missed,completed,failed"), for page_size = PAGE_SIZE (every page), and
+page_size = 1 and 10 (page 1 only: what count(*) and a newest-10 query ask
+for).  Pages past the end do not exist, so the web server answers 404
+there.  Bodies have no trailing newline.
+
+LINKS says what the pages link to, as the documented API does with `next`
+and `previous` (absolute URLs, null at the ends, before "data"):
+
+    page    page-number links (the default): the request's parameters,
+            then page=N
+    cursor  opaque cursors: the parameters, then cursor=k<N>z (the web
+            servers map it back to page N; nothing in it says so)
+    none    no links: page numbers only
+
+A link's host is the literal @HOST@, which the web server replaces with
+the request's Host (nginx sub_filter, delay_server.py on load), so the same
+files serve both servers.  Prints a JSON summary (rows per filter, pages,
+bytes) on stdout.
 """
 import json
 import os
@@ -21,6 +35,7 @@ import sys
 import time
 
 ANCHOR = 1764460800  # 2025-11-30T00:00:00Z
+API = "/api/v2/platform/call-logs/"
 REASONS = {"completed": ("customer-ended-call", "assistant-ended-call"),
            "missed": ("no-answer", "busy"),
            "failed": ("failed-to-connect",)}
@@ -29,6 +44,7 @@ ROW = ('{"id": "call_%012x", "source_number": "%s", "destination_number": "%s", 
        '"call_type": "%s", "call_status": "%s", "creation_time": "%s.000Z", '
        '"start_time": "%s.000Z", "end_time": "%s.000Z", "call_duration": "%d:%02d:%02d", '
        '"end_reason": "%s", "bridge": %d}')
+FIRST_PAGE_SIZES = (1, 10)
 
 
 def ts(sec):
@@ -63,26 +79,44 @@ def make_rows(n, seed=42):
     return rows, statuses
 
 
-def page_body(count, data):
-    return ('{"count": %d, "status_code": 200, "message": "Call logs fetched successfully", '
-            '"data": [%s]}' % (count, ", ".join(data))).encode()
+def link(name, status, page_size, page, links):
+    """The absolute URL of page `page` of a request, as the API would link it."""
+    q = ("call_status=%s&" % status if status != "all" else "") + "page_size=%d&" % page_size
+    q += ("page=%d" if links == "page" else "cursor=k%dz") % page
+    return "http://@HOST@/%s%s?%s" % (name, API, q)
 
 
-def write_pages(dirname, rows, page_size, summary):
+def page_body(count, data, links, nxt, prev):
+    head = '{"count": %d, "status_code": 200, "message": "Call logs fetched successfully", ' % count
+    if links != "none":
+        head += '"next": %s, "previous": %s, ' % (json.dumps(nxt), json.dumps(prev))
+    return (head + '"data": [%s]}' % ", ".join(data)).encode()
+
+
+def write_pages(out, name, status, rows, page_size, links, summary):
+    dirname = os.path.join(out, name, status)
     count = len(rows)
-    os.makedirs(os.path.join(dirname, str(page_size)), exist_ok=True)
-    os.makedirs(os.path.join(dirname, "1"), exist_ok=True)
+    npages = max(1, (count + page_size - 1) // page_size)
     nbytes = 0
-    pages = 0
-    for p in range(max(1, (count + page_size - 1) // page_size)):
-        body = page_body(count, rows[p * page_size:(p + 1) * page_size])
-        with open(os.path.join(dirname, str(page_size), "%d.json" % (p + 1)), "wb") as f:
-            f.write(body)
-        nbytes += len(body)
-        pages += 1
-    with open(os.path.join(dirname, "1", "1.json"), "wb") as f:
-        f.write(page_body(count, rows[:1]))
-    summary.update(rows=count, pages=pages, bytes=nbytes)
+
+    def body(ps, p, last):
+        nxt = link(name, status, ps, p + 1, links) if p < last else None
+        prev = link(name, status, ps, p - 1, links) if p > 1 else None
+        return page_body(count, rows[(p - 1) * ps:p * ps], links, nxt, prev)
+
+    os.makedirs(os.path.join(dirname, str(page_size)), exist_ok=True)
+    for p in range(1, npages + 1):
+        b = body(page_size, p, npages)
+        with open(os.path.join(dirname, str(page_size), "%d.json" % p), "wb") as f:
+            f.write(b)
+        nbytes += len(b)
+    for ps in FIRST_PAGE_SIZES:
+        if ps == page_size:
+            continue
+        os.makedirs(os.path.join(dirname, str(ps)), exist_ok=True)
+        with open(os.path.join(dirname, str(ps), "1.json"), "wb") as f:
+            f.write(body(ps, 1, max(1, (count + ps - 1) // ps)))
+    summary.update(rows=count, pages=npages, bytes=nbytes)
 
 
 def main():
@@ -90,17 +124,19 @@ def main():
     rows, statuses = make_rows(rows_max)
     summary = {}
     for spec in sys.argv[4:]:
+        spec, _, links = spec.partition("/")
+        links = links or "page"
+        if links not in ("page", "cursor", "none"):
+            sys.exit("gen_pages.py: links must be page, cursor or none: %r" % links)
         name, _, rest = spec.partition("=")
         n, _, filters = rest.partition(":")
         n = int(n)
         sub = rows[:n]
-        summary[name] = {}
-        s = summary[name].setdefault("all", {})
-        write_pages(os.path.join(out, name, "all"), sub, page_size, s)
+        summary[name] = {"links": links}
+        write_pages(out, name, "all", sub, page_size, links, summary[name].setdefault("all", {}))
         for st in filter(None, filters.split(",")):
             fr = [r for r, x in zip(sub, statuses[:n]) if x == st]
-            s = summary[name].setdefault(st, {})
-            write_pages(os.path.join(out, name, st), fr, page_size, s)
+            write_pages(out, name, st, fr, page_size, links, summary[name].setdefault(st, {}))
     with open(os.path.join(out, "_404.json"), "wb") as f:
         f.write(b'{"status_code": 404, "message": "Invalid page."}')
     with open(os.path.join(out, "_401.json"), "wb") as f:

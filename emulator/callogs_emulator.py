@@ -610,6 +610,7 @@ class Scenario:
         "default_page_size": _int(1),
         "past_end": _choice("404", "empty"),
         "links": _links,
+        "cursor_from": _int(0),
         "dates": _choice("any", "date_only", "timestamp_only"),
         "date_field": _choice("creation_time", "start_time", "end_time"),
         "end_exclusive": _bool,
@@ -648,6 +649,7 @@ class Scenario:
         self.default_page_size = 20
         self.past_end = "404"
         self.links = "page"
+        self.cursor_from = 0
         self.dates = "any"
         self.date_field = "creation_time"
         self.end_exclusive = False
@@ -1321,15 +1323,19 @@ class Handler(BaseHTTPRequestHandler):
             mode = "page"
         c.links = mode != "off"
         c.next_url = c.prev_url = None
+
+        def rct(r):
+            return ct[r] if type(r) is int else r.ct
         if mode == "page":
             last_rep = -(-c.count // page_size)
             c.next_url = self._page_url(prefix, qpairs, page + 1) if page < last_rep else None
             c.prev_url = self._page_url(prefix, qpairs, page - 1) if page > 1 else None
+            if sc.cursor_from and page >= sc.cursor_from and c.next_url and refs:
+                # from this page on, the next link is an opaque cursor
+                c.next_url = self._cursor_url(prefix, qpairs, make_cursor(
+                    "n", rct(refs[-1]), page + 1, cursor_binding(sc, org, qd)))
         elif mode == "cursor" and refs:
             bind = cursor_binding(sc, org, qd)
-
-            def rct(r):
-                return ct[r] if type(r) is int else r.ct
             if end < total:
                 c.next_url = self._cursor_url(prefix, qpairs, make_cursor(
                     "n", rct(refs[-1]), page + 1, bind))

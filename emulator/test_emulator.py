@@ -575,6 +575,28 @@ class EmulatorTest(unittest.TestCase):
             self.assertGreater(len(pages), 2, q)
             self.assertEqual([r["id"] for _, d in pages for r in d["data"]], by_page, q)
 
+    def test_cursor_from(self):
+        # page-number links until page 3, opaque cursors from page 3 on
+        opts = "cursor_from=3,tag=curfrom"
+        rows = self.all_rows()
+        pages = self.follow("/s/%s%s?page_size=100&call_status=missed" % (opts, API))
+        want = [r["id"] for r in rows if r["call_status"] == "missed"]
+        self.assertGreater(len(pages), 3)
+        self.assertEqual([r["id"] for _, d in pages for r in d["data"]], want)
+        kinds = ["cursor" if "cursor=" in (d["next"] or "") else
+                 "page" if d["next"] else None for _, d in pages]
+        self.assertEqual(kinds, ["page", "page"] + ["cursor"] * (len(pages) - 3) + [None])
+        q = parse_qs(urlsplit(pages[1][1]["next"]).query)
+        self.assertEqual((q["page"], q["call_status"]), (["3"], ["missed"]))
+        # page numbers are still honoured, with the same rows
+        d = self.jget("page=4&page_size=100&call_status=missed", opts)
+        self.assertEqual(d["data"], pages[3][1]["data"])
+        self.assertIn("cursor=", d["next"])
+        # only with page links; 0 is never
+        self.assertNotIn("cursor=", self.jget("page=5&page_size=10", "cursor_from=0")["next"])
+        self.assertNotIn("next", self.jget("page=5&page_size=10", "cursor_from=2,links=0"))
+        self.assertEqual(self.api("", "cursor_from=x")[0], 400)
+
     def test_cursor_keyset_under_new_calls(self):
         # cursors mark a position in the rows, not a page number: calls that
         # arrive at the top do not shift the pages that follow

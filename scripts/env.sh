@@ -119,7 +119,12 @@ cl_stop_all() {
     runuser -u postgres -- "$CL_PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
   fi
   if [ -n "${CL_WORK:-}" ] && [ -f "$CL_WORK/emu.pid" ]; then
-    kill "$(cat "$CL_WORK/emu.pid")" 2>/dev/null || true
+    local pid _
+    pid=$(cat "$CL_WORK/emu.pid")
+    kill "$pid" 2>/dev/null || true
+    # the emulator removes its files as it exits: wait, so that a caller
+    # removing CL_WORK next does not race it (at most 5 s)
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
 }
 

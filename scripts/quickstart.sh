@@ -35,7 +35,7 @@ unset CL_WORK PGDATA PGPORT PGHOST EMU_PORT
 CL_WORK=$(mktemp -d /tmp/callogs_quickstart.XXXXXX); export CL_WORK
 cleanup() {
   cl_stop_all
-  rm -rf "$CL_WORK"
+  rm -rf "$CL_WORK" 2>/dev/null || { sleep 1; rm -rf "$CL_WORK"; }
 }
 
 if [ "$install" = 1 ]; then

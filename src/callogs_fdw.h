@@ -93,6 +93,8 @@ typedef struct CallogsOptions
 	char	   *proxy;			/* superuser-chosen proxy, or NULL: none */
 	char	   *date_column;	/* "" disables date pushdown */
 	bool		date_column_set;	/* given explicitly (else a default) */
+	char	   *order_column;	/* rows come newest first on it; "" none */
+	bool		order_column_set;	/* given explicitly (else a default) */
 	CallogsDateFormat date_format;
 	double		estimated_rows;	/* -1 when unset */
 	int			analyze_max_pages;
@@ -217,12 +219,17 @@ typedef struct CallogsFilter
 	bool		upper_inclusive;
 	bool		lower_runtime;	/* a lower bound known only at execution */
 	bool		upper_runtime;
+	bool		inexact;		/* a call_type/call_status value is not
+								 * documented: it is not sent (a local filter
+								 * only), so "count" does not answer it */
 } CallogsFilter;
 
 /* in deparse.c */
 extern void callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 										const CallogsOptions *opts,
-										CallogsConds *conds, bool *all_exact);
+										CallogsConds *conds, bool *all_exact,
+										List **inexact);
+extern AttrNumber callogs_field_column(Relation rel, const char *field);
 extern void callogs_compute_filter(const CallogsConds *conds, List *values,
 								   Oid date_typid, CallogsFilter *filter);
 extern int	callogs_filter_nstreams(const CallogsFilter *filter);
@@ -351,6 +358,15 @@ extern void callogs_activity_scan_end(int slot);
 /* in scan.c */
 typedef struct CallogsScan CallogsScan;
 
+/* How a scan asked for its pages after the first (EXPLAIN ANALYZE VERBOSE). */
+typedef struct CallogsPaging
+{
+	int64		pages_by_number;	/* asked for by page number */
+	int64		pages_by_link;	/* asked for by following a "next" link */
+	int64		links_checked;	/* "next" links found to be the next page */
+	int64		fallbacks;		/* streams that went on by following links */
+} CallogsPaging;
+
 extern int	callogs_scan_page_size(const CallogsOptions *opts, double limit_rows,
 								   bool count_only);
 extern char *callogs_stream_url(const CallogsOptions *opts,
@@ -363,6 +379,8 @@ extern CallogsScan *callogs_scan_create(MemoryContext cxt,
 										CallogsStats *stats);
 extern ClJson *callogs_scan_next(CallogsScan *scan, bool *would_block);
 extern int64 callogs_scan_count(CallogsScan *scan);
+extern int64 callogs_scan_counts(CallogsScan *scan, int64 *counts);
+extern void callogs_scan_paging(CallogsScan *scan, CallogsPaging *paging);
 extern void callogs_scan_end(CallogsScan *scan);
 extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);
 extern int64 callogs_scan_reported_count(CallogsScan *scan);

@@ -17,6 +17,9 @@
  *	  callogs_wait_event()				17 named wait events for extensions
  *	  ExplainState, ExplainProperty*()	18 moved to explain_state.h and
  *										explain_format.h
+ *	  callogs_pathkey_is_desc(),
+ *	  callogs_make_desc_pathkey()		18 PathKey.pk_cmptype, a CompareType
+ *	  callogs_ec_members()				18 keeps child members apart
  *
  * Copyright (c) 2025, callogs_fdw developers
  *
@@ -37,6 +40,7 @@
 #include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "parser/parsetree.h"
 #include "catalog/pg_foreign_server.h"
 #include "storage/latch.h"
@@ -264,6 +268,50 @@ callogs_my_backend_index(void)
 	return MyProcNumber;
 #else
 	return MyBackendId - 1;
+#endif
+}
+
+/*
+ * callogs_pathkey_is_desc, callogs_make_desc_pathkey
+ *		Whether a pathkey sorts descending, and the canonical descending
+ *		pathkey of an equivalence class: 18 replaced PathKey.pk_strategy (a
+ *		btree strategy number) with pk_cmptype (a CompareType), which
+ *		make_canonical_pathkey takes too.
+ */
+#if PG_VERSION_NUM >= 180000
+#define callogs_pathkey_is_desc(pk) ((pk)->pk_cmptype == COMPARE_GT)
+#define callogs_make_desc_pathkey(root, ec, opfamily, nulls_first) \
+	make_canonical_pathkey((root), (ec), (opfamily), COMPARE_GT, (nulls_first))
+#else
+#define callogs_pathkey_is_desc(pk) ((pk)->pk_strategy == BTGreaterStrategyNumber)
+#define callogs_make_desc_pathkey(root, ec, opfamily, nulls_first) \
+	make_canonical_pathkey((root), (ec), (opfamily), BTGreaterStrategyNumber, \
+						   (nulls_first))
+#endif
+
+/*
+ * callogs_ec_members
+ *		The members of an equivalence class that can stand for rel: its
+ *		parent members and, when rel is a child (a partition, an appendrel
+ *		member), the child members of rel.  Before 18 they are all in
+ *		ec_members (child members marked em_is_child); 18 keeps child
+ *		members apart, reached through an EquivalenceMemberIterator.  The
+ *		caller still matches each member's em_relids.
+ */
+static inline List *
+callogs_ec_members(EquivalenceClass *ec, RelOptInfo *rel)
+{
+#if PG_VERSION_NUM >= 180000
+	EquivalenceMemberIterator it;
+	EquivalenceMember *em;
+	List	   *members = NIL;
+
+	setup_eclass_member_iterator(&it, ec, rel->relids);
+	while ((em = eclass_member_iterator_next(&it)) != NULL)
+		members = lappend(members, em);
+	return members;
+#else
+	return ec->ec_members;
 #endif
 }
 

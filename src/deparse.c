@@ -58,11 +58,13 @@ const char *const callogs_call_types[] = {"inbound", "outbound"};
 const char *const callogs_call_statuses[] = {"completed", "missed", "failed"};
 
 /*
- * find_field_column
- *		The attnum of the column fed by JSON key field, or InvalidAttrNumber.
+ * callogs_field_column
+ *		The attnum of the text or varchar column fed by JSON key field, or
+ *		InvalidAttrNumber: the columns call_type and call_status conditions
+ *		(and grouped counts) apply to.
  */
-static AttrNumber
-find_field_column(Relation rel, const char *field)
+AttrNumber
+callogs_field_column(Relation rel, const char *field)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 
@@ -274,11 +276,14 @@ add_cond(CallogsConds *conds, CallogsCondKind kind, CallogsCondOp op, Node *valu
  *		their kinds, operators and value expressions (parallel lists), and
  *		whether the API's count is exact for the whole WHERE clause (every
  *		clause pushed, values documented constants, no date bound).
+ *		*inexact (when not NULL) gets the RestrictInfos the API does not
+ *		apply exactly: what still filters the API's rows locally.
  */
 void
 callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 							const CallogsOptions *opts,
-							CallogsConds *conds, bool *all_exact)
+							CallogsConds *conds, bool *all_exact,
+							List **inexact)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	Relation	rel;
@@ -290,15 +295,19 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 
 	memset(conds, 0, sizeof(*conds));
 	*all_exact = true;
+	if (inexact)
+		*inexact = NIL;
 	if (!opts->pushdown)
 	{
 		*all_exact = baserel->baserestrictinfo == NIL;
+		if (inexact)
+			*inexact = list_copy(baserel->baserestrictinfo);
 		return;
 	}
 
 	rel = table_open(rte->relid, NoLock);
-	type_att = find_field_column(rel, "call_type");
-	status_att = find_field_column(rel, "call_status");
+	type_att = callogs_field_column(rel, "call_type");
+	status_att = callogs_field_column(rel, "call_status");
 	date_type = callogs_date_column_type(rel, opts, &date_att);
 	table_close(rel, NoLock);
 
@@ -398,7 +407,11 @@ callogs_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 			}
 		}
 		if (!pushed || !exact)
+		{
 			*all_exact = false;
+			if (inexact)
+				*inexact = lappend(*inexact, ri);
+		}
 	}
 }
 
@@ -728,7 +741,10 @@ callogs_compute_filter(const CallogsConds *conds, List *values,
 			int			m = filter_value_mask(kind, op, c->constvalue, c->constisnull);
 
 			if (m < 0)
+			{
+				filter->inexact = true;
 				continue;		/* stays a local filter only */
+			}
 			if (kind == CALLOGS_COND_CALL_TYPE)
 			{
 				type_mask &= m;

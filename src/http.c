@@ -165,6 +165,8 @@ typedef struct Transport
 	long		own_due_ms;		/* ms until a PENDING request is due, or -1 */
 	int64		own_due_us;		/* ... as a CLOCK_MONOTONIC time, or -1 */
 	int64		curl_due_us;	/* curl's next timeout, CLOCK_MONOTONIC, or -1 */
+	int64		armed_us;		/* the timerfd's deadline, or -1 (disarmed,
+								 * or its expiry read) */
 	uint64		settled;		/* requests settled so far (see callogs_http_settled) */
 } Transport;
 
@@ -182,12 +184,24 @@ static ClBudget page_budget;
 /* callogs_fdw.max_page_memory, in kB */
 int			callogs_max_page_memory = 256 * 1024;
 
+/*
+ * Easy handles of finished transfers, reset and kept for the next ones:
+ * creating a handle for each page cost about 7% of a scan's CPU.  A reset
+ * handle keeps nothing of its request (curl_easy_reset clears every
+ * option, the token's header list included); connections live in the
+ * multi handle either way.
+ */
+#define CALLOGS_EASY_POOL 16
+static CURL *easy_pool[CALLOGS_EASY_POOL];
+static int	easy_pool_n = 0;
+
 static Transport transport = {
 	.epfd = -1,
 	.timerfd = -1,
 	.own_due_ms = -1,
 	.own_due_us = -1,
 	.curl_due_us = -1,
+	.armed_us = -1,
 };
 
 CallogsStats callogs_session_stats;
@@ -279,8 +293,14 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
  *		Program the timerfd to the earliest of curl's next timeout and the
  *		moment the first PENDING request is due (backoff, rate limit), or
  *		disarm it.  Setting a timerfd also clears an expiry not yet read.
- *		Only system calls: safe inside curl callbacks.
+ *		A deadline at most CALLOGS_TIMER_SLACK_US after the one already set
+ *		keeps the timer as it is (it fires a little early: curl and the
+ *		pending queue just find nothing due yet), which saves a system call
+ *		on almost every drive: curl moves its timeout by microseconds each
+ *		time.  Only system calls: safe inside curl callbacks.
  */
+#define CALLOGS_TIMER_SLACK_US 1000
+
 static void
 program_timer(void)
 {
@@ -291,6 +311,11 @@ program_timer(void)
 		return;
 	if (transport.own_due_us >= 0 && (at < 0 || transport.own_due_us < at))
 		at = transport.own_due_us;
+	if (at < 0 ? transport.armed_us < 0 :
+		(transport.armed_us >= 0 && transport.armed_us <= at &&
+		 at - transport.armed_us <= CALLOGS_TIMER_SLACK_US))
+		return;
+	transport.armed_us = at;
 	memset(&its, 0, sizeof(its));
 	if (at >= 0)
 	{
@@ -580,7 +605,13 @@ release_transfer(CallogsRequest *req)
 			transport.running--;
 			req->in_multi = false;
 		}
-		curl_easy_cleanup(req->easy);
+		if (easy_pool_n < CALLOGS_EASY_POOL)
+		{
+			curl_easy_reset(req->easy);
+			easy_pool[easy_pool_n++] = req->easy;
+		}
+		else
+			curl_easy_cleanup(req->easy);
 		req->easy = NULL;
 	}
 	if (req->parser_live)
@@ -922,7 +953,7 @@ start_transfer(CallogsRequest *req)
 	}
 	req->parser_live = true;
 
-	h = curl_easy_init();
+	h = easy_pool_n > 0 ? easy_pool[--easy_pool_n] : curl_easy_init();
 	if (h != NULL && callogs_debug_fail_start && callogs_debug_fail_start[0] &&
 		strstr(req->url, callogs_debug_fail_start) != NULL)
 	{
@@ -1508,6 +1539,7 @@ transport_drive(void)
 			 */
 			if (read(transport.timerfd, &ticks, sizeof(ticks)) < 0)
 				ticks = 0;
+			transport.armed_us = -1;	/* expired: set it anew below */
 			continue;
 		}
 		if (ev & (EPOLLIN | EPOLLHUP))

@@ -100,6 +100,7 @@ static const CallogsOptionDef callogs_options[] = {
 	{"date_format", ForeignTableRelationId, OPT_STRING},
 	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
 	{"analyze_max_pages", ForeignTableRelationId, OPT_INT, 1, 100000, USER_MAX_ANALYZE_PAGES},
+	{"order_column", ForeignTableRelationId, OPT_STRING},
 	{"token", UserMappingRelationId, OPT_STRING},
 	{"field", AttributeRelationId, OPT_STRING},
 	{NULL, InvalidOid, OPT_STRING}
@@ -495,6 +496,11 @@ apply_option(CallogsOptions *opts, DefElem *def)
 		opts->estimated_rows = strtod(value, NULL);
 	else if (strcmp(name, "analyze_max_pages") == 0)
 		opts->analyze_max_pages = atoi(value);
+	else if (strcmp(name, "order_column") == 0)
+	{
+		opts->order_column = value;
+		opts->order_column_set = true;
+	}
 }
 
 /*
@@ -577,6 +583,7 @@ callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
 	opts->date_format = CALLOGS_DATE_FORMAT_DATE;
 	opts->estimated_rows = -1;
 	opts->analyze_max_pages = 10;
+	opts->order_column = "creation_time";
 
 	apply_options(opts, server->options);
 

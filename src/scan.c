@@ -11,10 +11,16 @@
  *	  (an opaque cursor), the stream follows the links one after another
  *	  (only to the origin of the server's url, never twice to the same
  *	  link, never more pages than "count" can explain);
- *	- otherwise (no links, or page-number links) "count" and the number of rows the server really put on
- *	  page 1 (it may cap page_size silently) give the number of pages, and
- *	  the remaining pages are fetched with up to `concurrency` requests in
- *	  flight, delivered strictly in page order.
+ *	- otherwise (no links, or page-number links) "count" and the number of
+ *	  rows the server really put on page 1 (it may cap page_size silently)
+ *	  give the number of pages, and the remaining pages are fetched with up
+ *	  to `concurrency` requests in flight, delivered strictly in page order.
+ *	  With page-number links, each page's own "next" link is checked
+ *	  against the prediction (page n's link is page n+1 of the same
+ *	  request) when the page is read, in page order: a link that is not
+ *	  falls back to following the links from that page on, the pages
+ *	  fetched ahead by number being dropped unread, so that no row is lost
+ *	  or returned twice (API.md, open question 8).
  *
  * A stream ends when its rows reach "count", or when a page comes back
  * empty, a page after the first answers 404 (after the transport's
@@ -86,6 +92,7 @@ typedef struct StreamState
 	bool		page1_done;		/* page 1 decoded */
 	bool		finished;		/* nothing more to submit or read */
 	bool		link_mode;		/* following "next" links */
+	bool		page_links;		/* page 1's "next" was page 2: check each */
 	char	   *next_url;		/* link mode: the link to submit next */
 	int			next_page;		/* count mode: next page number to submit */
 	int64		known_pages;	/* count mode: pages that exist */
@@ -128,6 +135,7 @@ struct CallogsScan
 	int64		reported_count; /* sum of page-1 counts */
 	hashset_hash *ids[2];		/* id hashes: two generations */
 	int			ids_cur;		/* the generation being filled */
+	CallogsPaging paging;		/* how the pages were asked for */
 };
 
 static void activity_end(void *arg);
@@ -226,7 +234,8 @@ callogs_scan_page_size(const CallogsOptions *opts, double limit_rows,
  * callogs_stream_url
  *		The request of stream number `stream` of filter without its page
  *		number: the server's url, the filter's parameters, page_size.  The
- *		scan adds page=N to it; EXPLAIN shows it.
+ *		scan adds page=N to it; EXPLAIN shows it.  A page_size of 0 is one
+ *		known only at execution (a LIMIT $1): EXPLAIN shows "(runtime)".
  */
 char *
 callogs_stream_url(const CallogsOptions *opts, const CallogsFilter *filter,
@@ -234,7 +243,10 @@ callogs_stream_url(const CallogsOptions *opts, const CallogsFilter *filter,
 {
 	List	   *params = callogs_stream_params(filter, opts->date_format, stream);
 
-	params = callogs_url_param(params, "page_size", psprintf("%d", page_size), false);
+	if (page_size > 0)
+		params = callogs_url_param(params, "page_size", psprintf("%d", page_size), false);
+	else
+		params = callogs_url_param(params, "page_size", "(runtime)", true);
 	return callogs_url_build(opts->url, params);
 }
 
@@ -359,6 +371,7 @@ submit_next(CallogsScan *scan, StreamState *st, int s)
 									 st->pages_read + list_length(st->queue) + 1, true);
 		pfree(st->next_url);
 		st->next_url = NULL;
+		scan->paging.pages_by_link++;
 	}
 	else
 	{
@@ -367,6 +380,7 @@ submit_next(CallogsScan *scan, StreamState *st, int s)
 		req = callogs_request_submit(scan->fetcher, url, s, st->next_page, true);
 		pfree(url);
 		st->next_page++;
+		scan->paging.pages_by_number++;
 	}
 	st->queue = lappend(st->queue, req);
 	scan->outstanding++;
@@ -426,11 +440,11 @@ refill(CallogsScan *scan)
 }
 
 /*
- * discard_queue
- *		Stop a stream: cancel and free its requested pages.
+ * drop_queued
+ *		Cancel and free the pages a stream requested and has not read yet.
  */
 static void
-discard_queue(CallogsScan *scan, StreamState *st)
+drop_queued(CallogsScan *scan, StreamState *st)
 {
 	ListCell   *lc;
 
@@ -441,6 +455,16 @@ discard_queue(CallogsScan *scan, StreamState *st)
 	}
 	list_free(st->queue);
 	st->queue = NIL;
+}
+
+/*
+ * discard_queue
+ *		Stop a stream: cancel and free its requested pages.
+ */
+static void
+discard_queue(CallogsScan *scan, StreamState *st)
+{
+	drop_queued(scan, st);
 	if (st->next_url)
 		pfree(st->next_url);
 	st->next_url = NULL;
@@ -580,10 +604,40 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 			st->capacity = Max(1, (int) page->ndata);
 		/*
 		 * A "next" link means following links one by one, unless it is just
-		 * page 2 of this request: then pages are fetched concurrently.
+		 * page 2 of this request: then pages are fetched concurrently, and
+		 * each page's own link is checked below.
 		 */
-		st->link_mode = page->next != NULL &&
-			!callogs_url_is_page_link(st->url, follow_link(scan, st, req, page), 2);
+		if (page->next != NULL)
+		{
+			char	   *next = follow_link(scan, st, req, page);
+
+			st->page_links = callogs_url_is_page_link(st->url, next, 2);
+			st->link_mode = !st->page_links;
+			if (st->page_links)
+				scan->paging.links_checked++;
+			pfree(next);
+		}
+	}
+	else if (st->page_links && !st->link_mode && page->next != NULL)
+	{
+		/*
+		 * Page-number links: this page's "next" must be the page after it.
+		 * Pages are read in order, so the rows handed out so far are those
+		 * of pages 1..pageno-1: if the link leads elsewhere, follow links
+		 * from here on and drop the pages fetched ahead by number unread.
+		 * (No "next" at all is left to "count" to judge, as without links.)
+		 */
+		char	   *next = follow_link(scan, st, req, page);
+
+		if (callogs_url_is_page_link(st->url, next, pageno + 1))
+			scan->paging.links_checked++;
+		else
+		{
+			drop_queued(scan, st);
+			st->link_mode = true;
+			scan->paging.fallbacks++;
+		}
+		pfree(next);
 	}
 
 	if (st->rows_received >= st->max_count)
@@ -661,6 +715,7 @@ fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	st->queue = lcons(again, st->queue);
 	st->refetched_page = pageno;
 	scan->outstanding++;
+	scan->paging.pages_by_number++;
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }
@@ -710,6 +765,15 @@ callogs_scan_next(CallogsScan *scan, bool *would_block)
 								  scan->cur_idx - 1));
 			if (row_is_repeat(scan, obj))
 				continue;		/* shifted across a page boundary: seen */
+			if (scan->limit_rows >= 0 && scan->rows_returned >= scan->limit_rows)
+			{
+				/*
+				 * More rows are asked for than the LIMIT was expected to
+				 * need (local filters dropped some, WITH TIES): fetch ahead
+				 * without bound from now on.
+				 */
+				scan->limit_rows = -1;
+			}
 			scan->rows_returned++;
 			scan->streams[scan->cur_stream].rows_delivered++;
 			return obj;
@@ -768,6 +832,19 @@ callogs_scan_next(CallogsScan *scan, bool *would_block)
 int64
 callogs_scan_count(CallogsScan *scan)
 {
+	return callogs_scan_counts(scan, NULL);
+}
+
+/*
+ * callogs_scan_counts
+ *		The "count" of each stream into counts[stream] (when not NULL) and
+ *		their total: one page_size=1 request per stream, all in flight
+ *		together.  SQLSTATE HV00A for a page 1 that is not a page, or
+ *		counts whose total overflows.
+ */
+int64
+callogs_scan_counts(CallogsScan *scan, int64 *counts)
+{
 	int64		total = 0;
 
 	scan->max_pages = scan->nstreams;
@@ -792,6 +869,8 @@ callogs_scan_count(CallogsScan *scan)
 				bad_page(scan, req, err);
 			if (scan->stats)
 				scan->stats->pages++;
+			if (counts)
+				counts[s] = page.count;
 			total += page.count;
 			if (total < 0)
 				bad_page(scan, req, "the counts overflow");
@@ -804,6 +883,20 @@ callogs_scan_count(CallogsScan *scan)
 		}
 	}
 	return total;
+}
+
+/*
+ * callogs_scan_paging
+ *		Add how this scan asked for its pages to *paging (EXPLAIN ANALYZE
+ *		VERBOSE says which way a scan went).
+ */
+void
+callogs_scan_paging(CallogsScan *scan, CallogsPaging *paging)
+{
+	paging->pages_by_number += scan->paging.pages_by_number;
+	paging->pages_by_link += scan->paging.pages_by_link;
+	paging->links_checked += scan->paging.links_checked;
+	paging->fallbacks += scan->paging.fallbacks;
 }
 
 /*
