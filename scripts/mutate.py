@@ -151,11 +151,8 @@ MUTATIONS = [
     M("limit-fetch-on-removed", "src/scan.c",
       r"(\n(\s*)submit_next\(scan, st, scan->cur_stream\);)",
       r"\n\2return NULL;",
-      ["regress:scan", "py:test.faults_test"],
-      why="a LIMIT whose prefetched pages were short gets fewer rows",
-      equivalent="with one request stream (LIMIT is pushed only without "
-      "conditions) refill() already fetches on; reachable once a LIMIT "
-      "goes with several streams"),
+      ["py:test.proof_test", "regress:scan", "py:test.faults_test"],
+      why="a LIMIT over several streams ends at the pages fetched ahead"),
     M("early-page-refetch-off", "src/scan.c",
       r"if \(root == NULL \|\| st->link_mode \|\| pageno <= 1 \|\|",
       "if (true || root == NULL || st->link_mode || pageno <= 1 ||",

@@ -167,5 +167,28 @@ class RescanReplay(ProofCase):
             query(self.conn, "RESET ALL")
 
 
+class LimitOverStreams(ProofCase):
+    """A LIMIT over several request streams (IN lists): page 1 of each
+    stream is fetched ahead, so the pages ahead cover the LIMIT before the
+    first stream's rows do; the scan must fetch on when rows are still
+    asked for, never end at the first stream's page 1."""
+
+    def test_limit_reaches_past_the_first_page(self):
+        scen = {"rows": 2500, "anchor": "2025-11-30T00:00:00Z", "links": 0}
+        on, off = self.pair("lim", scen, COLUMNS, server_opts={"page_size": "100"})
+        tot = emu_totals("rows=2500,anchor=2025-11-30T00:00:00Z")["by_status"]
+        both = tot["missed"] + tot["failed"]
+        for n in (150, 250, both + 10):
+            for t in ("lim_on", "lim_off"):
+                got = query(self.conn, "SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM %s "
+                            "WHERE call_status IN ('missed', 'failed') LIMIT %d) s" % (t, n))[0]
+                self.assertEqual(got, (min(n, both),) * 2, (t, n))
+        # the pushdown table did ask per value, and for more than page 1
+        reqs = [e["query"] for e in emu_log(on)]
+        self.assertEqual({q.get("call_status") for q in reqs}, {"missed", "failed"})
+        self.assertTrue(any(q.get("page") == "2" and q.get("call_status") == "missed"
+                            for q in reqs), reqs)
+
+
 if __name__ == "__main__":
     unittest.main()
