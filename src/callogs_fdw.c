@@ -414,19 +414,33 @@ order_column_att(Relation rel, const CallogsOptions *opts)
  *		that its rows come in the API's order: no = ANY whose array is known
  *		only at execution, and at most one value per column among the
  *		constants (IN lists fan out into one stream per value, read one
- *		after another, which breaks the order).
+ *		after another, which breaks the order).  An equality whose value is
+ *		known only at execution does not narrow the constants down: its
+ *		value may turn out undocumented ('Missed', 'busy'), and then stays
+ *		a local filter, leaving an IN list's streams as they are.
  */
 static bool
 one_stream(CallogsRelInfo *fpinfo)
 {
+	CallogsConds known = {NIL, NIL, NIL};
 	CallogsFilter filter;
-	ListCell   *lco,
+	ListCell   *lck,
+			   *lco,
 			   *lcv;
 
-	forboth(lco, fpinfo->conds.ops, lcv, fpinfo->conds.exprs)
-		if (lfirst_int(lco) == CALLOGS_OP_ANY && !IsA(lfirst(lcv), Const))
-			return false;
-	callogs_compute_filter(&fpinfo->conds, fpinfo->conds.exprs, InvalidOid, &filter);
+	forthree(lck, fpinfo->conds.kinds, lco, fpinfo->conds.ops, lcv, fpinfo->conds.exprs)
+	{
+		if (!IsA(lfirst(lcv), Const))
+		{
+			if (lfirst_int(lco) == CALLOGS_OP_ANY)
+				return false;
+			continue;
+		}
+		known.kinds = lappend_int(known.kinds, lfirst_int(lck));
+		known.ops = lappend_int(known.ops, lfirst_int(lco));
+		known.exprs = lappend(known.exprs, lfirst(lcv));
+	}
+	callogs_compute_filter(&known, known.exprs, InvalidOid, &filter);
 	return callogs_filter_nstreams(&filter) <= 1;
 }
 

@@ -190,5 +190,39 @@ class LimitOverStreams(ProofCase):
                             for q in reqs), reqs)
 
 
+class OrderedStreams(ProofCase):
+    """An ORDER BY creation_time DESC that the scan's order satisfies holds
+    only over one request stream.  An IN list narrowed by an equality on a
+    parameter looks like one stream when planned; when the parameter turns
+    out undocumented ('Missed') it stays a local filter and the IN list's
+    two streams come one after the other: "call logs API returned rows out
+    of order" for a query whose answer is no row at all (found by
+    test/differential.py)."""
+
+    def test_in_list_and_undocumented_parameter(self):
+        on, off = self.pair("ordst", {"rows": 1500, "anchor": "2025-11-30T00:00:00Z"},
+                            COLUMNS, server_opts={"page_size": "100"})
+        want = {}
+        for t in ("ordst_off", "ordst_on"):
+            query(self.conn, "PREPARE ordst_%s(text) AS SELECT id, creation_time FROM %s "
+                  "WHERE call_status IN ('completed', 'failed') AND call_status = $1 "
+                  "ORDER BY creation_time DESC LIMIT 5" % (t, t))
+        query(self.conn, "SET plan_cache_mode = force_generic_plan")
+        try:
+            for v in ("Missed", "failed", "busy", "completed"):
+                for t in ("ordst_off", "ordst_on"):
+                    want.setdefault(v, query(self.conn, "EXECUTE ordst_%s(%s)" % (t, sql_literal(v))))
+                    self.assertEqual(query(self.conn, "EXECUTE ordst_%s(%s)" % (t, sql_literal(v))),
+                                     want[v], (t, v))
+            self.assertEqual(len(want["failed"]), 5)
+            self.assertEqual(want["Missed"], [])
+            # the pushdown table asked per value of the IN list for 'Missed'
+            self.assertTrue(any(e["query"].get("call_status") == "completed" for e in emu_log(on)))
+        finally:
+            query(self.conn, "RESET plan_cache_mode")
+            for t in ("ordst_off", "ordst_on"):
+                query(self.conn, "DEALLOCATE ordst_%s" % t)
+
+
 if __name__ == "__main__":
     unittest.main()
