@@ -663,7 +663,9 @@ class Runner:
                     answers.append(self.fetch(cur, "EXECUTE %s (%s)" % (name, args)))
                 cur.execute("DEALLOCATE %s" % name)
             else:
-                answers.append(self.fetch(cur, q))
+                # no parameter (or the LIMIT's oracle, which drops $n): the
+                # same answer for every parameter set
+                answers.extend([self.fetch(cur, q)] * len(param_sets))
         finally:
             try:
                 cur.execute("ROLLBACK")
