@@ -1336,8 +1336,11 @@ request_param(const char *url, const char *name, char *value, size_t size)
 			if (value != NULL && size > 0)
 			{
 				const char *v = q[nlen] == '=' ? q + nlen + 1 : q + nlen;
+				size_t		n = Min(size - 1, strcspn(v, "&#"));
 
-				strlcpy(value, v, Min(size, strcspn(v, "&#") + 1));
+				/* no strlcpy: Debian's 18 headers expect it from glibc, bookworm's lacks it */
+				memcpy(value, v, n);
+				value[n] = '\0';
 			}
 			return true;
 		}
