@@ -506,9 +506,11 @@ class ColumnAdvice(Base):
                          "every column's JSON field appears on the first page")
 
     def test_unknown_relation(self):
+        """'0' is OID 0 for a regclass parameter (it printed "(null)" is not a
+        foreign table), a name that names nothing for a text one."""
         t = self.server("pf_oid0", rows=250)
-        self.assertFails("SELECT * FROM callogs_fdw_probe('%s_srv', 0::regclass)" % t,
-                         "42P01", r"^relation with OID 0 does not exist")
+        self.assertFails("SELECT * FROM callogs_fdw_probe('%s_srv', '0')" % t,
+                         "42P01", r'^relation (with OID 0|"0") does not exist')
 
 
 class Unloading(unittest.TestCase):
