@@ -77,6 +77,15 @@
 #define CALLOGS_MSG_LEN			1024	/* longest recorded failure text */
 #define CALLOGS_EPOLL_BATCH		32	/* socket events handled per epoll_wait */
 
+/*
+ * The longest single sleep of the transport, in ms.  Every wait (rate
+ * limit, Retry-After, backoff, curl's timeouts) is computed in int64 from
+ * its deadline and clamped to this before it reaches an int: PostgreSQL's
+ * WaitEventSetWait takes 0..INT_MAX (and asserts it).  A longer wait is
+ * slept in several rounds of the wait loop, which recomputes the deadline.
+ */
+#define CALLOGS_MAX_SLEEP_MS	INT64CONST(60000)
+
 typedef enum RequestState
 {
 	REQ_PENDING,				/* queued, not handed to curl yet */
@@ -162,7 +171,7 @@ typedef struct Transport
 	int			latch_pos;		/* position of the latch in wait_set */
 	dlist_head	pending;		/* PENDING requests of every fetcher */
 	int			running;		/* transfers handed to curl */
-	long		own_due_ms;		/* ms until a PENDING request is due, or -1 */
+	int64		own_due_ms;		/* ms until a PENDING request is due, or -1 */
 	int64		own_due_us;		/* ... as a CLOCK_MONOTONIC time, or -1 */
 	int64		curl_due_us;	/* curl's next timeout, CLOCK_MONOTONIC, or -1 */
 	int64		armed_us;		/* the timerfd's deadline, or -1 (disarmed,
@@ -1054,15 +1063,15 @@ start_due_requests(void)
 {
 	dlist_mutable_iter iter;
 	TimestampTz now = GetCurrentTimestamp();
-	long		next_ms = -1;
+	int64		next_ms = -1;
 
 	dlist_foreach_modify(iter, &transport.pending)
 	{
 		CallogsRequest *req = dlist_container(CallogsRequest, pending_node, iter.cur);
-		long		wait_ms = 0;
+		int64		wait_ms = 0;
 
 		if (req->not_before > now)
-			wait_ms = (long) ((req->not_before - now + 999) / 1000);
+			wait_ms = (req->not_before - now + 999) / 1000;
 		else
 			wait_ms = callogs_rate_reserve(req->fetcher->opts.serverid,
 										   req->fetcher->opts.max_requests_per_second,
@@ -1075,8 +1084,11 @@ start_due_requests(void)
 		else if (next_ms < 0 || wait_ms < next_ms)
 			next_ms = wait_ms;
 	}
+	/* a deadline further than a sleep is slept towards in rounds */
+	if (next_ms > CALLOGS_MAX_SLEEP_MS)
+		next_ms = CALLOGS_MAX_SLEEP_MS;
 	transport.own_due_ms = next_ms;
-	transport.own_due_us = next_ms < 0 ? -1 : mono_now_us() + (int64) next_ms * 1000;
+	transport.own_due_us = next_ms < 0 ? -1 : mono_now_us() + next_ms * 1000;
 }
 
 /*
@@ -1110,26 +1122,37 @@ process_completions(void)
 
 /*
  * parse_retry_after
- *		Seconds to wait from a Retry-After value (seconds or HTTP date, RFC
- *		9110 section 10.2.3), or -1 when absent or unreadable.
+ *		Seconds to wait from a Retry-After value, or -1 when absent or
+ *		unreadable: delay-seconds (digits only) or an HTTP date (RFC 9110
+ *		section 10.2.3, read by curl_getdate).  Whatever the server sends,
+ *		the result is finite and at most CALLOGS_RETRY_AFTER_MAX_S: a
+ *		caller converting it to ms cannot overflow (schedule_retry caps it
+ *		by retry_max_wait_ms anyway).
  */
+#define CALLOGS_RETRY_AFTER_MAX_S	86400.0
+
 static double
 parse_retry_after(const char *value)
 {
-	char	   *end;
-	double		secs;
+	double		secs = 0;
 	time_t		when;
+	size_t		ndigits = strspn(value, "0123456789");
 
 	if (value[0] == '\0')
 		return -1;
-	secs = strtod(value, &end);
-	if (end != value && *end == '\0')
-		return secs < 0 ? 0 : secs;
+	if (value[ndigits] == '\0')
+	{
+		for (const char *p = value; *p && secs < CALLOGS_RETRY_AFTER_MAX_S; p++)
+			secs = secs * 10 + (*p - '0');
+		return Min(secs, CALLOGS_RETRY_AFTER_MAX_S);
+	}
 	when = curl_getdate(value, NULL);
 	if (when == (time_t) -1)
 		return -1;
 	secs = difftime(when, time(NULL));
-	return secs < 0 ? 0 : secs;
+	if (!(secs > 0))
+		return 0;
+	return Min(secs, CALLOGS_RETRY_AFTER_MAX_S);
 }
 
 /* The reason phrase shown after a status code in messages. */
@@ -1183,6 +1206,9 @@ schedule_retry(CallogsRequest *req, double retry_after)
 
 		delay_ms = base / 2 + pg_prng_double(&pg_global_prng_state) * base / 2;
 	}
+	/* capped as a double, so that the int64 below cannot overflow */
+	if (!(delay_ms >= 0))
+		delay_ms = 0;
 	delay_ms = Min(delay_ms, (double) o->retry_max_wait_ms);
 	release_transfer(req);
 	req->state = REQ_PENDING;
@@ -1568,6 +1594,22 @@ transport_drive(void)
 }
 
 /*
+ * clamp_sleep_ms
+ *		A wait of ms milliseconds (-1: until something happens) as a timeout
+ *		that WaitEventSetWait accepts: at most CALLOGS_MAX_SLEEP_MS (the
+ *		callers' loops sleep again), any other negative value 0.
+ */
+static long
+clamp_sleep_ms(int64 ms)
+{
+	if (ms == -1)
+		return -1;
+	if (ms < 0)
+		return 0;
+	return (long) Min(ms, CALLOGS_MAX_SLEEP_MS);
+}
+
+/*
  * transport_sleep
  *		Block until the transport has work (the epoll descriptor is
  *		readable: a socket event or a deadline on the timerfd), the latch is
@@ -1580,12 +1622,13 @@ static double
 transport_sleep(void)
 {
 	long		curl_ms = -1;
-	long		timeout = -1;
+	int64		timeout;
 	WaitEvent	event;
 	TimestampTz before = GetCurrentTimestamp();
 	double		slept;
 
-	(void) curl_multi_timeout(transport.multi, &curl_ms);
+	if (curl_multi_timeout(transport.multi, &curl_ms) != CURLM_OK)
+		curl_ms = -1;
 	timeout = curl_ms;
 	if (transport.own_due_ms >= 0 && (timeout < 0 || transport.own_due_ms < timeout))
 		timeout = transport.own_due_ms;
@@ -1593,7 +1636,7 @@ transport_sleep(void)
 		timeout = 10;
 
 	ModifyWaitEvent(transport.wait_set, transport.latch_pos, WL_LATCH_SET, MyLatch);
-	if (WaitEventSetWait(transport.wait_set, timeout, &event, 1,
+	if (WaitEventSetWait(transport.wait_set, clamp_sleep_ms(timeout), &event, 1,
 						 callogs_wait_event()) == 1 &&
 		(event.events & WL_LATCH_SET))
 		ResetLatch(MyLatch);
@@ -1830,7 +1873,7 @@ callogs_http_short_wait(long timeout_ms)
 
 	(void) get_transport();
 	ModifyWaitEvent(transport.wait_set, transport.latch_pos, WL_LATCH_SET, MyLatch);
-	if (WaitEventSetWait(transport.wait_set, timeout_ms, &event, 1,
+	if (WaitEventSetWait(transport.wait_set, clamp_sleep_ms(timeout_ms), &event, 1,
 						 callogs_wait_event()) == 1 &&
 		(event.events & WL_LATCH_SET))
 		ResetLatch(MyLatch);

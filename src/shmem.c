@@ -223,21 +223,40 @@ reserve_in(CallogsRateSlot *slots, int n, Oid serverid, int64 spacing,
 }
 
 /*
+ * rate_spacing_us
+ *		Microseconds between two request starts at per_second, computed in
+ *		double and clamped before it becomes an integer: never more than
+ *		CALLOGS_MAX_SPACING_US (the slowest rate the options allow), so that
+ *		a value below it (set before the floor existed) neither overflows
+ *		nor turns the limit off; at least 1.
+ */
+static int64
+rate_spacing_us(double per_second)
+{
+	double		spacing = 1000000.0 / per_second;
+
+	if (!(spacing < (double) CALLOGS_MAX_SPACING_US))
+		return CALLOGS_MAX_SPACING_US;	/* also +inf and NaN */
+	return Max((int64) spacing, 1);
+}
+
+/*
  * callogs_rate_reserve
  *		max_requests_per_second for a server: reserve the start of one
- *		request now, or return how many ms to wait before asking again.
- *		Across backends when preloaded, per backend otherwise.  Never
- *		raises: called while driving the transport for any scan.
+ *		request now, or return how many ms to wait before asking again (an
+ *		int64: the caller clamps it before it reaches a wait).  Across
+ *		backends when preloaded, per backend otherwise.  Never raises:
+ *		called while driving the transport for any scan.
  */
-long
+int64
 callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now)
 {
 	int64		spacing;
 	int64		wait_us;
 
-	if (per_second <= 0)
+	if (!(per_second > 0))
 		return 0;
-	spacing = (int64) (1000000.0 / per_second);
+	spacing = rate_spacing_us(per_second);
 	if (shared)
 	{
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
@@ -246,7 +265,7 @@ callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now)
 	}
 	else
 		wait_us = reserve_in(local_rate, CALLOGS_LOCAL_RATE_SLOTS, serverid, spacing, now);
-	return wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0;
+	return wait_us > 0 ? (wait_us + 999) / 1000 : 0;
 }
 
 /* ---- activity slots ---- */

@@ -1,0 +1,158 @@
+"""The outside attack on issue 10, round 2, played again: an unprivileged
+role with USAGE on the wrapper, and hostile API servers.  Each class is a
+finding of the attack report; each test failed on the main branch the
+attack was run against (src/ as of commit 87ea617).
+
+1. Waits: max_requests_per_second is 0 or at least 0.001 (0.1 on a server
+   not owned by a superuser), checked when set and when used; no wait
+   reaches PostgreSQL's wait functions unclamped (the cluster crashed on an
+   assertion in latch.c; a rate at or below 1e-13 switched the limit off).
+
+    /usr/bin/python3 -m unittest -q test/attack_test.py
+"""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdwtest import *  # noqa: E402,F401,F403
+
+DB = "attack_test"
+ATTACKER = "callogs_atk"
+
+
+def setUpModule():
+    drop_database(DB)
+    drop_role(ATTACKER)
+    conn = recreate_database(DB)
+    create_fdw_role(conn, ATTACKER)
+    query(conn, "GRANT CREATE, USAGE ON SCHEMA public TO %s" % ATTACKER)
+    conn.close()
+
+
+def tearDownModule():
+    drop_database(DB)
+    drop_role(ATTACKER)
+
+
+_n = [0]
+
+
+def next_name(prefix):
+    _n[0] += 1
+    return "%s%d" % (prefix, _n[0])
+
+
+class AttackBase(FdwTestCase):
+    DB = DB
+
+    def setUp(self):
+        self.log_pos = server_log_size()
+
+    def tearDown(self):
+        log = server_log_since(self.log_pos)
+        self.assertIsNone(CRASH_RE.search(log), "a backend crashed:\n" + log[-3000:])
+        self.assertNotIn("TRAP:", log)
+
+    def attacker(self):
+        c = connect(DB, user=ATTACKER)
+        self.addCleanup(c.close)
+        return c
+
+    def server(self, conn, url, opts, token="tok_atk_1234"):
+        """Server <name>, the caller's user mapping and table <name>_t."""
+        name = next_name("srv")
+        query(conn, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw %s"
+              % (name, options_clause(dict({"url": url, "org_handle": "acme"}, **opts))))
+        query(conn, "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token %s)"
+              % (name, sql_literal(token)))
+        query(conn, "CREATE FOREIGN TABLE %s_t (%s) SERVER %s" % (name, COLUMNS, name))
+        return name
+
+
+# ---------------------------------------------------------------------------
+
+class TinyRate(AttackBase):
+    """Finding 1 (critical): a tiny max_requests_per_second crashed the
+    cluster (the retry's wait reached WaitEventSetWait as a long above
+    INT_MAX) or, below ~1e-13, switched the limit off."""
+
+    UNRESOLVABLE = "https://nonexistent.invalid/api/v2/platform/call-logs/"
+
+    def test_attacker_rate_refused_and_no_crash(self):
+        c = self.attacker()
+        # the attack itself: it crashed the cluster on main
+        e = query_error(c, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw OPTIONS "
+                           "(url %s, org_handle 'a', max_requests_per_second '0.0000001')"
+                        % (next_name("tiny"), sql_literal(self.UNRESOLVABLE)))
+        self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE,
+                            r'value 1e-07 is out of range for option "max_requests_per_second"')
+        # below the floor of servers not owned by a superuser
+        for rate in ("0.001", "0.05", "0.0999"):
+            with self.subTest(rate=rate):
+                e = query_error(c, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw OPTIONS "
+                                   "(url %s, max_requests_per_second %s)"
+                                % (next_name("tiny"), sql_literal(self.UNRESOLVABLE), sql_literal(rate)))
+                self.assertSqlState(e, INSUFFICIENT_PRIVILEGE,
+                                    r'only a superuser may set option "max_requests_per_second" below 0.1')
+        # the floor, and "no limit", are allowed
+        for rate in ("0", "0.1", "100000"):
+            with self.subTest(rate=rate):
+                self.server(c, self.UNRESOLVABLE, {"max_requests_per_second": rate})
+        srv = self.server(c, self.UNRESOLVABLE, {"max_requests_per_second": "0.1"})
+        e = query_error(c, "ALTER SERVER %s OPTIONS (SET max_requests_per_second '0.01')" % srv)
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+
+    def test_rates_that_switched_the_limit_off_refused(self):
+        # also for a superuser: below 0.001/s, up to 1e-13 where 1/rate in
+        # microseconds no longer fitted an int64 (the limit went off)
+        for rate in ("1e-13", "1e-14", "1e-300", "0.000999", "-1", "nan", "inf", "100001"):
+            with self.subTest(rate=rate):
+                e = query_error(self.conn, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw "
+                                           "OPTIONS (max_requests_per_second %s)"
+                                % (next_name("tiny"), sql_literal(rate)))
+                self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE)
+
+    def test_slowest_rate_waits_and_cancels(self):
+        """A superuser's server at the slowest rate (1000 s between
+        requests): the DNS failure's retry waits for the rate, and
+        statement_timeout ends the wait on time, without a crash."""
+        srv = self.server(self.conn, self.UNRESOLVABLE,
+                          {"max_requests_per_second": "0.001", "max_retries": "1",
+                           "retry_max_wait_ms": "0"})
+        query(self.conn, "SET statement_timeout = '1500ms'")
+        try:
+            t0 = time.time()
+            e = query_error(self.conn, "SELECT * FROM %s_t" % srv)
+            took = time.time() - t0
+        finally:
+            query(self.conn, "RESET statement_timeout")
+        self.assertSqlState(e, QUERY_CANCELED, "statement timeout")
+        self.assertLess(took, 10)
+
+    def test_rate_checked_again_at_use(self):
+        """A superuser sets a slow rate and gives the server to the
+        attacker: the rate is checked again when the server is used (on
+        main the attacker's queries then waited 100 s per request)."""
+        srv = self.server(self.conn, self.UNRESOLVABLE, {"max_requests_per_second": "0.01"})
+        query(self.conn, "ALTER SERVER %s OWNER TO %s" % (srv, ATTACKER))
+        query(self.conn, "CREATE USER MAPPING FOR %s SERVER %s OPTIONS (token 'x1234')"
+              % (ATTACKER, srv))
+        query(self.conn, "GRANT SELECT ON %s_t TO %s" % (srv, ATTACKER))
+        c = self.attacker()
+        query(c, "SET statement_timeout = '3s'")
+        e = query_error(c, "SELECT * FROM %s_t" % srv)
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE,
+                            r'max_requests_per_second of server "%s" is below 0.1, and the '
+                            r'server is not owned by a superuser' % srv)
+        self.assertIn("ALTER SERVER %s OPTIONS (SET max_requests_per_second '0.1')" % srv,
+                      e.diag.message_hint)
+        # the superuser's own use of it too: the owner decides
+        e = query_error(self.conn, "SELECT * FROM %s_t" % srv)
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+
+
+if __name__ == "__main__":
+    unittest.main()
