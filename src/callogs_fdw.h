@@ -359,6 +359,7 @@ extern int	callogs_rate_limit_servers;
 extern void callogs_shmem_init(void);
 extern bool callogs_shmem_available(void);
 extern int64 callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now);
+extern void callogs_rate_warn(void);
 extern void callogs_activity_transport(int in_flight, int retry_delta,
 									   TimestampTz retry_after_until);
 extern bool callogs_activity_read(int i, CallogsActivity *out);

@@ -1772,6 +1772,7 @@ callogs_request_wait(CallogsRequest *req)
 	}
 	if (req->fetcher->stats)
 		req->fetcher->stats->wait_ms += waited;
+	callogs_rate_warn();		/* a fallback of the rate table, once */
 
 	Assert(req->failed || req->past_end || req->root != NULL);
 	if (req->failed)

@@ -7,6 +7,9 @@ attack was run against (src/ as of commit 87ea617).
    not owned by a superuser), checked when set and when used; no wait
    reaches PostgreSQL's wait functions unclamped (the cluster crashed on an
    assertion in latch.c; a rate at or below 1e-13 switched the limit off).
+3. Rate table: a full shared table (callogs_fdw.rate_limit_servers) never
+   makes a query wait for another role's slot; the server is spaced per
+   session instead, with a WARNING.
 
     /usr/bin/python3 -m unittest -q test/attack_test.py
 """
@@ -18,6 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdwtest import *  # noqa: E402,F401,F403
+from pgcluster import ThrowawayCluster  # noqa: E402
 
 DB = "attack_test"
 ATTACKER = "callogs_atk"
@@ -152,6 +156,57 @@ class TinyRate(AttackBase):
         # the superuser's own use of it too: the owner decides
         e = query_error(self.conn, "SELECT * FROM %s_t" % srv)
         self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+
+
+class RateTableSquatting(AttackBase):
+    """Finding 3 (medium): with the library preloaded, an unprivileged role
+    filled the shared rate table with slow servers (one count(*) each) and
+    the superuser's rate-limited server then waited until statement_timeout
+    for a slot."""
+
+    def test_full_table_never_waits_for_another_roles_slot(self):
+        slots = 2
+        with ThrowawayCluster(conf={"shared_preload_libraries": "'callogs_fdw'",
+                                    "callogs_fdw.rate_limit_servers": str(slots)}) as pg:
+            su = pg.connect()
+            self.addCleanup(su.close)
+            query(su, "CREATE EXTENSION callogs_fdw")
+            query(su, "CREATE ROLE %s LOGIN" % ATTACKER)
+            query(su, "GRANT USAGE ON FOREIGN DATA WRAPPER callogs_fdw TO %s" % ATTACKER)
+            query(su, "GRANT CREATE ON SCHEMA public TO %s" % ATTACKER)
+            atk = psycopg2.connect(host="127.0.0.1", port=pg.port, user=ATTACKER, dbname="postgres")
+            atk.autocommit = True
+            self.addCleanup(atk.close)
+            # the attacker takes every slot: the slowest rate it may set,
+            # one request each (the host does not resolve: no retry)
+            for i in range(slots):
+                srv = self.server(atk, "https://nonexistent.invalid/api/v2/platform/call-logs/",
+                                  {"max_requests_per_second": "0.1", "max_retries": "0"})
+                e = query_error(atk, "SELECT count(*) FROM %s_t" % srv)
+                self.assertSqlState(e, FDW_UNABLE_TO_CONNECT)
+            # the superuser's rate-limited server: 3 pages at 4 per second
+            tag = "atk_rate_squat"
+            emu_reset(tag)
+            create_table(su, "victim", scenario(tag, rows=300),
+                         server_opts={"max_requests_per_second": "4", "concurrency": "4"})
+            query(su, "SET statement_timeout = '6s'")
+            del su.notices[:]
+            t0 = time.time()
+            n = query(su, "SELECT count(id) FROM victim")[0][0]
+            took = time.time() - t0
+            notices = list(su.notices)
+            log = pg.server_log()
+        self.assertEqual(n, 300)
+        # three requests 250 ms apart, not a wait for the attacker's slots (10 s)
+        self.assertLess(took, 4.0)
+        warnings = [x for x in notices if "rate_limit_servers is full" in x]
+        self.assertEqual(len(warnings), 1, notices)
+        self.assertIn('requests to server "victim_srv" are spaced by this session alone', warnings[0])
+        starts = sorted(e["start"] for e in emu_log(tag))
+        self.assertEqual(len(starts), 3)
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        self.assertTrue(all(g > 0.2 for g in gaps), gaps)
+        self.assertNotIn("TRAP:", log)
 
 
 if __name__ == "__main__":
