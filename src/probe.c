@@ -56,6 +56,7 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_foreign_server.h"
 #include "commands/defrem.h"
@@ -70,6 +71,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
+#include "utils/varlena.h"
 
 #include "callogs_fdw.h"
 
@@ -1141,11 +1143,15 @@ PG_FUNCTION_INFO_V1(callogs_fdw_probe);
 
 /*
  * callogs_fdw_probe
- *		callogs_fdw_probe(server name, foreign_table regclass DEFAULT NULL)
+ *		callogs_fdw_probe(server text, foreign_table text DEFAULT NULL)
  *		RETURNS TABLE (fact, finding, evidence, recommendation, requests):
  *		see the file header.  The table, when given, must be on the server:
  *		its options (org_handle, date_column, date_format, page_size) and
- *		columns are the ones judged.  Errors: 42501 (not the owner), 22023
+ *		columns are the ones judged.  Arguments are text, the type an
+ *		unknown literal resolves to, so that no overload in another schema
+ *		is a better match (issue 10 round 2, finding 2); the table is
+ *		resolved with the caller's search_path.  Errors: 42501 (not the
+ *		owner), 42P01 (no such table), 22023
  *		(a table of another server), the scans' own for what the API
  *		answers (401, 403, 404 on the first page, network failures).
  */
@@ -1166,11 +1172,13 @@ callogs_fdw_probe(PG_FUNCTION_ARGS)
 	p->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	p->field = -1;
 	p->wide_count = -1;
-	p->server = GetForeignServerByName(NameStr(*PG_GETARG_NAME(0)), false);
+	p->server = GetForeignServerByName(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	check_probe_allowed(p->server);
 	if (!PG_ARGISNULL(1))
 	{
-		Oid			relid = PG_GETARG_OID(1);
+		/* a name as the caller's search_path finds it, as regclass input */
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(PG_GETARG_TEXT_PP(1))),
+											 AccessShareLock, false);
 
 		if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
 			ereport(ERROR,
