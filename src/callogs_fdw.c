@@ -249,6 +249,14 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("callogs_fdw.max_transfers",
+							"HTTP transfers a backend runs at once, across all its scans.",
+							"Further requests wait in the backend's queue; libcurl keeps at most as many connections, idle ones included.",
+							&callogs_max_transfers,
+							32, 1, 256,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("callogs_fdw.debug_fail_request_start",
 							   "Testing aid: requests whose URL contains this text fail to start.",
 							   "As if libcurl could not create a handle; for tests only.",

@@ -290,6 +290,7 @@ extern CallogsStats callogs_session_stats;
 extern bool callogs_log_requests;
 extern char *callogs_debug_fail_start;
 extern int	callogs_max_page_memory;
+extern int	callogs_max_transfers;
 
 extern void callogs_http_init(void);
 extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,

@@ -10,12 +10,19 @@ attack was run against (src/ as of commit 87ea617).
 3. Rate table: a full shared table (callogs_fdw.rate_limit_servers) never
    makes a query wait for another role's slot; the server is spaced per
    session instead, with a WARNING.
+4. Connections: a backend runs at most callogs_fdw.max_transfers
+   transfers (and libcurl keeps as many connections) at once, however many
+   organizations and streams a query has (672 TLS connections, 627 MB;
+   900 plain ones used every file descriptor).
 
     /usr/bin/python3 -m unittest -q test/attack_test.py
 """
 
+import http.server
 import os
+import socketserver
 import sys
+import threading
 import time
 import unittest
 
@@ -207,6 +214,117 @@ class RateTableSquatting(AttackBase):
         gaps = [b - a for a, b in zip(starts, starts[1:])]
         self.assertTrue(all(g > 0.2 for g in gaps), gaps)
         self.assertNotIn("TRAP:", log)
+
+
+class _SlowApi(http.server.BaseHTTPRequestHandler):
+    """Answers every request after DELAY seconds with an empty page, and
+    counts the connections open at once (keep-alive: a connection may carry
+    several requests)."""
+    protocol_version = "HTTP/1.1"
+    DELAY = 0.2
+    lock = threading.Lock()
+    open_now = 0
+    open_max = 0
+    requests = 0
+
+    @classmethod
+    def reset(cls):
+        """Forget the counts, once the connections of earlier backends are
+        closed (at most 5 s)."""
+        deadline = time.time() + 5
+        while cls.open_now > 0 and time.time() < deadline:
+            time.sleep(0.05)
+        with cls.lock:
+            cls.open_max = cls.open_now
+            cls.requests = 0
+
+    def setup(self):
+        super().setup()
+        with _SlowApi.lock:
+            _SlowApi.open_now += 1
+            _SlowApi.open_max = max(_SlowApi.open_max, _SlowApi.open_now)
+
+    def finish(self):
+        with _SlowApi.lock:
+            _SlowApi.open_now -= 1
+        super().finish()
+
+    def do_GET(self):
+        with _SlowApi.lock:
+            _SlowApi.requests += 1
+        time.sleep(self.DELAY)
+        body = b'{"count": 0, "data": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+class _ManyServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+class ConnectionBound(AttackBase):
+    """Finding 4 (medium): every request of every stream of every
+    partition had a transfer (a connection) of its own at once."""
+
+    ORGS = 50              # x 6 streams: 300 requests
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.httpd = _ManyServer(("127.0.0.1", 0), _SlowApi)
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        url = "http://127.0.0.1:%d/api/v2/platform/call-logs/" % cls.httpd.server_address[1]
+        query(cls.conn, "CREATE SERVER slow FOREIGN DATA WRAPPER callogs_fdw OPTIONS "
+                        "(url %s, org_handle 'x', max_retries '0')" % sql_literal(url))
+        query(cls.conn, "CREATE USER MAPPING FOR CURRENT_USER SERVER slow OPTIONS (token 'tok_slow')")
+        query(cls.conn, "SELECT callogs_create_org_tables('slow_all', 'slow', %s)",
+              (["org%03d" % i for i in range(cls.ORGS)],))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.shutdown()
+        cls.httpd.server_close()
+        super().tearDownClass()
+
+    def scan(self, conn):
+        _SlowApi.reset()
+        n = query(conn, "SELECT count(id) FROM slow_all WHERE call_status IN "
+                        "('missed', 'failed', 'completed') AND call_type IN ('inbound', 'outbound')")[0][0]
+        return n, _SlowApi.requests, _SlowApi.open_max
+
+    def test_default_bound(self):
+        conn = connect(DB)      # a new backend: no connection kept alive yet
+        self.addCleanup(conn.close)
+        n, requests, most = self.scan(conn)
+        print("default bound: at most %d connections" % most)
+        self.assertEqual((n, requests), (0, self.ORGS * 6))
+        self.assertLessEqual(most, 32)
+        self.assertGreaterEqual(most, 16, "the bound must not serialize the scans")
+
+    def test_setting_bounds_connections(self):
+        conn = connect(DB)
+        self.addCleanup(conn.close)
+        query(conn, "SET callogs_fdw.max_transfers = 4")
+        _SlowApi.DELAY = 0.05
+        self.addCleanup(setattr, _SlowApi, "DELAY", 0.2)
+        n, requests, most = self.scan(conn)
+        self.assertEqual((n, requests), (0, self.ORGS * 6))
+        self.assertLessEqual(most, 4)
+        # superuser only
+        c = self.attacker()
+        query(c, "SELECT * FROM callogs_fdw_stats()")     # loads the library
+        e = query_error(c, "SET callogs_fdw.max_transfers = 256")
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
 
 
 if __name__ == "__main__":
