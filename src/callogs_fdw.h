@@ -314,6 +314,7 @@ extern int	callogs_http_wait_fd(MemoryContext cxt);
 extern void callogs_http_short_wait(long timeout_ms);
 extern int	callogs_request_stream(CallogsRequest *req);
 extern int	callogs_request_page(CallogsRequest *req);
+extern char *callogs_scrub_secrets(const char *text);
 
 /* in shmem.c */
 

@@ -112,6 +112,7 @@ struct CallogsFetcher
 	size_t		charged;		/* bytes its requests hold against the budget */
 	CallogsStats *stats;		/* per-scan counters, or NULL */
 	const char *url_hint;		/* hint of a 404 on page 1 (url's path) */
+	dlist_node	live_node;		/* in live_fetchers: its token is scrubbed */
 	MemoryContextCallback cleanup;
 };
 
@@ -228,6 +229,13 @@ static Transport transport = {
 
 CallogsStats callogs_session_stats;
 bool		callogs_log_requests = false;
+
+/*
+ * Every fetcher alive in the backend, for callogs_scrub_secrets: the
+ * tokens they send are removed from any text of the API's that reaches a
+ * message, whichever scan the text belongs to.
+ */
+static dlist_head live_fetchers = DLIST_STATIC_INIT(live_fetchers);
 
 /*
  * Testing hook (callogs_fdw.debug_fail_request_start, superuser only, not
@@ -540,6 +548,7 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 	f->cleanup.func = fetcher_cleanup;
 	f->cleanup.arg = f;
 	MemoryContextRegisterResetCallback(cxt, &f->cleanup);
+	dlist_push_tail(&live_fetchers, &f->live_node);
 
 	lines[0] = psprintf("Org-Handle: %s", opts->org_handle ? opts->org_handle : "");
 	lines[1] = psprintf("Authorization: Token %s", opts->token ? opts->token : "");
@@ -591,6 +600,7 @@ fetcher_cleanup(void *arg)
 	if (f->headers)
 		curl_slist_free_all(f->headers);
 	f->headers = NULL;
+	dlist_delete(&f->live_node);
 }
 
 /*
@@ -747,7 +757,8 @@ callogs_request_status(CallogsRequest *req)
  * callogs_request_api_message
  *		The API's own message (its "message" field, UTF-8 as sent, cut to a
  *		couple of hundred bytes) of an error answer handed back by
- *		CALLOGS_REQ_CLIENT_ERROR_OK, or NULL.  palloc'd.
+ *		CALLOGS_REQ_CLIENT_ERROR_OK, or NULL: palloc'd, without the token
+ *		(callogs_scrub_secrets).
  */
 const char *
 callogs_request_api_message(CallogsRequest *req)
@@ -758,7 +769,122 @@ callogs_request_api_message(CallogsRequest *req)
 	if (req->body_len == 0)
 		return NULL;
 	m = cl_error_message(req->body, req->body_len, buf, sizeof(buf));
-	return m ? pstrdup(m) : NULL;
+	return m ? callogs_scrub_secrets(pstrdup(m)) : NULL;
+}
+
+/* ---- secrets in the API's text ---- */
+
+/* What a token becomes in a message. */
+#define CALLOGS_TOKEN_SHOWN "[token]"
+
+/* The value of a hex digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * secret_match
+ *		The length of the text at p that spells secret (of length n), each
+ *		byte as is or percent-encoded (%XX, either case; a space also as
+ *		"+"), as a URL, a "next" link or an echoed header may carry it; 0
+ *		when it does not.
+ */
+static size_t
+secret_match(const char *p, const char *secret, size_t n)
+{
+	const char *q = p;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char want = (unsigned char) secret[i];
+
+		if ((unsigned char) *q == want && *q != '\0')
+			q++;
+		else if (*q == '%' && hex_value(q[1]) >= 0 && hex_value(q[2]) >= 0 &&
+				 hex_value(q[1]) * 16 + hex_value(q[2]) == want)
+			q += 3;
+		else if (want == ' ' && *q == '+')
+			q++;
+		else
+			return 0;
+	}
+	return q - p;
+}
+
+/*
+ * scrub_one
+ *		text with every spelling of secret (see secret_match) replaced by
+ *		CALLOGS_TOKEN_SHOWN; text itself when there is none.
+ */
+static char *
+scrub_one(char *text, const char *secret)
+{
+	size_t		n = secret ? strlen(secret) : 0;
+	StringInfoData out;
+	const char *p;
+	const char *copied;
+
+	if (n == 0 || text == NULL)
+		return text;
+	for (p = text; *p; p++)
+		if (secret_match(p, secret, n) > 0)
+			break;
+	if (*p == '\0')
+		return text;			/* the usual case: nothing to copy */
+	initStringInfo(&out);
+	copied = text;
+	while (*p)
+	{
+		size_t		len = secret_match(p, secret, n);
+
+		if (len == 0)
+		{
+			p++;
+			continue;
+		}
+		appendBinaryStringInfo(&out, copied, p - copied);
+		appendStringInfoString(&out, CALLOGS_TOKEN_SHOWN);
+		p += len;
+		copied = p;
+	}
+	appendStringInfoString(&out, copied);
+	return out.data;
+}
+
+/*
+ * callogs_scrub_secrets
+ *		text (from the API: its error message, a "next" link, a value, a
+ *		key) with the token of every fetcher alive in the backend replaced
+ *		by "[token]", as is or percent-encoded, so that an API that echoes
+ *		the token (401 "bad credentials: Token ...") never puts it into an
+ *		error, a log line or the probe's output (issue 10 round 2, finding
+ *		5).  The token is the whole Authorization value but "Token ", so
+ *		that is scrubbed too.  Returns text itself when it holds no token,
+ *		else a palloc'd copy.  NULL stays NULL.
+ */
+char *
+callogs_scrub_secrets(const char *text)
+{
+	dlist_iter	iter;
+	char	   *out = (char *) text;
+
+	if (text == NULL)
+		return NULL;
+	dlist_foreach(iter, &live_fetchers)
+	{
+		CallogsFetcher *f = dlist_container(CallogsFetcher, live_node, iter.cur);
+
+		out = scrub_one(out, f->opts.token);
+	}
+	return out;
 }
 
 /* ---- libcurl transfer callbacks: no palloc, no ereport ---- */
@@ -1291,7 +1417,8 @@ curl_error_is_transient(CURLcode c)
  *		The request log line of one attempt (callogs_fdw.log_requests):
  *		status, time, size, and what happens next when it is retried (the
  *		wait, and whether Retry-After asked for it).  Never the token: it
- *		lives in a header, not in the URL.
+ *		lives in a header, and a URL that holds it (a "next" link of the
+ *		API's) is scrubbed.
  */
 static void
 log_attempt(CallogsRequest *req, long status, CURLcode cres, double elapsed_ms,
@@ -1308,7 +1435,8 @@ log_attempt(CallogsRequest *req, long status, CURLcode cres, double elapsed_ms,
 						 req->attempts, req->fetcher->opts.max_retries, retry_ms,
 						 from_retry_after ? "Retry-After" : "backoff");
 	elog(LOG, "callogs_fdw: GET %s -> %ld%s in %.1f ms, %zu bytes%s%s%s",
-		 path.data, status, cres == CURLE_OK ? "" : " (transfer failed)",
+		 callogs_scrub_secrets(path.data), status,
+		 cres == CURLE_OK ? "" : " (transfer failed)",
 		 elapsed_ms, req->bytes,
 		 cres == CURLE_OK ? "" : ": ",
 		 cres == CURLE_OK ? "" : curl_easy_strerror(cres),
@@ -1766,23 +1894,32 @@ request_detail(CallogsRequest *req)
 
 /*
  * raise_failure
- *		ereport the failure recorded on req, in the database encoding.
- *		CHECK_FOR_INTERRUPTS first, so that a cancel wins over a failure it
- *		may have caused.
+ *		ereport the failure recorded on req, in the database encoding,
+ *		without the token: the API's text is scrubbed before and after its
+ *		conversion (the token's bytes as sent, and as the database encoding
+ *		spells it), and so is everything else of the message (a "next"
+ *		link in the request line, curl's text).  CHECK_FOR_INTERRUPTS
+ *		first, so that a cancel wins over a failure it may have caused.
  */
 static void
 raise_failure(CallogsRequest *req)
 {
+	const char *msg;
+	const char *detail;
+
 	CHECK_FOR_INTERRUPTS();
+	msg = req->fail_api_msg ?
+		psprintf("%s: %s", req->fail_msg,
+				 callogs_scrub_secrets(api_text_to_server(callogs_scrub_secrets(req->fail_api_msg)))) :
+		req->fail_msg;
+	detail = req->fail_detail ?
+		psprintf("%s %s", req->fail_detail, request_detail(req)) :
+		request_detail(req);
 	ereport(ERROR,
 			(errcode(req->fail_code),
-			 req->fail_api_msg ?
-			 errmsg_internal("%s: %s", req->fail_msg, api_text_to_server(req->fail_api_msg)) :
-			 errmsg_internal("%s", req->fail_msg),
-			 req->fail_detail ?
-			 errdetail_internal("%s %s", req->fail_detail, request_detail(req)) :
-			 errdetail_internal("%s", request_detail(req)),
-			 req->fail_hint ? errhint("%s", req->fail_hint) : 0));
+			 errmsg_internal("%s", callogs_scrub_secrets(msg)),
+			 errdetail_internal("%s", callogs_scrub_secrets(detail)),
+			 req->fail_hint ? errhint("%s", callogs_scrub_secrets(req->fail_hint)) : 0));
 }
 
 /*

@@ -190,13 +190,14 @@ add_fact(Probe *p, const char *fact, const char *finding, const char *evidence,
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
-	values[0] = CStringGetTextDatum(fact);
-	values[1] = CStringGetTextDatum(finding);
+	/* the API's text (messages, JSON keys, links) never shows the token */
+	values[0] = CStringGetTextDatum(callogs_scrub_secrets(fact));
+	values[1] = CStringGetTextDatum(callogs_scrub_secrets(finding));
 	if (evidence)
-		values[2] = CStringGetTextDatum(evidence);
+		values[2] = CStringGetTextDatum(callogs_scrub_secrets(evidence));
 	else
 		nulls[2] = true;
-	values[3] = CStringGetTextDatum(recommendation);
+	values[3] = CStringGetTextDatum(callogs_scrub_secrets(recommendation));
 	values[4] = Int32GetDatum(requests);
 	tuplestore_putvalues(p->rsinfo->setResult, p->rsinfo->setDesc, values, nulls);
 }
@@ -296,7 +297,8 @@ bad_answer(Probe *p, const char *query, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-			 errmsg("call logs API returned an unexpected response: %s", why),
+			 errmsg("call logs API returned an unexpected response: %s",
+					callogs_scrub_secrets(why)),
 			 errdetail("Probe of server \"%s\", request ?%s.",
 					   p->server->servername, query)));
 }

@@ -14,12 +14,17 @@ attack was run against (src/ as of commit 87ea617).
    transfers (and libcurl keeps as many connections) at once, however many
    organizations and streams a query has (672 TLS connections, 627 MB;
    900 plain ones used every file descriptor).
+5. Token echo: an API that echoes the token (error messages, "next"
+   links, values, keys, "count") never gets it into an error, a log line or
+   the probe's output.
 
     /usr/bin/python3 -m unittest -q test/attack_test.py
 """
 
 import http.server
+import json
 import os
+import re
 import socketserver
 import sys
 import threading
@@ -325,6 +330,138 @@ class ConnectionBound(AttackBase):
         query(c, "SELECT * FROM callogs_fdw_stats()")     # loads the library
         e = query_error(c, "SET callogs_fdw.max_transfers = 256")
         self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+
+
+ECHO_TOKEN = "ECHOSECRET_tk42"
+
+
+class _EchoApi(http.server.BaseHTTPRequestHandler):
+    """A hostile API that echoes the Authorization header it gets, by the
+    first path segment:
+    /e401/, /e400/, /e403/, /e503/, /e404/: that status, message "bad
+    credentials: <Authorization>";  /pct/: 401, the token percent-encoded;
+    /next/: page 1 links to page 2 with the token in the link, page 2 500;
+    /value/: a row whose bridge (integer) is the Authorization value;
+    /count/: "count" is the Authorization value;
+    /probe/: pages whose first row has the token as a key, and 400 with
+    the echo for any request with start_date."""
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        auth = self.headers.get("Authorization", "")
+        kind = self.path.split("/")[1]
+        row = {"id": "c1", "call_type": "inbound", "call_status": "missed",
+               "creation_time": "2025-11-18T10:30:00.000Z"}
+        if kind.startswith("e"):
+            self.answer(int(kind[1:]), {"status_code": int(kind[1:]),
+                                        "message": "bad credentials: " + auth})
+        elif kind == "pct":
+            self.answer(401, {"message": "bad credentials: " + pct_all(auth)})
+        elif kind == "next":
+            if "page=2" in self.path:
+                self.answer(500, {"message": "no"})
+            else:
+                self.answer(200, {"count": 2, "data": [row],
+                                  "next": "http://127.0.0.1:%d/next/?page=2&auth=%s"
+                                  % (self.server.server_address[1], auth.split()[-1])})
+        elif kind == "value":
+            self.answer(200, {"count": 1, "data": [dict(row, bridge=auth)]})
+        elif kind == "count":
+            self.answer(200, {"count": auth, "data": [row]})
+        elif kind == "probe":
+            if "start_date" in self.path:
+                self.answer(400, {"message": "Invalid start_date for " + auth})
+            else:
+                self.answer(200, {"count": 1, "data": [dict(row, **{auth.split()[-1]: 1})]})
+        else:
+            self.answer(404, {})
+
+    def log_message(self, *a):
+        pass
+
+
+class TokenEcho(AttackBase):
+    """Finding 5 (low): the API's text reached errors, the server log and
+    the probe's output with the token in it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.httpd = _ManyServer(("127.0.0.1", 0), _EchoApi)
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        cls.base = "http://127.0.0.1:%d" % cls.httpd.server_address[1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.shutdown()
+        cls.httpd.server_close()
+        super().tearDownClass()
+
+    def assertNoToken(self, text, what):
+        for form in (ECHO_TOKEN, pct_all(ECHO_TOKEN), pct_all(ECHO_TOKEN).lower()):
+            self.assertNotIn(form, text or "", "the token leaked in %s" % what)
+
+    def echo_table(self, kind, **opts):
+        return self.server(self.conn, "%s/%s/api/v2/platform/call-logs/" % (self.base, kind),
+                           dict({"max_retries": "1", "retry_max_wait_ms": "0"}, **opts),
+                           token=ECHO_TOKEN)
+
+    def test_errors_and_log(self):
+        pos = server_log_size()
+        query(self.conn, "SET callogs_fdw.log_requests = on")
+        self.addCleanup(query, self.conn, "RESET callogs_fdw.log_requests")
+        cases = [("e401", INVALID_AUTH, r"HTTP 401 Unauthorized: bad credentials: Token \[token\]$"),
+                 ("e400", FDW_INVALID_ATTRIBUTE_VALUE, r"bad credentials: Token \[token\]$"),
+                 ("e403", INSUFFICIENT_PRIVILEGE, r"bad credentials: Token \[token\]$"),
+                 ("e404", FDW_TABLE_NOT_FOUND, r"bad credentials: Token \[token\]$"),
+                 ("e503", FDW_ERROR, r"after 2 attempts: bad credentials: Token \[token\]$"),
+                 ("pct", INVALID_AUTH, r"bad credentials: %54%6F%6B%65%6E%20\[token\]$"),
+                 ("next", FDW_ERROR, r"HTTP 500"),
+                 ("value", "22P02", r'invalid input syntax for type integer: "Token \[token\]"'),
+                 ("count", FDW_INVALID_STRING_FORMAT, r"not a non-negative 64-bit integer")]
+        for kind, code, msg in cases:
+            with self.subTest(kind=kind):
+                t = self.echo_table(kind)
+                e = query_error(self.conn, "SELECT id, bridge FROM %s_t" % t)
+                self.assertSqlState(e, code)
+                self.assertRegex(e.diag.message_primary, msg)
+                self.assertNoToken(error_text(e), "the error")
+        e = query_error(self.conn, "SELECT id, bridge FROM %s_t" % self.echo_table("next"))
+        self.assertIn("auth=[token]", e.diag.message_detail)
+        e = query_error(self.conn, "SELECT id, bridge FROM %s_t" % self.echo_table("value"))
+        self.assertIn('value "Token [token]"', e.diag.context)
+        log = server_log_since(pos)
+        self.assertRegex(log, r"callogs_fdw: GET /next/\?page=2&auth=\[token\] -> 500")
+        self.assertIn("bad credentials: Token [token]", log)
+        self.assertNoToken(log, "the server log")
+
+    def test_error_caught_in_plpgsql(self):
+        """SQLERRM outlives the scan that raised it: the text was scrubbed
+        when the error was raised."""
+        t = self.echo_table("value")
+        del self.conn.notices[:]
+        query(self.conn, "DO $$ BEGIN PERFORM bridge FROM %s_t; EXCEPTION WHEN others THEN "
+                         "RAISE NOTICE 'caught: %%', SQLERRM; END $$" % t)
+        self.assertEqual(len(self.conn.notices), 1)
+        self.assertIn('caught: invalid input syntax for type integer: "Token [token]"',
+                      self.conn.notices[0])
+
+    def test_probe(self):
+        t = self.echo_table("probe")
+        rows = query(self.conn, "SELECT fact, finding, evidence, recommendation "
+                                "FROM callogs_fdw_probe(%s, %s)", (t, t + "_t"))
+        text = "\n".join(" | ".join(str(c) for c in r) for r in rows)
+        self.assertIn("Invalid start_date for Token [token]", text)
+        self.assertIn("[token]", re.search(r"fields no column reads: .*", text).group(0))
+        self.assertNoToken(text, "the probe's output")
 
 
 if __name__ == "__main__":
