@@ -715,9 +715,11 @@ mapping_hint(const CallogsOptions *opts, bool create)
  *		the user has to fix and, when the user may not fix it, whom to ask
  *		(mapping_hint): SQLSTATE HV00J.  Before that, what a server not
  *		owned by a superuser may not do is checked again at use time
- *		(check_rate), since the validator ran for whoever set the option
- *		(the server may have been given to another owner since, or the
- *		value stored by an older version).
+ *		(check_rate, and plain http: SQLSTATE 42501), since the validator
+ *		ran for whoever set the option, under the settings of that moment
+ *		(callogs_fdw.allow_insecure_url may be off now, the server may have
+ *		been given to another owner, or the value stored by an older
+ *		version).
  */
 void
 callogs_check_usable(const CallogsOptions *opts)
@@ -725,6 +727,12 @@ callogs_check_usable(const CallogsOptions *opts)
 	/* what the owner may set is checked again: owners and values change */
 	check_rate(opts->max_requests_per_second, opts->owner_superuser,
 			   opts->server_name);
+	if (opts->restrict_hosts && pg_strncasecmp(opts->url, "http://", 7) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("server \"%s\" may not use plain http", opts->server_name),
+				 errdetail("Its url starts with http://, and the server is not owned by a superuser: the token would be sent in clear."),
+				 errhint("Change its url to https://, or a superuser can allow it with the setting callogs_fdw.allow_insecure_url.")));
 
 	if (!opts->has_user_mapping)
 		ereport(ERROR,

@@ -17,6 +17,8 @@ attack was run against (src/ as of commit 87ea617).
 5. Token echo: an API that echoes the token (error messages, "next"
    links, values, keys, "count") never gets it into an error, a log line or
    the probe's output.
+6. Plain http: a non-superuser's http:// server created while
+   callogs_fdw.allow_insecure_url was on no longer sends once it is off.
 
     /usr/bin/python3 -m unittest -q test/attack_test.py
 """
@@ -462,6 +464,66 @@ class TokenEcho(AttackBase):
         self.assertIn("Invalid start_date for Token [token]", text)
         self.assertIn("[token]", re.search(r"fields no column reads: .*", text).group(0))
         self.assertNoToken(text, "the probe's output")
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """An HTTP proxy (or API) that records what it is asked, with the
+    Authorization header, and answers an empty page."""
+    seen = []
+
+    def do_GET(self):
+        _Recorder.seen.append((self.path, self.headers.get("Authorization")))
+        body = b'{"count": 0, "data": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+class InsecureUrlReset(AttackBase):
+    """Finding 6 (low): the scheme was checked only when the url was set;
+    after the superuser turned callogs_fdw.allow_insecure_url off again,
+    the attacker's http:// server kept sending the token in clear (here:
+    through a proxy a superuser set on it, which sees what the network
+    would)."""
+
+    def test_http_refused_once_the_setting_is_off(self):
+        proxy = _ManyServer(("127.0.0.1", 0), _Recorder)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        self.addCleanup(proxy.server_close)
+        self.addCleanup(proxy.shutdown)
+        _Recorder.seen = []
+        c = self.conn
+        query(c, "SET callogs_fdw.allow_insecure_url = on")
+        query(c, "SET ROLE %s" % ATTACKER)
+        try:
+            name = self.server(c, "http://api.example.com/api/v2/platform/call-logs/",
+                               {"max_retries": "0"}, token="tok_in_clear_77")
+        finally:
+            query(c, "RESET ROLE")
+        query(c, "ALTER SERVER %s OPTIONS (ADD proxy 'http://127.0.0.1:%d')"
+              % (name, proxy.server_address[1]))
+        query(c, "SET ROLE %s" % ATTACKER)
+        try:
+            # while the setting is on, http works (as the README says)
+            self.assertEqual(query(c, "SELECT count(*) FROM %s_t" % name)[0][0], 0)
+            self.assertEqual(len(_Recorder.seen), 1)
+            query(c, "RESET ROLE")
+            query(c, "RESET callogs_fdw.allow_insecure_url")
+            query(c, "SET ROLE %s" % ATTACKER)
+            e = query_error(c, "SELECT count(*) FROM %s_t" % name)
+        finally:
+            query(c, "RESET ROLE")
+            query(c, "RESET callogs_fdw.allow_insecure_url")
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE, r'server "%s" may not use plain http' % name)
+        self.assertIn("allow_insecure_url", e.diag.message_hint)
+        self.assertEqual(len(_Recorder.seen), 1, "the token went out in clear: %s" % _Recorder.seen)
+        # and for the superuser's own use of the attacker's server
+        self.assertFails("SELECT count(*) FROM %s_t" % name, INSUFFICIENT_PRIVILEGE)
 
 
 if __name__ == "__main__":
