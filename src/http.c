@@ -1555,9 +1555,10 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 								"server \"%s\" may not connect to this machine",
 								f->opts.server_name),
 					 NULL,
+					 /* the address itself only for a superuser: see raise_failure */
 					 req_printf(req, "The server's url resolved to a refused address, and the server is not owned by a superuser.",
-								"The server's url resolved to %s (%s), and the server is not owned by a superuser.",
-								req->refused_ip, req->refused_why),
+								"The server's url resolved to %s, and the server is not owned by a superuser.",
+								req->refused_why),
 					 is_private ?
 					 "A superuser can allow private networks with the setting callogs_fdw.allow_private_addresses, or any host with callogs_fdw.allow_insecure_url." :
 					 "A superuser can allow it with the setting callogs_fdw.allow_insecure_url.");
@@ -1898,8 +1899,12 @@ request_detail(CallogsRequest *req)
  *		without the token: the API's text is scrubbed before and after its
  *		conversion (the token's bytes as sent, and as the database encoding
  *		spells it), and so is everything else of the message (a "next"
- *		link in the request line, curl's text).  CHECK_FOR_INTERRUPTS
- *		first, so that a cancel wins over a failure it may have caused.
+ *		link in the request line, curl's text).  A refused address is
+ *		shown to a superuser only: to the role that owns the server, the
+ *		address its host name resolved to would tell what internal names
+ *		resolve to (a DNS oracle); it sees why it was refused.
+ *		CHECK_FOR_INTERRUPTS first, so that a cancel wins over a failure it
+ *		may have caused.
  */
 static void
 raise_failure(CallogsRequest *req)
@@ -1912,8 +1917,12 @@ raise_failure(CallogsRequest *req)
 		psprintf("%s: %s", req->fail_msg,
 				 callogs_scrub_secrets(api_text_to_server(callogs_scrub_secrets(req->fail_api_msg)))) :
 		req->fail_msg;
-	detail = req->fail_detail ?
-		psprintf("%s %s", req->fail_detail, request_detail(req)) :
+	detail = req->fail_detail;
+	if (req->fail_code == ERRCODE_INSUFFICIENT_PRIVILEGE && req->refused_why &&
+		req->refused_ip[0] && superuser())
+		detail = psprintf("The server's url resolved to %s (%s), and the server is not owned by a superuser.",
+						  req->refused_ip, req->refused_why);
+	detail = detail ? psprintf("%s %s", detail, request_detail(req)) :
 		request_detail(req);
 	ereport(ERROR,
 			(errcode(req->fail_code),
