@@ -2123,19 +2123,25 @@ callogsImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	}
 
 	initStringInfo(&buf);
+	/*
+	 * Types are schema-qualified: PostgreSQL parses the statement with the
+	 * importing session's search_path, where "text" could be another
+	 * role's domain whose CHECK runs as whoever reads the table (issue 10
+	 * round 2, finding 8).
+	 */
 	appendStringInfo(&buf,
 					 "CREATE FOREIGN TABLE %s (\n"
-					 "  id text,\n"
-					 "  source_number text,\n"
-					 "  destination_number text,\n"
-					 "  call_type text,\n"
-					 "  call_status text,\n"
-					 "  creation_time timestamptz,\n"
-					 "  start_time timestamptz,\n"
-					 "  end_time timestamptz,\n"
-					 "  call_duration interval,\n"
-					 "  end_reason text,\n"
-					 "  bridge integer\n"
+					 "  id pg_catalog.text,\n"
+					 "  source_number pg_catalog.text,\n"
+					 "  destination_number pg_catalog.text,\n"
+					 "  call_type pg_catalog.text,\n"
+					 "  call_status pg_catalog.text,\n"
+					 "  creation_time pg_catalog.timestamptz,\n"
+					 "  start_time pg_catalog.timestamptz,\n"
+					 "  end_time pg_catalog.timestamptz,\n"
+					 "  call_duration pg_catalog.interval,\n"
+					 "  end_reason pg_catalog.text,\n"
+					 "  bridge pg_catalog.int4\n"
 					 ") SERVER %s",
 					 quote_identifier(table_name),
 					 quote_identifier(server->servername));

@@ -19,6 +19,8 @@ attack was run against (src/ as of commit 87ea617).
    the probe's output.
 6. Plain http: a non-superuser's http:// server created while
    callogs_fdw.allow_insecure_url was on no longer sends once it is off.
+8. IMPORT FOREIGN SCHEMA: the columns' types are pg_catalog's whatever the
+   importing session's search_path.
 
     /usr/bin/python3 -m unittest -q test/attack_test.py
 """
@@ -524,6 +526,42 @@ class InsecureUrlReset(AttackBase):
         self.assertEqual(len(_Recorder.seen), 1, "the token went out in clear: %s" % _Recorder.seen)
         # and for the superuser's own use of the attacker's server
         self.assertFails("SELECT count(*) FROM %s_t" % name, INSUFFICIENT_PRIVILEGE)
+
+
+class ImportTypes(AttackBase):
+    """Finding 8 (low): IMPORT FOREIGN SCHEMA wrote unqualified types, so
+    with search_path = atk, pg_catalog, public the columns got the
+    attacker's domains atk.text and atk.timestamptz, whose CHECK runs as
+    whoever reads the table."""
+
+    def test_types_are_pg_catalogs(self):
+        query(self.conn, "DROP SCHEMA IF EXISTS atk CASCADE")
+        query(self.conn, "CREATE SCHEMA atk AUTHORIZATION %s" % ATTACKER)
+        self.addCleanup(query, self.conn, "DROP SCHEMA IF EXISTS atk CASCADE")
+        c = self.attacker()
+        for typ in ("text", "timestamptz", "interval", "int4", "integer"):
+            query(c, "CREATE DOMAIN atk.%s AS pg_catalog.%s" % (typ, "int4" if typ == "integer" else typ))
+        tag = "atk_import"
+        emu_reset(tag)
+        query(self.conn, "CREATE SERVER imp FOREIGN DATA WRAPPER callogs_fdw OPTIONS (url %s, "
+                         "org_handle 'acme')" % sql_literal(emu_url(scenario(tag, rows=10))))
+        self.addCleanup(query, self.conn, "DROP SERVER imp CASCADE")
+        query(self.conn, "CREATE SCHEMA imported")
+        self.addCleanup(query, self.conn, "DROP SCHEMA imported CASCADE")
+        query(self.conn, "SET search_path = atk, pg_catalog, public")
+        try:
+            query(self.conn, "IMPORT FOREIGN SCHEMA callogs FROM SERVER imp INTO imported")
+        finally:
+            query(self.conn, "RESET search_path")
+        types = query(self.conn, "SELECT attname, atttypid::regtype::text, "
+                                 "(SELECT nspname FROM pg_type t JOIN pg_namespace n "
+                                 "ON n.oid = t.typnamespace WHERE t.oid = atttypid) "
+                                 "FROM pg_attribute WHERE attrelid = 'imported.call_logs'::regclass "
+                                 "AND attnum > 0 ORDER BY attnum")
+        self.assertEqual(len(types), 11)
+        self.assertEqual({t[2] for t in types}, {"pg_catalog"}, types)
+        self.assertEqual([t[1] for t in types],
+                         ["text"] * 5 + ["timestamp with time zone"] * 3 + ["interval", "text", "integer"])
 
 
 if __name__ == "__main__":
