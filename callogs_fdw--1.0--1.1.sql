@@ -34,6 +34,77 @@
 -- key's type ran its CHECK, another role's function, as the caller when
 -- the bound was coerced.
 
+-- Before anything changes: objects with the names (and argument types) of
+-- 1.1's new objects that are not the extension's would make this script
+-- fail with "already exists" halfway, leaving the fixes above unapplied
+-- (a role that may create objects in the extension's schema can make
+-- them).  PostgreSQL gives an extension no way to take them over, and they
+-- may be anyone's: say what they are, whose, and how to drop them.
+DO $check$
+DECLARE
+  sigs pg_catalog.text[] := ARRAY[
+    'callogs_add_org_table(pg_catalog.text,pg_catalog.text,pg_catalog.text)',
+    'callogs_create_org_tables(pg_catalog.text,pg_catalog.text,pg_catalog.text[],pg_catalog.text)',
+    'callogs_fdw_probe(pg_catalog.text,pg_catalog.text)',
+    'callogs_fdw_activity()'];
+  sig pg_catalog.text;
+  found pg_catalog.text[] := '{}';
+  drops pg_catalog.text[] := '{}';
+  proc pg_catalog.oid;
+  rel pg_catalog.oid;
+  name pg_catalog.text;
+  owner pg_catalog.text;
+  kind pg_catalog.char;
+BEGIN
+  FOREACH sig IN ARRAY sigs LOOP
+    proc := pg_catalog.to_regprocedure(
+      pg_catalog.quote_ident('@extschema@') OPERATOR(pg_catalog.||) '.'
+      OPERATOR(pg_catalog.||) sig);
+    IF proc IS NOT NULL THEN
+      SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname,
+                               pg_catalog.pg_get_function_identity_arguments(p.oid)),
+             pg_catalog.pg_get_userbyid(p.proowner)
+        INTO name, owner
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+       WHERE p.oid OPERATOR(pg_catalog.=) proc;
+      found := found OPERATOR(pg_catalog.||)
+               pg_catalog.format('function %s (owner %s)', name, owner);
+      drops := drops OPERATOR(pg_catalog.||) pg_catalog.format('DROP FUNCTION %s;', name);
+    END IF;
+  END LOOP;
+  rel := pg_catalog.to_regclass(pg_catalog.quote_ident('@extschema@')
+                                OPERATOR(pg_catalog.||) '.callogs_fdw_activity');
+  IF rel IS NOT NULL THEN
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
+           pg_catalog.pg_get_userbyid(c.relowner), c.relkind
+      INTO name, owner, kind
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    found := found OPERATOR(pg_catalog.||)
+             pg_catalog.format('relation %s (owner %s)', name, owner);
+    drops := drops OPERATOR(pg_catalog.||)
+             pg_catalog.format('DROP %s %s;',
+                               CASE WHEN kind OPERATOR(pg_catalog.=) 'v' THEN 'VIEW'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'm' THEN 'MATERIALIZED VIEW'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'f' THEN 'FOREIGN TABLE'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'i' THEN 'INDEX'
+                                    ELSE 'TABLE' END, name);
+  END IF;
+  IF pg_catalog.cardinality(found) OPERATOR(pg_catalog.>) 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '42710',
+      MESSAGE = 'objects that callogs_fdw 1.1 creates already exist in schema '
+                OPERATOR(pg_catalog.||) pg_catalog.quote_ident('@extschema@')
+                OPERATOR(pg_catalog.||) ' and are not the extension''s',
+      DETAIL = pg_catalog.array_to_string(found, '; ') OPERATOR(pg_catalog.||) '.',
+      HINT = 'Check what they are, drop them, and run the command again: '
+             OPERATOR(pg_catalog.||) pg_catalog.array_to_string(drops, ' ');
+  END IF;
+END
+$check$;
+
 DROP FUNCTION @extschema@.callogs_create_org_tables(name, name, text[]);
 DROP FUNCTION @extschema@.callogs_add_org_table(regclass, text, name);
 

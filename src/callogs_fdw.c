@@ -235,7 +235,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	DefineCustomBoolVariable("callogs_fdw.allow_private_addresses",
 							 "Lets servers not owned by a superuser reach private networks.",
-							 "10/8, 172.16/12, 192.168/16, 100.64/10 and IPv6 unique-local fc00::/7; this machine and link-local addresses stay refused.",
+							 "10/8, 172.16/12, 192.168/16, 100.64/10, IPv6 unique-local fc00::/7 and site-local fec0::/10; this machine, link-local addresses and cloud metadata services stay refused.",
 							 &callogs_allow_private_addresses,
 							 false,
 							 PGC_SUSET,

@@ -211,6 +211,55 @@ class ExtensionScripts(unittest.TestCase):
         self.check_safe(version="1.0", update=True)
         self.check_safe(version="1.0", update=True, search_path="public, pg_catalog")
 
+    def test_update_with_traps_in_place_is_safe(self):
+        """The traps are in place before ALTER EXTENSION UPDATE: the update
+        script (and its check for squatted names) runs none of them."""
+        conn = fresh_db("1.0")
+        try:
+            self.setup_attack(conn)
+            query(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+            self.assertEqual(self.trapped(conn), ([], False))
+            parts = self.run_readme_example(conn, "\"$user\", public")
+            self.assertEqual(len(parts), 4)
+            self.assertEqual(self.trapped(conn), ([], False))
+        finally:
+            query(conn, "ALTER ROLE %s NOSUPERUSER" % ATTACKER)
+            conn.close()
+
+    def test_squatted_names_block_the_update_clearly(self):
+        """Issue 10 round 2, finding 9: a role with CREATE on the
+        extension's schema pre-creates 1.1's function: the update cannot
+        proceed (PostgreSQL gives extensions no way to take an object
+        over), but it says what is in the way, whose it is, and what to
+        drop, instead of "already exists" halfway through."""
+        conn = fresh_db("1.0")
+        try:
+            query(conn, "GRANT CREATE ON SCHEMA public TO %s" % ATTACKER)
+            att = connect(DB, user=ATTACKER)
+            query(att, "CREATE FUNCTION public.callogs_fdw_probe(text, text) RETURNS integer "
+                       "LANGUAGE sql AS 'SELECT 1'")
+            query(att, "CREATE TABLE public.callogs_fdw_activity (x integer)")
+            att.close()
+            e = query_error(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+            self.assertIsNotNone(e, "the update went through")
+            self.assertEqual(e.pgcode, "42710", error_text(e))
+            self.assertEqual(e.diag.message_primary, "objects that callogs_fdw 1.1 creates already "
+                             "exist in schema public and are not the extension's")
+            self.assertEqual(e.diag.message_detail,
+                             "function public.callogs_fdw_probe(text, text) (owner %s); "
+                             "relation public.callogs_fdw_activity (owner %s)." % (ATTACKER, ATTACKER))
+            self.assertIn("DROP FUNCTION public.callogs_fdw_probe(text, text); "
+                          "DROP TABLE public.callogs_fdw_activity;", e.diag.message_hint)
+            self.assertEqual(query(conn, "SELECT extversion FROM pg_extension "
+                                         "WHERE extname = 'callogs_fdw'"), [("1.0",)])
+            query(conn, "DROP FUNCTION public.callogs_fdw_probe(text, text)")
+            query(conn, "DROP TABLE public.callogs_fdw_activity")
+            query(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+            self.assertEqual(query(conn, "SELECT extversion FROM pg_extension "
+                                         "WHERE extname = 'callogs_fdw'"), [("1.1",)])
+        finally:
+            conn.close()
+
     def test_versions_and_upgrade_path(self):
         conn = fresh_db()
         try:
