@@ -1898,8 +1898,10 @@ request_detail(CallogsRequest *req)
  *		ereport the failure recorded on req, in the database encoding,
  *		without the token: the API's text is scrubbed before and after its
  *		conversion (the token's bytes as sent, and as the database encoding
- *		spells it), and so is everything else of the message (a "next"
- *		link in the request line, curl's text).  A refused address is
+ *		spells it), and so is the rest of the message and detail (a "next"
+ *		link in the request line, curl's text); the hint is ours alone,
+ *		made of the server's options (readable by anyone, as the url in a
+ *		404's ALTER SERVER is).  A refused address is
  *		shown to a superuser only: to the role that owns the server, the
  *		address its host name resolved to would tell what internal names
  *		resolve to (a DNS oracle); it sees why it was refused.
@@ -1928,7 +1930,7 @@ raise_failure(CallogsRequest *req)
 			(errcode(req->fail_code),
 			 errmsg_internal("%s", callogs_scrub_secrets(msg)),
 			 errdetail_internal("%s", callogs_scrub_secrets(detail)),
-			 req->fail_hint ? errhint("%s", callogs_scrub_secrets(req->fail_hint)) : 0));
+			 req->fail_hint ? errhint("%s", req->fail_hint) : 0));
 }
 
 /*
