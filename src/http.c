@@ -67,6 +67,7 @@
 #include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
@@ -112,6 +113,7 @@ struct CallogsFetcher
 	size_t		charged;		/* bytes its requests hold against the budget */
 	CallogsStats *stats;		/* per-scan counters, or NULL */
 	const char *url_hint;		/* hint of a 404 on page 1 (url's path) */
+	const char *probe_call;		/* callogs_fdw_probe(...) call, for hints */
 	dlist_node	live_node;		/* in live_fetchers: its token is scrubbed */
 	MemoryContextCallback cleanup;
 };
@@ -481,8 +483,11 @@ get_transport(void)
  * url_404_hint
  *		The HINT of a 404 on a first page, made once per fetcher (nothing
  *		may be allocated while a transfer is settled): when the url has no
- *		path, or its path does not end in "/" as the API's does, the
- *		ALTER SERVER that fixes it (issue 14); otherwise "check the url".
+ *		path, or its path is the documented one without its final "/",
+ *		the ALTER SERVER that fixes it (issue 14); a path that only lacks a
+ *		final "/" is said to, with the documented path to compare (adding
+ *		the "/" was never tried: it is not offered as a fix); otherwise
+ *		"check the url".
  */
 static const char *
 url_404_hint(MemoryContext cxt, const CallogsOptions *opts)
@@ -499,11 +504,49 @@ url_404_hint(MemoryContext cxt, const CallogsOptions *opts)
 						opts->server_name, quote_identifier(opts->server_name),
 						quote_literal_cstr(fixed));
 	else
-		hint = psprintf("The path of the url of server \"%s\" does not end in \"/\", and the API's path does: ALTER SERVER %s OPTIONS (SET url %s).",
-						opts->server_name, quote_identifier(opts->server_name),
-						quote_literal_cstr(fixed));
+	{
+		static const char documented[] = "/api/v2/platform/call-logs/";
+		size_t		end = strcspn(fixed, "?#");
+		size_t		dlen = strlen(documented);
+
+		if (end >= dlen && strncmp(fixed + end - dlen, documented, dlen) == 0)
+			hint = psprintf("The path of the url of server \"%s\" is the documented /api/v2/platform/call-logs/ without its final \"/\": ALTER SERVER %s OPTIONS (SET url %s).",
+							opts->server_name, quote_identifier(opts->server_name),
+							quote_literal_cstr(fixed));
+		else
+			hint = psprintf("The path of the url of server \"%s\" does not end in \"/\", and the documented path is /api/v2/platform/call-logs/: check the url option.",
+							opts->server_name);
+	}
 	MemoryContextSwitchTo(oldcxt);
 	return hint;
+}
+
+/*
+ * probe_call_text
+ *		The call of callogs_fdw_probe that a hint names, as SQL that runs
+ *		when copied: the server's name and the table's schema-qualified,
+ *		quoted name as literals ('Weird Srv', 'public."My Table"').  Made
+ *		once per fetcher, as url_404_hint (nothing may be looked up while
+ *		a transfer is settled).
+ */
+static const char *
+probe_call_text(MemoryContext cxt, const CallogsOptions *opts)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	char	   *nsp = NULL;
+	char	   *call;
+
+	if (OidIsValid(opts->relid) && opts->table_name != NULL)
+		nsp = get_namespace_name(get_rel_namespace(opts->relid));
+	if (nsp != NULL)
+		call = psprintf("SELECT * FROM callogs_fdw_probe(%s, %s)",
+						quote_literal_cstr(opts->server_name),
+						quote_literal_cstr(quote_qualified_identifier(nsp, opts->table_name)));
+	else
+		call = psprintf("SELECT * FROM callogs_fdw_probe(%s)",
+						quote_literal_cstr(opts->server_name));
+	MemoryContextSwitchTo(oldcxt);
+	return call;
 }
 
 /* A copy of an option string in cxt (NULL stays NULL). */
@@ -543,6 +586,7 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 	f->opts.date_column = copy_opt(cxt, opts->date_column);
 	f->stats = stats;
 	f->url_hint = url_404_hint(cxt, opts);
+	f->probe_call = probe_call_text(cxt, opts);
 	dlist_init(&f->requests);
 
 	f->cleanup.func = fetcher_cleanup;
@@ -1446,44 +1490,106 @@ log_attempt(CallogsRequest *req, long status, CURLcode cres, double elapsed_ms,
 }
 
 /*
- * names_date_parameter
- *		Whether the API's error text names start_date or end_date (any case).
+ * names_parameter
+ *		Whether the API's error text names one of the n parameters (any case).
  */
 static bool
-names_date_parameter(const char *message)
+names_parameter(const char *message, const char *const *names, int n)
 {
-	static const char *const names[] = {"start_date", "end_date"};
-
 	if (message == NULL)
 		return false;
 	for (const char *p = message; *p; p++)
-		for (size_t i = 0; i < lengthof(names); i++)
+		for (int i = 0; i < n; i++)
 			if (pg_strncasecmp(p, names[i], strlen(names[i])) == 0)
 				return true;
 	return false;
 }
 
 /*
+ * request_param
+ *		Whether the query of a request URL (as callogs_url_build made it)
+ *		has a parameter of that name; its value, still percent-encoded and
+ *		cut to size, in value.  Plain string work: it runs while a transfer
+ *		is settled, where nothing may be allocated.
+ */
+static bool
+request_param(const char *url, const char *name, char *value, size_t size)
+{
+	const char *q = strchr(url, '?');
+	size_t		nlen = strlen(name);
+
+	if (q == NULL)
+		return false;
+	for (q++; *q && *q != '#'; q += strcspn(q, "&#"), q += (*q == '&'))
+	{
+		if (strncmp(q, name, nlen) == 0 && (q[nlen] == '=' || q[nlen] == '&' ||
+											q[nlen] == '#' || q[nlen] == '\0'))
+		{
+			if (value != NULL && size > 0)
+			{
+				const char *v = q[nlen] == '=' ? q + nlen + 1 : q + nlen;
+				size_t		n = Min(size - 1, strcspn(v, "&#"));
+
+				/* no strlcpy: Debian's 18 headers expect it from glibc, bookworm's lacks it */
+				memcpy(value, v, n);
+				value[n] = '\0';
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * bad_request_hint
- *		The HINT of an HTTP 400 (issue 14).  When the API's text names a date
- *		parameter, the date pushdown options (the format the API did not
- *		take, the field it filters on) are what to change, not all of
- *		pushdown; callogs_fdw_probe() tells which.  Never raises.
+ *		The HINT of an HTTP 400 (issue 14), by what the request sent and
+ *		what the API's text names: a date parameter, the date pushdown
+ *		options (the format the API did not take, the field it filters on),
+ *		not all of pushdown; page_size, or a request with no filter
+ *		parameter at all (only paging), the page_size option (the url when
+ *		page_size is no more than the documented default of 20), never
+ *		pushdown, which would send the same request; otherwise pushdown.
+ *		callogs_fdw_probe(), named as a call that runs, tells which.  Never
+ *		raises.
  */
 static const char *
 bad_request_hint(CallogsRequest *req, const char *message)
 {
+	static const char *const dates[] = {"start_date", "end_date"};
+	static const char *const filters[] = {"call_type", "call_status", "start_date", "end_date"};
+	static const char *const size_names[] = {"page_size"};
 	const CallogsOptions *o = &req->fetcher->opts;
+	bool		filtered = false;
+	char		size[16] = "?";
 
-	if (!names_date_parameter(message))
-		return "The API refused a query parameter; set the table option pushdown to false to send only paging parameters.";
-	return req_printf(req,
-					  "The API refused a date bound: set the foreign table option date_format (\"date\" or \"timestamp\"), or date_column to '' to send no date bounds.",
-					  "The API refused a date bound sent as a %s: set the option date_format of foreign table \"%s\" to '%s', or date_column to '' to send no date bounds; SELECT * FROM callogs_fdw_probe(%s) shows which format and date field the API uses.",
-					  o->date_format == CALLOGS_DATE_FORMAT_DATE ? "bare date" : "timestamp",
-					  o->table_name ? o->table_name : "?",
-					  o->date_format == CALLOGS_DATE_FORMAT_DATE ? "timestamp" : "date",
-					  o->server_name);
+	for (int i = 0; i < (int) lengthof(filters); i++)
+		filtered = filtered || request_param(req->url, filters[i], NULL, 0);
+	(void) request_param(req->url, "page_size", size, sizeof(size));
+
+	if (names_parameter(message, dates, lengthof(dates)))
+		return req_printf(req,
+						  "The API refused a date bound: set the foreign table option date_format (\"date\" or \"timestamp\"), or date_column to '' to send no date bounds.",
+						  "The API refused a date bound sent as a %s: set the option date_format of foreign table \"%s\" to '%s', or date_column to '' to send no date bounds; %s shows which format and date field the API uses.",
+						  o->date_format == CALLOGS_DATE_FORMAT_DATE ? "bare date" : "timestamp",
+						  o->table_name ? o->table_name : "?",
+						  o->date_format == CALLOGS_DATE_FORMAT_DATE ? "timestamp" : "date",
+						  req->fetcher->probe_call);
+	if (names_parameter(message, size_names, lengthof(size_names)))
+		return req_printf(req,
+						  "The API refused the page size: lower the option page_size of the foreign table or its server.",
+						  "The API refused page_size=%s: lower the option page_size of the foreign table or of server \"%s\" (the API's documents suggest 20 to 100); %s finds one the API accepts.",
+						  size, o->server_name, req->fetcher->probe_call);
+	if (!filtered && atoi(size) > 20)
+		return req_printf(req,
+						  "The API refused a request without filter parameters: lower the option page_size, or check the url option of the server.",
+						  "The API refused a request that sent no filter parameter, only paging (page_size=%s): lower the option page_size of the foreign table or of server \"%s\", or check its url option; %s tells what the API accepts.",
+						  size, o->server_name, req->fetcher->probe_call);
+	if (!filtered)
+		return req_printf(req,
+						  "The API refused a request without filter parameters: check the url option of the server.",
+						  "The API refused a request that sent no filter parameter, only paging (page_size=%s, at most the documented default of 20): check the url option of server \"%s\"; %s tells what the API accepts.",
+						  size, o->server_name, req->fetcher->probe_call);
+	return "The API refused a query parameter; set the table option pushdown to false to send only paging parameters.";
 }
 
 /*

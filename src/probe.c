@@ -14,14 +14,20 @@
  * what it found, how it knows, and the option setting it recommends (or
  * "cannot tell").
  *
- * The questions (at most PROBE_MAX_QUESTIONS requests, plus the
- * transport's retries of a 429 or 5xx; every one but the first asks for
- * page_size=1 and reads "count"):
+ * The questions (at most 11 requests, PROBE_MAX_QUESTIONS in one case,
+ * plus the transport's retries of a 429 or 5xx; every one but the first
+ * asks for page_size=1 and reads "count"):
  *
- *	1. the first page with page_size=1000: the total, the rows the API
- *	   really puts on a page (its cap), the "next" link, the ids, the JSON
- *	   fields of the rows and the newest calls with their three timestamps;
- *	2. a page past the end;
+ *	1. the first page as the scans ask for it, with the table's (or
+ *	   server's) page_size, so that every limit the scans keep holds for the
+ *	   probe too: the total, the rows the API really puts on a page (its
+ *	   cap), the "next" link, the ids, the JSON fields of the rows and the
+ *	   newest calls with their three timestamps.  When the API refuses that
+ *	   page_size with HTTP 400 (a page-size ceiling), page 1 is asked again
+ *	   at the documented 100 (or 20), which is recommended: one more
+ *	   question, the only case that asks PROBE_MAX_QUESTIONS (12);
+ *	2. a page past the end (count + 1), judged with the count that answer
+ *	   carries and the age of the call it holds;
  *	3-4. start_date=1970-01-01 as a timestamp and as a bare date: which
  *	   format is accepted (the other gets HTTP 400), and how many calls
  *	   have a non-null date field;
@@ -34,13 +40,19 @@
  *	   or 5. (bare dates only) end_date = the newest call's day: whether
  *	   end_date is inclusive (assuming the API reads a date in UTC), the
  *	   field being told by which calls a date filter drops (null fields);
+ *	   not asked when the first page does not reach back to that day;
  *	10-11. call_status as the first call has it, and in upper case.
  *
  * Predictions are computed from the first page, which holds every call
  * newer than its oldest one (rows are newest first); windows are chosen
  * above that oldest call by more than the longest call on the page, so
  * that older calls cannot fall into them.  Calls that arrive while the
- * probe runs can make a comparison fail: the fact is then "cannot tell".
+ * probe runs can make a comparison fail: the fact is then "cannot tell",
+ * never a verdict (each answer's own count is what is compared).
+ *
+ * date_column takes a column, not a JSON field: the field the API filters
+ * on is mapped to the table's column that reads it (its "field" option),
+ * and the current setting is judged by the field its column reads.
  *
  * Every request goes through the scans' transport (http.c: retries, rate
  * limit, cancel, memory budget, address checks) and URL builder (url.c):
@@ -55,11 +67,14 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_foreign_server.h"
 #include "commands/defrem.h"
+#include "common/int.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -75,8 +90,8 @@
 
 #include "callogs_fdw.h"
 
-#define PROBE_FIRST_PAGE		1000	/* rows asked on the first page */
-#define PROBE_MAX_QUESTIONS		11
+#define PROBE_MAX_QUESTIONS		12	/* 11, and page 1 again at a page_size
+										 * the API accepts */
 #define PROBE_MS				INT64CONST(1000)	/* one millisecond, in us */
 
 /* The date fields the API may filter on. */
@@ -102,6 +117,16 @@ typedef struct ProbeCall
 	char	   *id;				/* a string "id", or NULL */
 } ProbeCall;
 
+/* What the first page's "next" link says about paging (as scan.c sees it). */
+typedef enum ProbeLinks
+{
+	PL_NONE,					/* no link */
+	PL_REFUSED,					/* a link the scans refuse (origin, scheme) */
+	PL_REPEAT,					/* a link back to the page it is on */
+	PL_PAGES,					/* page 2 of the same request */
+	PL_CURSORS					/* anything else: followed one by one */
+} ProbeLinks;
+
 /* The answer to one question. */
 typedef struct ProbeAnswer
 {
@@ -109,6 +134,8 @@ typedef struct ProbeAnswer
 	bool		ok;				/* a 2xx page */
 	int64		count;			/* its "count" */
 	size_t		ndata;			/* rows on it */
+	bool		has_row_t;		/* its first call has a creation_time */
+	TimestampTz row_t;			/* ... this one */
 	const char *message;		/* the API's message of a 400 or 404 */
 	char	   *query;			/* the query asked, for the evidence */
 } ProbeAnswer;
@@ -124,12 +151,20 @@ typedef struct Probe
 	int			asked;			/* questions asked (requests, not retries) */
 	ReturnSetInfo *rsinfo;
 
+	/* the table's columns, when a table is probed */
+	CallogsColumn *cols;
+	int			ncols;
+
 	/* the first page */
+	int			first_size;		/* the page_size it was asked with */
+	char	   *first_query;	/* its query, for the evidence */
 	int64		total;			/* the API's count */
 	int			ncalls;
 	ProbeCall  *calls;
 	TimestampTz span;			/* longest start/end after creation seen */
 	List	   *keys;			/* JSON keys of its rows */
+	ProbeLinks	links;			/* its "next" link */
+	const char *links_why;		/* PL_REFUSED: why */
 
 	/* the date questions */
 	bool		ts_ok;			/* timestamps accepted */
@@ -137,6 +172,9 @@ typedef struct Probe
 	int64		wide_count;		/* count of start_date=1970-01-01, or -1 */
 	int			field;			/* the date field found, or -1 */
 } Probe;
+
+static bool read_instant(ClJson *obj, const char *field, TimestampTz *out,
+						 bool *whole_ms);
 
 /* ---- reading the page (jsonpage.h's accessors) ---- */
 
@@ -292,7 +330,7 @@ params_of(const char *name,...)
  *		A 2xx page that is not a Call Logs page: SQLSTATE HV00A, as a scan
  *		would raise it.  Never returns.
  */
-static void
+pg_noreturn static void
 bad_answer(Probe *p, const char *query, const char *why)
 {
 	ereport(ERROR,
@@ -305,10 +343,11 @@ bad_answer(Probe *p, const char *query, const char *why)
 
 /*
  * ask
- *		One question: GET the server's url with params (and page_size=1
- *		unless params set it), through the scans' transport.  A 400 or 404
- *		is an answer (its status and the API's message); 401, 403, 429 and
- *		5xx after retries, and network failures raise the scans' errors.
+ *		One question: GET the server's url with params and page_size=1,
+ *		through the scans' transport.  A 400 or 404 is an answer (its
+ *		status and the API's message); 401, 403, 429 and 5xx after retries,
+ *		and network failures raise the scans' errors.  A page's answer keeps
+ *		its count, its number of rows and its first call's creation_time.
  */
 static void
 ask(Probe *p, List *params, ProbeAnswer *a)
@@ -338,6 +377,13 @@ ask(Probe *p, List *params, ProbeAnswer *a)
 		a->ok = true;
 		a->count = page.count;
 		a->ndata = page.ndata;
+		if (page.ndata > 0 && cl_type(probe_row(&page, 0)) == CL_JSON_OBJECT)
+		{
+			bool		whole_ms;
+
+			a->has_row_t = read_instant(probe_row(&page, 0), "creation_time",
+										&a->row_t, &whole_ms);
+		}
 	}
 	callogs_request_release(req);
 }
@@ -401,49 +447,109 @@ read_string(ClJson *obj, const char *field)
 }
 
 /*
- * first_page
- *		Question 1: page 1 with page_size=1000.  Keeps the calls' timestamps,
- *		statuses and ids and the JSON keys; reports the total, the page-size
- *		cap, the "next" links and the ids.  Errors here are the scans' own
- *		(a 404 hints at the url, a 401 at the token ...).
+ * ask_first
+ *		Page 1 with page_size = size, through the scans' transport.
+ *		Returns its decoded root, the request left in *reqp for the caller
+ *		to release, or NULL when the API answered HTTP 400 (status and
+ *		message in *a; a page_size the API refuses).  A 404 is asked again
+ *		as a scan asks it, so that its error is the scans' own (with the
+ *		hint on the url); 401, 403, a 429 or 5xx after retries, network
+ *		failures and the limits (max_response_bytes,
+ *		callogs_fdw.max_page_memory) raise the scans' errors.  *stream is
+ *		the request without "page", as a scan's stream URL.
  */
-static void
-first_page(Probe *p)
+static ClJson *
+ask_first(Probe *p, int size, ProbeAnswer *a, char **stream, char **url,
+		  CallogsRequest **reqp)
 {
-	char		size[16];
-	char	   *stream;
-	char	   *url;
+	char		v[16];
 	CallogsRequest *req;
 	ClJson	   *root;
+
+	snprintf(v, sizeof(v), "%d", size);
+	*stream = callogs_url_build(p->opts.url, params_of("page_size", v, NULL));
+	*url = callogs_url_build(*stream, params_of("page", "1", NULL));
+	memset(a, 0, sizeof(*a));
+	a->query = url_query(*url);
+	p->asked++;
+	Assert(p->asked <= PROBE_MAX_QUESTIONS);
+	req = callogs_request_submit(p->fetcher, *url, 0, 1, CALLOGS_REQ_CLIENT_ERROR_OK);
+	root = callogs_request_wait(req);
+	a->status = callogs_request_status(req);
+	if (root == NULL && a->status != 400)
+	{
+		/* a 404 on page 1: raise it as a scan would (never returns) */
+		callogs_request_release(req);
+		req = callogs_request_submit(p->fetcher, *url, 0, 1, 0);
+		root = callogs_request_wait(req);
+		a->status = callogs_request_status(req);
+	}
+	if (root == NULL)
+	{
+		a->message = callogs_request_api_message(req);
+		callogs_request_release(req);
+		*reqp = NULL;
+		return NULL;
+	}
+	a->ok = true;
+	*reqp = req;
+	return root;
+}
+
+/*
+ * refuse_first
+ *		Page 1 was refused with HTTP 400 at page_size a->query and at the
+ *		smaller page_size of b (or b is NULL: there was none to try): no
+ *		filter parameter was sent, so it is not pushdown.  SQLSTATE HV024,
+ *		as a scan's 400.  Never returns.
+ */
+pg_noreturn static void
+refuse_first(Probe *p, const ProbeAnswer *a, const ProbeAnswer *b)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("call logs API answered HTTP 400 Bad Request%s%s",
+					(b ? b : a)->message ? ": " : "",
+					(b ? b : a)->message ? (b ? b : a)->message : ""),
+			 b ? errdetail("Probe of server \"%s\": page 1 was refused as ?%s and as ?%s, without any filter parameter.",
+						   p->server->servername, a->query, b->query) :
+			 errdetail("Probe of server \"%s\": page 1 was refused as ?%s, without any filter parameter.",
+					   p->server->servername, a->query),
+			 errhint("Check the url option of server \"%s\", and the page_size option (now %d).",
+					 p->server->servername, p->opts.page_size)));
+}
+
+/*
+ * read_first
+ *		Keep what the probe needs of a first page (its calls' timestamps,
+ *		statuses and ids, the JSON keys, the kind of its "next" link),
+ *		replacing what an earlier first page left.  The page was asked with
+ *		page_size = size as url (stream: the same without "page").
+ */
+static void
+read_first(Probe *p, ClJson *root, const ProbeAnswer *a, int size,
+		   const char *stream, const char *url)
+{
 	ClPage		page;
 	char		err[CL_ERRMSG_LEN];
-	char	   *query;
-	char	   *next = NULL;
-	const char *why = NULL;
-	int			with_id = 0;
-	int			distinct_ids = 0;
-	int			cap;
 
-	snprintf(size, sizeof(size), "%d", PROBE_FIRST_PAGE);
-	stream = callogs_url_build(p->opts.url, params_of("page_size", size, NULL));
-	url = callogs_url_build(stream, params_of("page", "1", NULL));
-	query = url_query(url);
-	p->asked++;
-	req = callogs_request_submit(p->fetcher, url, 0, 1, 0);
-	root = callogs_request_wait(req);
 	if (!cl_page_decode(root, &page, err, sizeof(err)))
-		bad_answer(p, query, err);
+		bad_answer(p, a->query, err);
 
+	p->first_size = size;
+	p->first_query = a->query;
 	p->total = page.count;
 	p->ncalls = (int) page.ndata;
 	p->calls = palloc0(sizeof(ProbeCall) * Max(p->ncalls, 1));
+	p->span = 0;
+	p->keys = NIL;
 	for (int i = 0; i < p->ncalls; i++)
 	{
 		ClJson	   *obj = probe_row(&page, i);
 		ProbeCall  *c = &p->calls[i];
 
 		if (cl_type(obj) != CL_JSON_OBJECT)
-			bad_answer(p, query, psprintf("element %d of \"data\" is not an object", i));
+			bad_answer(p, a->query, psprintf("element %d of \"data\" is not an object", i));
 		for (int f = 0; f < PF_NFIELDS; f++)
 			c->has[f] = read_instant(obj, field_names[f], &c->t[f], &c->whole_ms[f]);
 		for (int f = PF_START; f < PF_NFIELDS; f++)
@@ -453,59 +559,155 @@ first_page(Probe *p)
 		c->id = read_string(obj, "id");
 		p->keys = probe_add_keys(p->keys, obj);
 	}
+
+	/*
+	 * The "next" link, as a scan judges it on page 1 (scan.c, take_page):
+	 * refused unless on the server's origin; page 2 of the same request
+	 * means page numbers; a link back to this very page repeats forever
+	 * (a scan refuses it when it meets it again); anything else is a
+	 * cursor, followed one by one.
+	 */
+	p->links = PL_NONE;
+	p->links_why = NULL;
 	if (page.next != NULL)
-		next = callogs_url_follow(p->opts.url, url, page.next, page.next_len, &why);
+	{
+		const char *why = NULL;
+		char	   *next = NULL;
+
+		if (page.next_len < CALLOGS_MAX_URL_LEN)
+			next = callogs_url_follow(p->opts.url, url, page.next, page.next_len, &why);
+		else
+			why = "the \"next\" link is too long";
+		if (next == NULL)
+		{
+			p->links = PL_REFUSED;
+			p->links_why = why;
+		}
+		else if (strcmp(next, url) == 0 || callogs_url_is_page_link(stream, next, 1))
+			p->links = PL_REPEAT;
+		else if (callogs_url_is_page_link(stream, next, 2))
+			p->links = PL_PAGES;
+		else
+			p->links = PL_CURSORS;
+	}
+}
+
+/*
+ * first_page
+ *		Question 1: page 1 as the scans ask for it, with the table's (or
+ *		server's) page_size: within every limit the scans keep
+ *		(max_response_bytes, callogs_fdw.max_page_memory, the API's own
+ *		page-size ceiling), so that the probe works wherever the scans do.
+ *		When the API refuses that page_size with HTTP 400 (a ceiling: the
+ *		scans fail too), page 1 is asked again at the documented 100 (or 20)
+ *		and that page_size is recommended.  Reports the total, the page-size
+ *		cap, the "next" links and the ids.  Other errors are the scans' own
+ *		(a 404 hints at the url, a 401 at the token, a page over
+ *		max_response_bytes at page_size ...).
+ */
+static void
+first_page(Probe *p)
+{
+	int			size = p->opts.page_size;
+	ProbeAnswer a1,
+				a2;
+	char	   *stream;
+	char	   *url;
+	CallogsRequest *req;
+	ClJson	   *root;
+	int			refused = 0;	/* the scans' page_size, refused */
+	int			with_id = 0;
+	int			distinct_ids = 0;
+	int			cap = 0;		/* rows the API puts on a page, when short */
+
+	root = ask_first(p, size, &a1, &stream, &url, &req);
+	if (root == NULL)
+	{
+		int			fallback = size > 100 ? 100 : size > 20 ? 20 : 0;
+
+		if (fallback == 0)
+			refuse_first(p, &a1, NULL);
+		refused = size;
+		size = fallback;
+		root = ask_first(p, size, &a2, &stream, &url, &req);
+		if (root == NULL)
+			refuse_first(p, &a1, &a2);
+		read_first(p, root, &a2, size, stream, url);
+	}
+	else
+		read_first(p, root, &a1, size, stream, url);
 	callogs_request_release(req);
 
 	add_fact(p, "calls",
 			 psprintf(INT64_FORMAT " calls (the API's count)", p->total),
-			 psprintf("%s: %d rows, count " INT64_FORMAT, query, p->ncalls, p->total),
+			 psprintf("%s: %d rows, count " INT64_FORMAT, p->first_query, p->ncalls, p->total),
 			 "nothing to change", 1);
 
 	/* the page-size cap */
-	cap = p->ncalls;
-	if (cap > PROBE_FIRST_PAGE)
+	if (p->ncalls < p->first_size && p->total > p->ncalls)
+		cap = Max(p->ncalls, 1);
+	if (refused)
+		add_fact(p, "page_size cap",
+				 cap ?
+				 psprintf("page_size %d refused with HTTP 400; at most %d rows per page", refused, cap) :
+				 psprintf("page_size %d refused with HTTP 400; page_size %d accepted", refused, size),
+				 psprintf("%s: %s; %s: %d rows, count " INT64_FORMAT,
+						  a1.query, answer_text(&a1), a2.query, p->ncalls, p->total),
+				 set_page_size(p, cap ? cap : size,
+							   psprintf(" (required: now %d, and every query fails with HTTP 400 until then)",
+										refused)),
+				 1);
+	else if (p->ncalls > p->first_size)
 		add_fact(p, "page_size cap",
 				 "none: the API ignores page_size",
-				 psprintf("asked for %d rows, got %d", PROBE_FIRST_PAGE, cap),
+				 psprintf("asked for %d rows, got %d", p->first_size, p->ncalls),
 				 "cannot tell: scans count pages by page_size; report it to the API's provider",
 				 0);
-	else if (p->total > cap && cap < PROBE_FIRST_PAGE)
+	else if (cap)
 		add_fact(p, "page_size cap",
 				 psprintf("at most %d rows per page", cap),
 				 psprintf("asked for %d rows, got %d of " INT64_FORMAT,
-						  PROBE_FIRST_PAGE, cap, p->total),
-				 p->opts.page_size > cap ?
+						  p->first_size, p->ncalls, p->total),
 				 set_page_size(p, cap, psprintf(" (now %d; larger pages come back short)",
-												p->opts.page_size)) :
-				 psprintf("nothing to change (page_size %d is within it)", p->opts.page_size),
+												p->opts.page_size)),
 				 0);
-	else if (p->total > cap)
+	else if (p->total > p->ncalls)
 		add_fact(p, "page_size cap",
-				 psprintf("at least %d rows per page, the most callogs_fdw asks for",
-						  PROBE_FIRST_PAGE),
-				 psprintf("asked for %d rows, got %d", PROBE_FIRST_PAGE, cap),
+				 psprintf("at least %d rows per page (page_size; the probe asks for no larger page)",
+						  p->first_size),
+				 psprintf("asked for %d rows, got %d", p->first_size, p->ncalls),
 				 "nothing to change", 0);
 	else
 		add_fact(p, "page_size cap",
 				 psprintf("cannot tell: all " INT64_FORMAT " calls fit on one page", p->total),
-				 psprintf("asked for %d rows, got %d", PROBE_FIRST_PAGE, cap),
+				 psprintf("asked for %d rows, got %d", p->first_size, p->ncalls),
 				 "cannot tell", 0);
 
 	/* "next" links */
-	if (page.next == NULL && p->total > p->ncalls)
+	if (p->links == PL_NONE && p->total > p->ncalls)
 		add_fact(p, "next links", "none: pages are asked for by number",
 				 "the first page has no \"next\" link",
 				 "nothing to change", 0);
-	else if (page.next == NULL)
+	else if (p->links == PL_NONE)
 		add_fact(p, "next links", "cannot tell: one page holds every call",
 				 "the first page has no \"next\" link", "cannot tell", 0);
-	else if (next == NULL)
-		add_fact(p, "next links", psprintf("refused by the scans: %s", why),
+	else if (p->links == PL_REFUSED)
+		add_fact(p, "next links", psprintf("refused by the scans: %s", p->links_why),
 				 "the first page's \"next\" link",
 				 "cannot tell: scans will fail with SQLSTATE HV00A; report it to the API's provider",
 				 0);
-	else if (callogs_url_is_page_link(stream, next, 2))
+	else if (p->links == PL_REPEAT && p->total > p->ncalls)
+		add_fact(p, "next links",
+				 "refused by the scans: the \"next\" link repeats the page it is on",
+				 "the first page's \"next\" link leads to that same page",
+				 "cannot tell: scans of more than one page will fail with SQLSTATE HV00A; report it to the API's provider",
+				 0);
+	else if (p->links == PL_REPEAT)
+		add_fact(p, "next links",
+				 "cannot tell: one page holds every call (its \"next\" link repeats that page, which scans refuse once there are more)",
+				 "the first page's \"next\" link leads to that same page",
+				 "cannot tell", 0);
+	else if (p->links == PL_PAGES)
 		add_fact(p, "next links",
 				 "page numbers: pages are fetched by number, concurrency at a time",
 				 "the first page's \"next\" link is page 2 of the same request",
@@ -514,9 +716,9 @@ first_page(Probe *p)
 		add_fact(p, "next links",
 				 "opaque cursors: pages are followed one after another (concurrency does not apply)",
 				 "the first page's \"next\" link is not page 2 of the same request",
-				 p->total > p->opts.page_size && p->opts.page_size < Min(cap, PROBE_FIRST_PAGE) ?
-				 set_page_size(p, Min(cap, PROBE_FIRST_PAGE),
-							   " (optional: fewer, larger pages mean fewer round trips one after another)") :
+				 p->total > p->ncalls && p->opts.page_size < CALLOGS_MAX_PAGE_SIZE && !cap ?
+				 psprintf("nothing to change; optional: a larger page_size (now %d, at most %d, if the API takes it) means fewer round trips one after another",
+						  p->opts.page_size, CALLOGS_MAX_PAGE_SIZE) :
 				 "nothing to change", 0);
 
 	/* ids */
@@ -560,34 +762,252 @@ first_page(Probe *p)
 /* ---- the questions after the first page ---- */
 
 /*
+ * row_age
+ *		Where the call an answer carried stands against the first page's
+ *		calls (rows come newest first): -1 older than all of them (and than
+ *		its newest), 1 at least as new as its newest (page 1 again, or a
+ *		call that arrived since), 0 when it cannot be told (no creation_time,
+ *		or in between).
+ */
+static int
+row_age(Probe *p, const ProbeAnswer *a)
+{
+	TimestampTz newest,
+				oldest;
+
+	if (!a->has_row_t || p->ncalls == 0 ||
+		!p->calls[0].has[PF_CREATION] || !p->calls[p->ncalls - 1].has[PF_CREATION])
+		return 0;
+	newest = p->calls[0].t[PF_CREATION];
+	oldest = p->calls[p->ncalls - 1].t[PF_CREATION];
+	if (a->row_t <= oldest && a->row_t < newest)
+		return -1;
+	if (a->row_t >= newest)
+		return 1;
+	return 0;
+}
+
+/*
  * past_end
- *		Question 2: page total+1 of page_size=1.  Both a 404 and an empty
- *		page are handled by the scans; rows there would mean that the API
- *		ignores "page" or that its count is low.
+ *		Question 2: page count+1 of page_size=1.  Both a 404 and an empty
+ *		page are handled by the scans.  Rows there are judged with the
+ *		counts each answer carries and the age of the call returned: when
+ *		the answer's own count covers the page, calls arrived since the
+ *		first page (a busy provider, not a broken one); a call as new as
+ *		page 1's means the API ignores "page" (harmless when "next" links
+ *		are cursors, which scans follow instead); an older call past the
+ *		count means the count is too low.
  */
 static void
 past_end(Probe *p)
 {
 	ProbeAnswer a;
 	char		page[32];
+	int64		pageno;
+	int			age;
+	bool		exists_now;
+	char	   *evidence;
+	const char *arrived;
 
-	snprintf(page, sizeof(page), INT64_FORMAT, Max(p->total, 1) + 1);
+	if (pg_add_s64_overflow(Max(p->total, 1), 1, &pageno))
+	{
+		add_fact(p, "page past the end",
+				 "cannot tell: \"count\" leaves no page number past it",
+				 psprintf("%s: count " INT64_FORMAT, p->first_query, p->total),
+				 "cannot tell: report the count to the API's provider", 0);
+		return;
+	}
+	snprintf(page, sizeof(page), INT64_FORMAT, pageno);
 	ask(p, params_of("page", page, NULL), &a);
 	if (!a.ok)
+	{
 		add_fact(p, "page past the end", psprintf("HTTP %ld", a.status),
 				 psprintf("%s: %s", a.query, answer_text(&a)),
 				 "nothing to change: scans end there when \"count\" says the page cannot exist",
 				 1);
-	else if (a.ndata == 0)
+		return;
+	}
+	if (a.ndata == 0)
+	{
 		add_fact(p, "page past the end", "an empty page",
 				 psprintf("%s: no rows, count " INT64_FORMAT, a.query, a.count),
 				 "nothing to change", 1);
+		return;
+	}
+
+	age = row_age(p, &a);
+	exists_now = a.count >= pageno;
+	evidence = psprintf("%s: %zu rows, count " INT64_FORMAT "; the first page: count " INT64_FORMAT "%s",
+						a.query, a.ndata, a.count, p->total,
+						age < 0 ? "; the call returned is older than the first page's" :
+						age > 0 ? "; the call returned is as new as the first page's newest, or newer" : "");
+	arrived = psprintf("calls arrived while probing (count " INT64_FORMAT ", then " INT64_FORMAT "), so page " INT64_FORMAT " exists now",
+					   p->total, a.count, pageno);
+	if (age > 0)
+		add_fact(p, "page past the end",
+				 "rows: the API ignores \"page\" (a page past the end holds the newest calls)",
+				 evidence,
+				 p->links == PL_CURSORS ?
+				 "nothing to change: its \"next\" links are cursors, which scans follow one by one (no page is asked for by number after the first)" :
+				 "cannot tell: scans of more than one page will fail with SQLSTATE HV00A; report it to the API's provider",
+				 1);
+	else if (exists_now && age < 0)
+		add_fact(p, "page past the end",
+				 psprintf("cannot tell: %s; its call is older than the first page's, so the API honours \"page\"",
+						  arrived),
+				 evidence,
+				 "nothing to change: scans end where \"count\" says the page cannot exist, and handle a 404 or an empty page there; run the probe again when fewer calls arrive to see which",
+				 1);
+	else if (exists_now)
+		add_fact(p, "page past the end",
+				 psprintf("cannot tell: %s", arrived),
+				 evidence,
+				 "nothing to change: scans end where \"count\" says the page cannot exist; run the probe again when fewer calls arrive",
+				 1);
+	else if (age < 0)
+		add_fact(p, "page past the end",
+				 "rows: the API's count is too low (a page past it holds older calls)",
+				 evidence,
+				 "cannot tell: scans end where \"count\" says, so calls past it are not returned (or fail with SQLSTATE HV00A when following links); report it to the API's provider",
+				 1);
 	else
 		add_fact(p, "page past the end",
 				 "rows: the API ignores \"page\", or its count is too low",
-				 psprintf("%s: %zu rows, count " INT64_FORMAT, a.query, a.ndata, a.count),
-				 "cannot tell: scans of more than one page will fail with SQLSTATE HV00A; report it to the API's provider",
+				 evidence,
+				 "cannot tell: scans of more than one page may fail with SQLSTATE HV00A; report it to the API's provider",
 				 1);
+}
+
+/* ---- date_column: a column, judged by the JSON field it reads ---- */
+
+/* Whether date_column may name a column of this type (deparse.c). */
+static bool
+is_date_type(Oid typid)
+{
+	Oid			t = getBaseType(typid);
+
+	return t == TIMESTAMPTZOID || t == TIMESTAMPOID || t == DATEOID;
+}
+
+/*
+ * column_of_field
+ *		The probed table's column that JSON field feeds (its field option,
+ *		by default its name) and that date_column may name, or NULL: a
+ *		timestamptz column first (its bounds are exact; timestamp and date
+ *		columns are widened by 16 hours), then the first by position.
+ */
+static const CallogsColumn *
+column_of_field(Probe *p, const char *field)
+{
+	const CallogsColumn *best = NULL;
+
+	for (int i = 0; i < p->ncols; i++)
+	{
+		const CallogsColumn *c = &p->cols[i];
+
+		if (c->kind == CALLOGS_CONV_CONSTANT || strcmp(c->field, field) != 0 ||
+			!is_date_type(c->typid))
+			continue;
+		if (best == NULL ||
+			(getBaseType(c->typid) == TIMESTAMPTZOID &&
+			 getBaseType(best->typid) != TIMESTAMPTZOID))
+			best = c;
+	}
+	return best;
+}
+
+/*
+ * current_date_setting
+ *		What the probed table's date_column does now, as deparse.c's
+ *		callogs_date_column_type resolves it: the JSON field its column
+ *		reads (*field; NULL when no date bound is sent), and *broken when it
+ *		names no usable column, so that every query with a date condition
+ *		fails.  Returns the setting in words for a recommendation.
+ */
+static char *
+current_date_setting(Probe *p, const char **field, bool *broken)
+{
+	const char *name = p->opts.date_column;
+	const char *q = quote_literal_cstr(name ? name : "");
+
+	*field = NULL;
+	*broken = false;
+	if (name == NULL || name[0] == '\0')
+		return pstrdup("''");
+	for (int i = 0; i < p->ncols; i++)
+	{
+		const CallogsColumn *c = &p->cols[i];
+
+		if (strcmp(c->attname, name) != 0)
+			continue;
+		if (!is_date_type(c->typid))
+		{
+			if (!p->opts.date_column_set)
+				return psprintf("the default %s, not a date column: no date bounds are sent", q);
+			*broken = true;
+			return psprintf("%s, not a timestamptz, timestamp or date column: queries with a date condition fail", q);
+		}
+		*field = c->field;
+		return psprintf("%s, which reads JSON field %s", q, c->field);
+	}
+	if (!p->opts.date_column_set)
+		return psprintf("the default %s, which names no column: no date bounds are sent", q);
+	*broken = true;
+	return psprintf("%s, which names no column: queries with a date condition fail", q);
+}
+
+/*
+ * date_column_rec
+ *		The date_column recommendation when the API's start_date/end_date
+ *		filter on JSON field want (or also, a field that gives the same
+ *		rows, or -1; want -1: the API filters on no field).  date_column
+ *		takes a column: the one recommended is the column that field feeds,
+ *		the current setting is judged by the field its column reads, and
+ *		'' (no date bounds, always safe) is recommended when no column
+ *		reads the field.  Without a table, in words.
+ */
+static char *
+date_column_rec(Probe *p, int want, int also, const char *why)
+{
+	const char *cur_field;
+	bool		broken;
+	char	   *cur;
+	const CallogsColumn *col;
+
+	if (p->table == NULL)
+	{
+		if (want < 0)
+			return psprintf("set the option date_column to '' on the foreign tables of server %s%s",
+							quote_identifier(p->server->servername), why);
+		return psprintf("on each foreign table of server %s, set date_column to the column that reads JSON field %s (its field option, or its name)%s%s, or to '' if no column does; callogs_fdw_probe(%s, 'table') checks a table",
+						quote_identifier(p->server->servername), field_names[want],
+						also >= 0 ? " or " : "", also >= 0 ? field_names[also] : "",
+						quote_literal_cstr(p->server->servername));
+	}
+
+	cur = current_date_setting(p, &cur_field, &broken);
+	if (want < 0)
+	{
+		if (cur_field == NULL && !broken)
+			return psprintf("nothing to change (date_column is %s)", cur);
+		return set_table_option(p, "date_column", "", psprintf(" (now %s%s)", cur, why));
+	}
+	if (cur_field != NULL &&
+		(strcmp(cur_field, field_names[want]) == 0 ||
+		 (also >= 0 && strcmp(cur_field, field_names[also]) == 0)))
+		return psprintf("nothing to change (date_column is %s)", cur);
+	col = column_of_field(p, field_names[want]);
+	if (col == NULL && also >= 0)
+		col = column_of_field(p, field_names[also]);
+	if (col != NULL)
+		return set_table_option(p, "date_column", col->attname,
+								psprintf(" (now %s%s)", cur, why));
+	if (cur_field == NULL && !broken)
+		return psprintf("nothing to change (date_column is %s; no date column reads JSON field %s, so date conditions are filtered locally)",
+						cur, field_names[want]);
+	return set_table_option(p, "date_column", "",
+							psprintf(" (now %s; no date column reads JSON field %s%s)",
+									 cur, field_names[want], why));
 }
 
 /*
@@ -638,8 +1058,7 @@ date_formats(Probe *p)
 	else
 	{
 		finding = "neither a timestamp nor a bare date";
-		rec = set_table_option(p, "date_column", "",
-							   " (send no date bounds: the API refuses both forms)");
+		rec = date_column_rec(p, -1, -1, "; the API refuses both forms: send no date bounds");
 	}
 	add_fact(p, "date format", finding, evidence, rec, 2);
 }
@@ -723,19 +1142,6 @@ pick_call(Probe *p, int64 pred[PF_NFIELDS][PF_NFIELDS])
 			return i;
 	}
 	return -1;
-}
-
-/* The date_column recommendation for the field found (or none: -1). */
-static char *
-date_column_rec(Probe *p, int f, const char *why)
-{
-	const char *want = f >= 0 ? field_names[f] : "";
-	const char *cur = p->opts.date_column;
-
-	if (strcmp(cur, want) == 0)
-		return psprintf("nothing to change (date_column is %s)", quote_literal_cstr(cur));
-	return set_table_option(p, "date_column", want,
-							psprintf(" (now %s%s)", quote_literal_cstr(cur), why));
 }
 
 /* A timestamp bound as the API gets it. */
@@ -831,11 +1237,11 @@ date_field_timestamps(Probe *p)
 	if (matches == 1)
 		add_fact(p, "date field", psprintf("start_date and end_date filter on %s", field_names[found]),
 				 ev.data,
-				 date_column_rec(p, found, "; a wrong date_column loses rows"), 3);
+				 date_column_rec(p, found, -1, "; a wrong date_column loses rows"), 3);
 	else if (all_total && p->total > 1)
 		add_fact(p, "date field", "none: the API ignores start_date and end_date",
 				 ev.data,
-				 date_column_rec(p, -1, "; dates are filtered locally"), 3);
+				 date_column_rec(p, -1, -1, "; dates are filtered locally"), 3);
 	else
 		add_fact(p, "date field", "cannot tell: no field matches every answer",
 				 ev.data,
@@ -899,13 +1305,13 @@ date_field_dates(Probe *p)
 			if (survives[f])
 				p->field = f;
 		add_fact(p, "date field", psprintf("start_date and end_date filter on %s", field_names[p->field]),
-				 evidence, date_column_rec(p, p->field, "; a wrong date_column loses rows"), 0);
+				 evidence, date_column_rec(p, p->field, -1, "; a wrong date_column loses rows"), 0);
 	}
 	else if (dropped && survives[PF_START] && survives[PF_END] && !survives[PF_CREATION])
 		add_fact(p, "date field",
 				 "start_time or end_time (bare dates cannot tell them apart): a date filter drops the calls where they are null",
 				 evidence,
-				 date_column_rec(p, PF_START,
+				 date_column_rec(p, PF_START, PF_END,
 								 "; with creation_time, calls whose start_time is null are lost; start_time and end_time give the same rows unless a call lasts over 16 hours"),
 				 0);
 	else if (dropped)
@@ -925,11 +1331,33 @@ date_field_dates(Probe *p)
 	if (p->ncalls > 0 && p->calls[0].has[PF_CREATION])
 	{
 		TimestampTz day = p->calls[0].t[PF_CREATION];
+		ProbeCall  *oldest = &p->calls[p->ncalls - 1];
 		ProbeAnswer a;
 		const char *verdict = NULL;
 		StringInfoData ev;
 
 		day -= day % USECS_PER_DAY;
+
+		/*
+		 * The predictions count the calls of the newest day on the first
+		 * page: it must hold them all (a page of page_size rows may not,
+		 * on a busy provider).  The calls after it are older than its
+		 * oldest, and their start and end come at most the page's longest
+		 * call later.
+		 */
+		if (p->ncalls < p->total &&
+			(!oldest->has[PF_CREATION] || oldest->t[PF_CREATION] + p->span >= day))
+		{
+			add_fact(p, "end_date bound",
+					 "cannot tell: the first page does not reach back to the start of its newest call's day",
+					 psprintf("%d calls on the first page, the oldest created at %s, the longest ending " INT64_FORMAT " s after its creation; the newest call's day starts at %s",
+							  p->ncalls,
+							  oldest->has[PF_CREATION] ? ts_text(oldest->t[PF_CREATION]) : "(no creation_time)",
+							  (int64) (p->span / USECS_PER_SEC), ts_text(day)),
+					 "nothing to change: the bounds callogs_fdw sends include the rows either way",
+					 0);
+			return;
+		}
 		ask(p, params_of("start_date", callogs_format_instant(SetEpochTimestamp(), CALLOGS_DATE_FORMAT_DATE),
 						 "end_date", callogs_format_instant(day, CALLOGS_DATE_FORMAT_DATE), NULL), &a);
 		initStringInfo(&ev);
@@ -1052,11 +1480,11 @@ filter_values(Probe *p)
 static void
 columns(Probe *p)
 {
-	Relation	rel;
-	CallogsColumn *cols;
-	int			ncols;
+	CallogsColumn *cols = p->cols;
+	int			ncols = p->ncols;
 	int			missing = 0;
 	StringInfoData unread;
+	char	   *relname;
 
 	if (p->table == NULL)
 	{
@@ -1070,9 +1498,8 @@ columns(Probe *p)
 		add_fact(p, "columns", "cannot tell: the API has no calls", NULL, "cannot tell", 0);
 		return;
 	}
-	rel = table_open(p->table->relid, AccessShareLock);
-	cols = callogs_build_columns(rel, NIL, p->opts.org_handle, &ncols);
-	table_close(rel, AccessShareLock);
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(p->table->relid)),
+										 get_rel_name(p->table->relid));
 
 	/* the fields of the calls that no column reads */
 	initStringInfo(&unread);
@@ -1109,10 +1536,10 @@ columns(Probe *p)
 						  cols[i].field, p->ncalls),
 				 unread.len ? psprintf("fields no column reads: %s", unread.data) :
 				 "every field of the calls is read by a column",
-				 psprintf("check the spelling, or name the JSON field: ALTER FOREIGN TABLE %s ALTER COLUMN %s OPTIONS (ADD field '...'); drop the column if the API does not send it",
-						  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-													 RelationGetRelationName(rel)),
-						  quote_identifier(cols[i].attname)),
+				 psprintf("check the spelling, or name the JSON field: ALTER FOREIGN TABLE %s ALTER COLUMN %s OPTIONS (%s field '...'); drop the column if the API does not send it",
+						  relname, quote_identifier(cols[i].attname),
+						  has_option(GetForeignColumnOptions(p->table->relid, cols[i].attnum),
+									 "field") ? "SET" : "ADD"),
 				 0);
 	}
 	if (missing == 0)
@@ -1182,6 +1609,10 @@ callogs_fdw_probe(PG_FUNCTION_ARGS)
 		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(PG_GETARG_TEXT_PP(1))),
 											 AccessShareLock, false);
 
+		if (get_rel_name(relid) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation with OID %u does not exist", relid)));
 		if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -1211,6 +1642,13 @@ callogs_fdw_probe(PG_FUNCTION_ARGS)
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(p->cxt);
 	p->fetcher = callogs_fetcher_create(p->cxt, &p->opts, &p->stats);
+	if (p->table)
+	{
+		Relation	rel = table_open(p->table->relid, AccessShareLock);
+
+		p->cols = callogs_build_columns(rel, NIL, p->opts.org_handle, &p->ncols);
+		table_close(rel, AccessShareLock);
+	}
 
 	first_page(p);
 	past_end(p);
@@ -1227,7 +1665,8 @@ callogs_fdw_probe(PG_FUNCTION_ARGS)
 	add_fact(p, "requests",
 			 psprintf("%d questions, " INT64_FORMAT " requests (retries included) to server \"%s\"",
 					  p->asked, p->stats.requests, p->server->servername),
-			 psprintf("at most %d questions; the token is sent only to the server's url", PROBE_MAX_QUESTIONS),
+			 psprintf("at most %d questions (%d when the API refuses page_size); the token is sent only to the server's url",
+					  PROBE_MAX_QUESTIONS - 1, PROBE_MAX_QUESTIONS),
 			 "nothing to change", (int) p->stats.requests);
 
 	MemoryContextSwitchTo(oldcxt);

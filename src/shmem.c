@@ -157,14 +157,32 @@ callogs_shmem_startup(void)
  * callogs_shmem_init
  *		From _PG_init: when the library is being preloaded (the only time
  *		shared memory can be had), define the size setting and install the
- *		hooks; otherwise nothing (the rate table is the backend's own).
+ *		hooks.  Otherwise the rate table is the backend's own, and the
+ *		setting is defined all the same, as a placeholder that does nothing
+ *		(PGC_SIGHUP: PostgreSQL allows a PGC_POSTMASTER setting only at
+ *		postmaster start): a value that ALTER SYSTEM stored while the library
+ *		was preloaded is then kept quietly, instead of being removed with a
+ *		WARNING in every session that loads the library
+ *		(MarkGUCPrefixReserved, issue 14).
  */
 void
 callogs_shmem_init(void)
 {
+	static int	unused_rate_limit_servers = 128;
+
 	/* a PGC_POSTMASTER setting may only be defined at postmaster start */
 	if (!process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("callogs_fdw.rate_limit_servers",
+								"Servers whose max_requests_per_second is kept in shared memory at the same time (no effect: callogs_fdw is not in shared_preload_libraries).",
+								"Takes effect when callogs_fdw is in shared_preload_libraries, at server start.",
+								&unused_rate_limit_servers,
+								128, 1, 100000,
+								PGC_SIGHUP,
+								0,
+								NULL, NULL, NULL);
 		return;
+	}
 	DefineCustomIntVariable("callogs_fdw.rate_limit_servers",
 							"Servers whose max_requests_per_second is kept in shared memory at the same time.",
 							"When more servers are rate limited at the same moment, the others are spaced per session until a slot frees up (with a WARNING).",

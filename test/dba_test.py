@@ -172,7 +172,8 @@ class Probe(DbaBase):
         log = self.assertRequests(f, tag)
         self.assertEqual(len(log), 11)
         self.assertEqual(f["calls"][0], "2500 calls (the API's count)")
-        self.assertEqual(f["page_size cap"][0], "at least 1000 rows per page, the most callogs_fdw asks for")
+        self.assertEqual(f["page_size cap"][0],
+                         "at least 100 rows per page (page_size; the probe asks for no larger page)")
         self.assertTrue(f["next links"][0].startswith("page numbers"))
         self.assertEqual(f["row ids"][0], 'every call carries an "id"')
         self.assertEqual(f["page past the end"][0], "HTTP 404")
@@ -182,15 +183,16 @@ class Probe(DbaBase):
                          "ALTER FOREIGN TABLE public.%s OPTIONS (ADD date_format 'timestamp') "
                          "(exact bounds: fewer rows fetched than whole days widened by 16 hours)" % t)
         self.assertEqual(f["date field"][0], "start_date and end_date filter on creation_time")
-        self.assertEqual(f["date field"][2], "nothing to change (date_column is 'creation_time')")
+        self.assertEqual(f["date field"][2],
+                         "nothing to change (date_column is 'creation_time', which reads JSON field creation_time)")
         self.assertEqual(f["end_date bound"][0], "inclusive")
         self.assertEqual(f["start_date bound"][0], "inclusive")
         self.assertTrue(f["filter values"][0].startswith("case-sensitive"))
         self.assertEqual(f["call_status filter"][0], "applied")
         self.assertEqual(f["columns"][0], "every column's JSON field appears on the first page")
-        # every question but the first asks for one row
+        # the first question asks for a page as the scans do, every other one for one row
         sizes = [e["query"].get("page_size") for e in log]
-        self.assertEqual(sizes, ["1000"] + ["1"] * 10)
+        self.assertEqual(sizes, ["100"] + ["1"] * 10)
 
     def test_date_field_start_time(self):
         tag = "dba_p_start"
@@ -200,12 +202,14 @@ class Probe(DbaBase):
         self.assertEqual(f["date field"][0], "start_date and end_date filter on start_time")
         self.assertEqual(f["date field"][2],
                          "ALTER FOREIGN TABLE public.%s OPTIONS (ADD date_column 'start_time') "
-                         "(now 'creation_time'; a wrong date_column loses rows)" % t)
+                         "(now 'creation_time', which reads JSON field creation_time; a wrong "
+                         "date_column loses rows)" % t)
         # the recommendation is a command that works, and then the probe agrees
         query(self.conn, f["date field"][2].split(" (now")[0])
         emu_reset(tag)
         f = self.probe(t)
-        self.assertEqual(f["date field"][2], "nothing to change (date_column is 'start_time')")
+        self.assertEqual(f["date field"][2],
+                         "nothing to change (date_column is 'start_time', which reads JSON field start_time)")
 
     def test_date_field_end_time(self):
         tag = "dba_p_end"
@@ -236,7 +240,10 @@ class Probe(DbaBase):
 
     def test_dates_date_only(self):
         tag = "dba_p_dateonly"
-        t = self.server(tag, dates="date_only", table_opts={"date_format": "timestamp"})
+        # the end_date question compares with the newest day's calls: a page
+        # of 1000 holds them all (one of 100 does not: see the next test)
+        t = self.server(tag, dates="date_only", table_opts={"date_format": "timestamp"},
+                        server_opts={"page_size": "1000"})
         f = self.probe(t)
         log = self.assertRequests(f, tag)
         self.assertEqual(len(log), 7)      # no timestamp windows: one end_date question
@@ -249,10 +256,26 @@ class Probe(DbaBase):
 
     def test_dates_date_only_exclusive(self):
         tag = "dba_p_dateonly_x"
-        t = self.server(tag, dates="date_only", end_exclusive=1)
+        t = self.server(tag, dates="date_only", end_exclusive=1, server_opts={"page_size": "1000"})
         f = self.probe(t)
         self.assertRequests(f, tag)
         self.assertEqual(f["end_date bound"][0], "exclusive")
+
+    def test_dates_date_only_page_short_of_the_day(self):
+        """A first page of 100 calls does not reach back to the start of the
+        newest call's day (about 96 calls before noon): the end_date question
+        would compare with calls it has not seen, so it is not asked."""
+        tag = "dba_p_dateonly_short"
+        t = self.server(tag, dates="date_only", end_exclusive=1)
+        f = self.probe(t)
+        log = self.assertRequests(f, tag)
+        self.assertEqual(len(log), 6)
+        self.assertEqual(f["end_date bound"][:2],
+                         ("cannot tell: the first page does not reach back to the start of its "
+                          "newest call's day",
+                          "100 calls on the first page, the oldest created at "
+                          "2025-11-29T23:55:08.992Z, the longest ending 3541 s after its creation; "
+                          "the newest call's day starts at 2025-11-30T00:00:00.000Z"))
 
     def test_dates_date_only_variant_b_start_time(self):
         """Bare dates, and missed calls without start_time: the probe sees
@@ -310,7 +333,7 @@ class Probe(DbaBase):
         self.assertRequests(f, tag)
         self.assertEqual(f["row ids"][0], 'no call carries an "id"')
         self.assertIn("docs/caching.md", f["row ids"][2])
-        self.assertEqual(f["column id"][0], 'JSON field "id" appears in none of the 1000 calls '
+        self.assertEqual(f["column id"][0], 'JSON field "id" appears in none of the 100 calls '
                                             'of the first page: the column is NULL in every row')
         self.assertIn("column bridge", f)
         self.assertNotIn("column call_duration", f)
@@ -361,7 +384,8 @@ class Probe(DbaBase):
         self.assertEqual(f["date field"][0], "none: the API ignores start_date and end_date")
         self.assertEqual(f["date field"][2],
                          "ALTER FOREIGN TABLE public.%s OPTIONS (ADD date_column '') "
-                         "(now 'creation_time'; dates are filtered locally)" % t)
+                         "(now 'creation_time', which reads JSON field creation_time; dates are "
+                         "filtered locally)" % t)
         self.assertNotIn("end_date bound", f)
         self.assertEqual(f["call_status filter"][0], "ignored: the API counts every call for one status")
         self.assertEqual(f["call_status filter"][2],
@@ -383,7 +407,7 @@ class Probe(DbaBase):
         query(self.conn, "ALTER SERVER %s_srv OPTIONS (SET url %s)" % (t, sql_literal(url)))
         f = self.probe(t)
         self.assertEqual(f["page_size cap"][:3],
-                         ("none: the API ignores page_size", "asked for 1000 rows, got 1500",
+                         ("none: the API ignores page_size", "asked for 100 rows, got 1500",
                           "cannot tell: scans count pages by page_size; report it to the API's provider"))
 
     def test_ids_repeat(self):
@@ -396,7 +420,7 @@ class Probe(DbaBase):
         url = emu_url(probe_scenario(tag, rows=2500, links=0), port=proxy.port)
         query(self.conn, "ALTER SERVER %s_srv OPTIONS (SET url %s)" % (t, sql_literal(url)))
         f = self.probe(t)
-        self.assertEqual(f["row ids"][0], "ids repeat: 1000 calls carry 16 distinct ids")
+        self.assertEqual(f["row ids"][0], "ids repeat: 100 calls carry 16 distinct ids")
         self.assertTrue(f["row ids"][2].startswith("cannot tell: scans drop a call whose id"))
 
     def test_retries_are_counted(self):
@@ -501,7 +525,8 @@ class Hints(DbaBase):
             e.diag.message_hint,
             "The API refused a date bound sent as a bare date: set the option date_format of "
             "foreign table \"%s\" to 'timestamp', or date_column to '' to send no date bounds; "
-            "SELECT * FROM callogs_fdw_probe(%s_srv) shows which format and date field the API uses." % (t, t))
+            "SELECT * FROM callogs_fdw_probe('%s_srv', 'public.%s') shows which format and date "
+            "field the API uses." % (t, t, t))
         # the advice works: the same rows as without any date pushdown
         query(self.conn, "ALTER FOREIGN TABLE %s OPTIONS (ADD date_format 'timestamp')" % t)
         n = query(self.conn, "SELECT count(id) FROM %s WHERE creation_time > '2025-11-29'" % t)[0][0]
@@ -518,9 +543,12 @@ class Hints(DbaBase):
         self.assertIn("to 'date'", e.diag.message_hint)
 
     def test_400_elsewhere_keeps_the_pushdown_hint(self):
+        """A filter was sent: pushdown is the suspect (test/probe_test.py:
+        without any filter, page_size is)."""
         tag = "dba_h_400"
         t = self.server(tag, rows=250, fault="400")
-        e = self.assertFails("SELECT count(id) FROM %s" % t, FDW_INVALID_ATTRIBUTE_VALUE)
+        e = self.assertFails("SELECT count(id) FROM %s WHERE call_type = 'inbound'" % t,
+                             FDW_INVALID_ATTRIBUTE_VALUE)
         self.assertEqual(e.diag.message_hint,
                          "The API refused a query parameter; set the table option pushdown to false "
                          "to send only paging parameters.")
@@ -535,8 +563,9 @@ class Hints(DbaBase):
         query(self.conn, "ALTER SERVER %s_srv OPTIONS (SET url %s)" % (t, sql_literal(url[:-1])))
         e = self.assertFails("SELECT count(id) FROM %s" % t, FDW_TABLE_NOT_FOUND)
         self.assertEqual(e.diag.message_hint,
-                         "The path of the url of server \"%s_srv\" does not end in \"/\", and the API's "
-                         "path does: ALTER SERVER %s_srv OPTIONS (SET url '%s')." % (t, t, url))
+                         "The path of the url of server \"%s_srv\" is the documented "
+                         "/api/v2/platform/call-logs/ without its final \"/\": ALTER SERVER %s_srv "
+                         "OPTIONS (SET url '%s')." % (t, t, url))
         query(self.conn, re.search(r"(ALTER SERVER .*)\.$", e.diag.message_hint).group(1))
         self.assertEqual(query(self.conn, "SELECT count(id) FROM %s" % t)[0][0], 250)
 
