@@ -9,6 +9,7 @@ OBJS = \
 	src/jsonpage.o \
 	src/netcheck.o \
 	src/option.o \
+	src/orgtables.o \
 	src/probe.o \
 	src/scan.o \
 	src/shmem.o \

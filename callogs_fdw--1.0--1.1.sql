@@ -11,96 +11,131 @@
 -- create objects in a schema on that path could define a closer-matching
 -- overload (public.unnest(text[]), public.format(text, name, ...),
 -- public.||(name, text), ...) that then ran with the rights of whoever
--- called the helper, typically a superuser following the README.  Now every
--- function runs with search_path = pg_catalog, pg_temp and names its
--- functions, operators and types with their schema, so no object outside
--- pg_catalog is ever looked up.
+-- called the helper, typically a superuser following the README.  Now the
+-- PL/pgSQL function runs with search_path = pg_catalog, pg_temp and names
+-- its functions, operators and types with their schema, so no object
+-- outside pg_catalog is ever looked up; callogs_add_org_table is C.
+--
+-- Entry points: every function a user calls with arguments takes text
+-- (and text[]), the types an unknown literal resolves to.  With name or
+-- regclass parameters, an overload (text, text, text[]) in any schema on
+-- the caller's search_path, even after the extension's, was the better
+-- match for the README's own call, and ran as its caller.  Names given as
+-- text are resolved in the caller's context, as regclass input does.
 --
 -- Names: the child table of an organization is "<parent>_<org_handle>",
 -- with the org handle as is (case and punctuation kept, quoted where
 -- needed), so that Acme/acme or a-b/a_b get different tables; a name over
 -- 63 bytes is cut and ends in "_" and 8 hex digits of the SHA-256 of the
 -- handle.  A parent name that needs quoting works.
+--
+-- A parent must belong to the caller (also for a superuser) and be
+-- partitioned by LIST (org_handle) on pg_catalog.text: a domain as the
+-- key's type ran its CHECK, another role's function, as the caller when
+-- the bound was coerced.
+
+-- Before anything changes: objects with the names (and argument types) of
+-- 1.1's new objects that are not the extension's would make this script
+-- fail with "already exists" halfway, leaving the fixes above unapplied
+-- (a role that may create objects in the extension's schema can make
+-- them).  PostgreSQL gives an extension no way to take them over, and they
+-- may be anyone's: say what they are, whose, and how to drop them.
+DO $check$
+DECLARE
+  sigs pg_catalog.text[] := ARRAY[
+    'callogs_add_org_table(pg_catalog.text,pg_catalog.text,pg_catalog.text)',
+    'callogs_create_org_tables(pg_catalog.text,pg_catalog.text,pg_catalog.text[],pg_catalog.text)',
+    'callogs_fdw_probe(pg_catalog.text,pg_catalog.text)',
+    'callogs_fdw_activity()'];
+  sig pg_catalog.text;
+  found pg_catalog.text[] := '{}';
+  drops pg_catalog.text[] := '{}';
+  proc pg_catalog.oid;
+  rel pg_catalog.oid;
+  name pg_catalog.text;
+  owner pg_catalog.text;
+  kind pg_catalog.char;
+BEGIN
+  FOREACH sig IN ARRAY sigs LOOP
+    proc := pg_catalog.to_regprocedure(
+      pg_catalog.quote_ident('@extschema@') OPERATOR(pg_catalog.||) '.'
+      OPERATOR(pg_catalog.||) sig);
+    IF proc IS NOT NULL THEN
+      SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname,
+                               pg_catalog.pg_get_function_identity_arguments(p.oid)),
+             pg_catalog.pg_get_userbyid(p.proowner)
+        INTO name, owner
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+       WHERE p.oid OPERATOR(pg_catalog.=) proc;
+      found := found OPERATOR(pg_catalog.||)
+               pg_catalog.format('function %s (owner %s)', name, owner);
+      drops := drops OPERATOR(pg_catalog.||) pg_catalog.format('DROP FUNCTION %s;', name);
+    END IF;
+  END LOOP;
+  rel := pg_catalog.to_regclass(pg_catalog.quote_ident('@extschema@')
+                                OPERATOR(pg_catalog.||) '.callogs_fdw_activity');
+  IF rel IS NOT NULL THEN
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
+           pg_catalog.pg_get_userbyid(c.relowner), c.relkind
+      INTO name, owner, kind
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    found := found OPERATOR(pg_catalog.||)
+             pg_catalog.format('relation %s (owner %s)', name, owner);
+    drops := drops OPERATOR(pg_catalog.||)
+             pg_catalog.format('DROP %s %s;',
+                               CASE WHEN kind OPERATOR(pg_catalog.=) 'v' THEN 'VIEW'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'm' THEN 'MATERIALIZED VIEW'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'f' THEN 'FOREIGN TABLE'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE'
+                                    WHEN kind OPERATOR(pg_catalog.=) 'i' THEN 'INDEX'
+                                    ELSE 'TABLE' END, name);
+  END IF;
+  IF pg_catalog.cardinality(found) OPERATOR(pg_catalog.>) 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '42710',
+      MESSAGE = 'objects that callogs_fdw 1.1 creates already exist in schema '
+                OPERATOR(pg_catalog.||) pg_catalog.quote_ident('@extschema@')
+                OPERATOR(pg_catalog.||) ' and are not the extension''s',
+      DETAIL = pg_catalog.array_to_string(found, '; ') OPERATOR(pg_catalog.||) '.',
+      HINT = 'Check what they are, drop them, and run the command again: '
+             OPERATOR(pg_catalog.||) pg_catalog.array_to_string(drops, ' ');
+  END IF;
+END
+$check$;
 
 DROP FUNCTION @extschema@.callogs_create_org_tables(name, name, text[]);
+DROP FUNCTION @extschema@.callogs_add_org_table(regclass, text, name);
 
 -- callogs_add_org_table: create the foreign table of one organization as a
--- partition of parent (a table partitioned by LIST (org_handle)), on
+-- partition of parent (a table of the caller's, partitioned by LIST
+-- (org_handle) on text, named as the caller's search_path finds it), on
 -- server, with the org_handle table option and a column org_handle filled
--- from it.  Runs as the caller.  Returns the new table.
-CREATE OR REPLACE FUNCTION @extschema@.callogs_add_org_table(parent regclass, org_handle text,
-                                                           server name)
+-- from it.  Runs as the caller.  Returns the new table.  See
+-- src/orgtables.c.
+CREATE FUNCTION @extschema@.callogs_add_org_table(parent text, org_handle text,
+                                                  server text)
 RETURNS regclass
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  nsp pg_catalog.name;
-  nspoid pg_catalog.oid;
-  rel pg_catalog.name;
-  child pg_catalog.text;
-  hash pg_catalog.text;
-  childoid pg_catalog.oid;
-BEGIN
-  IF parent IS NULL OR server IS NULL THEN
-    RAISE EXCEPTION USING ERRCODE = '22004',
-      MESSAGE = 'parent and server must not be null';
-  END IF;
-  IF org_handle IS NULL OR org_handle OPERATOR(pg_catalog.=) '' THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = 'org_handle must not be empty',
-      HINT = 'Pass the organization''s handle, as sent in the Org-Handle header.';
-  END IF;
-  SELECT n.nspname, n.oid, c.relname INTO nsp, nspoid, rel
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-   WHERE c.oid OPERATOR(pg_catalog.=) parent::pg_catalog.oid;
-
-  -- "<parent>_<org_handle>", or cut to 54 bytes (on a character boundary)
-  -- plus "_" and 8 hex digits of the handle's hash when over 63 bytes
-  child := rel::pg_catalog.text OPERATOR(pg_catalog.||) '_'
-           OPERATOR(pg_catalog.||) org_handle;
-  IF pg_catalog.octet_length(child) OPERATOR(pg_catalog.>) 63 THEN
-    hash := pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(
-              pg_catalog.convert_to(org_handle, 'UTF8')), 'hex'), 1, 8);
-    WHILE pg_catalog.octet_length(child) OPERATOR(pg_catalog.>) 54 LOOP
-      child := pg_catalog.substr(child, 1,
-                                 pg_catalog.length(child) OPERATOR(pg_catalog.-) 1);
-    END LOOP;
-    child := child OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) hash;
-  END IF;
-
-  EXECUTE pg_catalog.format(
-    'CREATE FOREIGN TABLE %I.%I PARTITION OF %I.%I FOR VALUES IN (%L) '
-    'SERVER %I OPTIONS (org_handle %L)',
-    nsp, child, nsp, rel, org_handle, server, org_handle);
-  EXECUTE pg_catalog.format(
-    'ALTER FOREIGN TABLE %I.%I ALTER COLUMN org_handle OPTIONS (ADD field %L)',
-    nsp, child, '@org_handle');
-
-  SELECT c.oid INTO childoid
-    FROM pg_catalog.pg_class c
-   WHERE c.relnamespace OPERATOR(pg_catalog.=) nspoid
-     AND c.relname OPERATOR(pg_catalog.=) child::pg_catalog.name;
-  RETURN childoid::pg_catalog.regclass;
-END
-$$;
+AS 'MODULE_PATHNAME', 'callogs_add_org_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- callogs_create_org_tables: create parent (in parent_schema: by default
 -- the caller's current schema, where CREATE TABLE would put it), a table
 -- partitioned by LIST (org_handle) with the canonical call_logs columns,
 -- and one foreign partition per org handle on server.  Returns the
--- partitions.  parent_schema's default is evaluated in the caller's
--- session, before the function's own search_path applies.
+-- partitions.  parent and parent_schema are names as they are (not
+-- parsed: 'All Calls' is "All Calls").  parent_schema's default is
+-- evaluated in the caller's session, before the function's own
+-- search_path applies.
 CREATE FUNCTION @extschema@.callogs_create_org_tables(
-    parent name, server name, org_handles text[],
-    parent_schema name DEFAULT pg_catalog.current_schema())
+    parent text, server text, org_handles text[],
+    parent_schema text DEFAULT pg_catalog.current_schema())
 RETURNS SETOF regclass
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  parentoid pg_catalog.oid;
   o pg_catalog.text;
 BEGIN
   IF parent IS NULL OR server IS NULL OR org_handles IS NULL THEN
@@ -122,13 +157,9 @@ BEGIN
       call_duration pg_catalog.interval, end_reason pg_catalog.text,
       bridge pg_catalog.int4
     ) PARTITION BY LIST (org_handle)', parent_schema, parent);
-  SELECT c.oid INTO parentoid
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-   WHERE n.nspname OPERATOR(pg_catalog.=) parent_schema
-     AND c.relname OPERATOR(pg_catalog.=) parent;
   FOREACH o IN ARRAY org_handles LOOP
-    RETURN NEXT @extschema@.callogs_add_org_table(parentoid::pg_catalog.regclass, o, server);
+    RETURN NEXT @extschema@.callogs_add_org_table(
+      pg_catalog.format('%I.%I', parent_schema, parent), o, server);
   END LOOP;
   RETURN;
 END
@@ -140,9 +171,10 @@ $$;
 -- kind of "next" links, case of filter values, ids, the page past the end)
 -- and which of foreign_table's columns no call carries; one row per fact
 -- with the setting it recommends.  Superuser or the server's owner only
--- (checked inside).
+-- (checked inside).  foreign_table is a name as the caller's search_path
+-- finds it, as regclass input would.
 CREATE FUNCTION @extschema@.callogs_fdw_probe(
-    server name, foreign_table regclass DEFAULT NULL,
+    server text, foreign_table text DEFAULT NULL,
     OUT fact text, OUT finding text, OUT evidence text,
     OUT recommendation text, OUT requests integer)
 RETURNS SETOF record

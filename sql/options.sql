@@ -96,7 +96,8 @@ SELECT count(*) FROM shared_calls WHERE bridge < 0;
 -- the user cannot read the mapping's token
 SELECT umoptions FROM pg_user_mappings WHERE srvname = 'shared_srv' AND usename = 'postgres';
 RESET ROLE;
--- a server owned by a non-superuser may not reach this machine
+-- a server owned by a non-superuser may not use plain http (nor reach this
+-- machine), checked when it is used
 ALTER SERVER shared_srv OWNER TO regress_callogs_user;
 SET ROLE regress_callogs_user;
 SELECT count(*) FROM shared_calls WHERE bridge < 0;

@@ -235,7 +235,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	DefineCustomBoolVariable("callogs_fdw.allow_private_addresses",
 							 "Lets servers not owned by a superuser reach private networks.",
-							 "10/8, 172.16/12, 192.168/16, 100.64/10 and IPv6 unique-local fc00::/7; this machine and link-local addresses stay refused.",
+							 "10/8, 172.16/12, 192.168/16, 100.64/10, IPv6 unique-local fc00::/7 and site-local fec0::/10; this machine, link-local addresses and cloud metadata services stay refused.",
 							 &callogs_allow_private_addresses,
 							 false,
 							 PGC_SUSET,
@@ -248,6 +248,14 @@ _PG_init(void)
 							256 * 1024, 1024, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("callogs_fdw.max_transfers",
+							"HTTP transfers a backend runs at once, across all its scans.",
+							"Further requests wait in the backend's queue; libcurl keeps at most as many connections, idle ones included.",
+							&callogs_max_transfers,
+							32, 1, 256,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("callogs_fdw.debug_fail_request_start",
 							   "Testing aid: requests whose URL contains this text fail to start.",
@@ -2140,19 +2148,25 @@ callogsImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	}
 
 	initStringInfo(&buf);
+	/*
+	 * Types are schema-qualified: PostgreSQL parses the statement with the
+	 * importing session's search_path, where "text" could be another
+	 * role's domain whose CHECK runs as whoever reads the table (issue 10
+	 * round 2, finding 8).
+	 */
 	appendStringInfo(&buf,
 					 "CREATE FOREIGN TABLE %s (\n"
-					 "  id text,\n"
-					 "  source_number text,\n"
-					 "  destination_number text,\n"
-					 "  call_type text,\n"
-					 "  call_status text,\n"
-					 "  creation_time timestamptz,\n"
-					 "  start_time timestamptz,\n"
-					 "  end_time timestamptz,\n"
-					 "  call_duration interval,\n"
-					 "  end_reason text,\n"
-					 "  bridge integer\n"
+					 "  id pg_catalog.text,\n"
+					 "  source_number pg_catalog.text,\n"
+					 "  destination_number pg_catalog.text,\n"
+					 "  call_type pg_catalog.text,\n"
+					 "  call_status pg_catalog.text,\n"
+					 "  creation_time pg_catalog.timestamptz,\n"
+					 "  start_time pg_catalog.timestamptz,\n"
+					 "  end_time pg_catalog.timestamptz,\n"
+					 "  call_duration pg_catalog.interval,\n"
+					 "  end_reason pg_catalog.text,\n"
+					 "  bridge pg_catalog.int4\n"
 					 ") SERVER %s",
 					 quote_identifier(table_name),
 					 quote_identifier(server->servername));

@@ -46,6 +46,18 @@
 #define CALLOGS_ERR_VALUE_LEN		60	/* shortened values in messages */
 #define CALLOGS_DEFAULT_URL "https://unpod.dev/api/v2/platform/call-logs/"
 
+/*
+ * max_requests_per_second: 0 is no limit; otherwise at least
+ * CALLOGS_MIN_RATE, and at least CALLOGS_USER_MIN_RATE on a server not
+ * owned by a superuser (checked when set and when used: a slower rate holds
+ * a slot of the shared rate table for 1/rate seconds).  Every spacing is
+ * therefore at most CALLOGS_MAX_SPACING_US.
+ */
+#define CALLOGS_MIN_RATE			0.001
+#define CALLOGS_USER_MIN_RATE		0.1
+#define CALLOGS_MAX_RATE			100000.0
+#define CALLOGS_MAX_SPACING_US		INT64CONST(1000000000)	/* 1 / CALLOGS_MIN_RATE */
+
 /* The documented filter values; anything else is never sent. */
 #define CALLOGS_NUM_CALL_TYPES		2
 #define CALLOGS_NUM_CALL_STATUSES	3
@@ -88,6 +100,7 @@ typedef struct CallogsOptions
 	bool		async_capable;	/* allow asynchronous Append */
 	bool		ssl_verify;
 	char	   *ca_file;
+	bool		owner_superuser;	/* the server is owned by a superuser */
 	bool		restrict_hosts;	/* server owner may not reach this machine */
 	bool		allow_private;	/* ... but may reach private networks */
 	char	   *proxy;			/* superuser-chosen proxy, or NULL: none */
@@ -277,6 +290,7 @@ extern CallogsStats callogs_session_stats;
 extern bool callogs_log_requests;
 extern char *callogs_debug_fail_start;
 extern int	callogs_max_page_memory;
+extern int	callogs_max_transfers;
 
 extern void callogs_http_init(void);
 extern CallogsFetcher *callogs_fetcher_create(MemoryContext cxt,
@@ -300,6 +314,7 @@ extern int	callogs_http_wait_fd(MemoryContext cxt);
 extern void callogs_http_short_wait(long timeout_ms);
 extern int	callogs_request_stream(CallogsRequest *req);
 extern int	callogs_request_page(CallogsRequest *req);
+extern char *callogs_scrub_secrets(const char *text);
 
 /* in shmem.c */
 
@@ -345,7 +360,8 @@ typedef struct CallogsActivity
 extern int	callogs_rate_limit_servers;
 extern void callogs_shmem_init(void);
 extern bool callogs_shmem_available(void);
-extern long callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now);
+extern int64 callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now);
+extern void callogs_rate_warn(void);
 extern void callogs_activity_transport(int in_flight, int retry_delta,
 									   TimestampTz retry_after_until);
 extern bool callogs_activity_read(int i, CallogsActivity *out);

@@ -584,7 +584,7 @@ convert_member(ConvContext *cc, CallogsColumn *columns, int i, ClJson *v,
 }
 
 /*
- * callogs_convert_row
+ * convert_row
  *		Fill values/nulls (indexed by attnum - 1) from one call-log object.
  *		Columns not listed stay NULL, as do columns whose key is missing or
  *		null.  Errors name the column and field.
@@ -595,9 +595,9 @@ convert_member(ConvContext *cc, CallogsColumn *columns, int i, ClJson *v,
  *		one comparison, cheaper than a hash lookup per column.  An object
  *		with many more members than the query needs is read by lookups.
  */
-void
-callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
-					const char *relname, Datum *values, bool *nulls)
+static void
+convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
+			const char *relname, Datum *values, bool *nulls)
 {
 	ConvContext cc;
 	ErrorContextCallback errcallback;
@@ -664,4 +664,40 @@ callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
 	}
 
 	error_context_stack = errcallback.previous;
+}
+
+/*
+ * callogs_convert_row
+ *		convert_row, whose errors never show the token: a conversion error
+ *		shows the API's value (in the CONTEXT line, and in the message of a
+ *		type's input function), and an API may echo the token in any value
+ *		(issue 10 round 2, finding 5).  An error is caught, every text of it
+ *		scrubbed (callogs_scrub_secrets) and raised again: the cost is one
+ *		PG_TRY per row.
+ */
+void
+callogs_convert_row(ClJson *obj, CallogsColumn *columns, int ncolumns,
+					const char *relname, Datum *values, bool *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		convert_row(obj, columns, ncolumns, relname, values, nulls);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->message = callogs_scrub_secrets(edata->message);
+		edata->detail = callogs_scrub_secrets(edata->detail);
+		edata->detail_log = callogs_scrub_secrets(edata->detail_log);
+		edata->hint = callogs_scrub_secrets(edata->hint);
+		edata->context = callogs_scrub_secrets(edata->context);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 }

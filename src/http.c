@@ -78,6 +78,15 @@
 #define CALLOGS_MSG_LEN			1024	/* longest recorded failure text */
 #define CALLOGS_EPOLL_BATCH		32	/* socket events handled per epoll_wait */
 
+/*
+ * The longest single sleep of the transport, in ms.  Every wait (rate
+ * limit, Retry-After, backoff, curl's timeouts) is computed in int64 from
+ * its deadline and clamped to this before it reaches an int: PostgreSQL's
+ * WaitEventSetWait takes 0..INT_MAX (and asserts it).  A longer wait is
+ * slept in several rounds of the wait loop, which recomputes the deadline.
+ */
+#define CALLOGS_MAX_SLEEP_MS	INT64CONST(60000)
+
 typedef enum RequestState
 {
 	REQ_PENDING,				/* queued, not handed to curl yet */
@@ -105,6 +114,7 @@ struct CallogsFetcher
 	CallogsStats *stats;		/* per-scan counters, or NULL */
 	const char *url_hint;		/* hint of a 404 on page 1 (url's path) */
 	const char *probe_call;		/* callogs_fdw_probe(...) call, for hints */
+	dlist_node	live_node;		/* in live_fetchers: its token is scrubbed */
 	MemoryContextCallback cleanup;
 };
 
@@ -164,7 +174,8 @@ typedef struct Transport
 	int			latch_pos;		/* position of the latch in wait_set */
 	dlist_head	pending;		/* PENDING requests of every fetcher */
 	int			running;		/* transfers handed to curl */
-	long		own_due_ms;		/* ms until a PENDING request is due, or -1 */
+	int			conn_limit;		/* callogs_max_transfers as curl has it */
+	int64		own_due_ms;		/* ms until a PENDING request is due, or -1 */
 	int64		own_due_us;		/* ... as a CLOCK_MONOTONIC time, or -1 */
 	int64		curl_due_us;	/* curl's next timeout, CLOCK_MONOTONIC, or -1 */
 	int64		armed_us;		/* the timerfd's deadline, or -1 (disarmed,
@@ -185,6 +196,18 @@ static ClBudget page_budget;
 
 /* callogs_fdw.max_page_memory, in kB */
 int			callogs_max_page_memory = 256 * 1024;
+
+/*
+ * callogs_fdw.max_transfers: transfers the backend hands to curl at once,
+ * across all its scans (issue 10 round 2, finding 4: an asynchronous
+ * Append over 150 organizations had 672 TLS connections open, 627 MB, and
+ * plain http ran out of file descriptors).  The other requests wait in the
+ * backend's queue (transport.pending), holding no handle, socket or
+ * parser.  curl gets the same number as its limit on connections, idle
+ * ones included (CURLMOPT_MAX_TOTAL_CONNECTIONS, CURLMOPT_MAXCONNECTS), so
+ * that the sockets and TLS sessions of a backend are bounded by it.
+ */
+int			callogs_max_transfers = 32;
 
 /*
  * Easy handles of finished transfers, reset and kept for the next ones:
@@ -208,6 +231,13 @@ static Transport transport = {
 
 CallogsStats callogs_session_stats;
 bool		callogs_log_requests = false;
+
+/*
+ * Every fetcher alive in the backend, for callogs_scrub_secrets: the
+ * tokens they send are removed from any text of the API's that reaches a
+ * message, whichever scan the text belongs to.
+ */
+static dlist_head live_fetchers = DLIST_STATIC_INIT(live_fetchers);
 
 /*
  * Testing hook (callogs_fdw.debug_fail_request_start, superuser only, not
@@ -361,6 +391,24 @@ arm_timer(void)
 }
 
 /*
+ * apply_connection_limit
+ *		Give curl callogs_fdw.max_transfers as its limit on connections
+ *		(open and kept alive) when the setting changed.  Only curl calls:
+ *		safe while driving the transport.
+ */
+static void
+apply_connection_limit(void)
+{
+	if (transport.multi == NULL || transport.conn_limit == callogs_max_transfers)
+		return;
+	transport.conn_limit = callogs_max_transfers;
+	curl_multi_setopt(transport.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+					  (long) callogs_max_transfers);
+	curl_multi_setopt(transport.multi, CURLMOPT_MAXCONNECTS,
+					  (long) callogs_max_transfers);
+}
+
+/*
  * get_transport
  *		The backend's multi handle, created on first use with its epoll
  *		descriptor, timerfd and wait set, all kept for the backend's life
@@ -423,7 +471,8 @@ get_transport(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl multi handle")));
-	curl_multi_setopt(transport.multi, CURLMOPT_MAXCONNECTS, 64L);
+	transport.conn_limit = 0;
+	apply_connection_limit();
 	curl_multi_setopt(transport.multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(transport.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(transport.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -543,6 +592,7 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 	f->cleanup.func = fetcher_cleanup;
 	f->cleanup.arg = f;
 	MemoryContextRegisterResetCallback(cxt, &f->cleanup);
+	dlist_push_tail(&live_fetchers, &f->live_node);
 
 	lines[0] = psprintf("Org-Handle: %s", opts->org_handle ? opts->org_handle : "");
 	lines[1] = psprintf("Authorization: Token %s", opts->token ? opts->token : "");
@@ -594,6 +644,7 @@ fetcher_cleanup(void *arg)
 	if (f->headers)
 		curl_slist_free_all(f->headers);
 	f->headers = NULL;
+	dlist_delete(&f->live_node);
 }
 
 /*
@@ -750,7 +801,8 @@ callogs_request_status(CallogsRequest *req)
  * callogs_request_api_message
  *		The API's own message (its "message" field, UTF-8 as sent, cut to a
  *		couple of hundred bytes) of an error answer handed back by
- *		CALLOGS_REQ_CLIENT_ERROR_OK, or NULL.  palloc'd.
+ *		CALLOGS_REQ_CLIENT_ERROR_OK, or NULL: palloc'd, without the token
+ *		(callogs_scrub_secrets).
  */
 const char *
 callogs_request_api_message(CallogsRequest *req)
@@ -761,7 +813,122 @@ callogs_request_api_message(CallogsRequest *req)
 	if (req->body_len == 0)
 		return NULL;
 	m = cl_error_message(req->body, req->body_len, buf, sizeof(buf));
-	return m ? pstrdup(m) : NULL;
+	return m ? callogs_scrub_secrets(pstrdup(m)) : NULL;
+}
+
+/* ---- secrets in the API's text ---- */
+
+/* What a token becomes in a message. */
+#define CALLOGS_TOKEN_SHOWN "[token]"
+
+/* The value of a hex digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * secret_match
+ *		The length of the text at p that spells secret (of length n), each
+ *		byte as is or percent-encoded (%XX, either case; a space also as
+ *		"+"), as a URL, a "next" link or an echoed header may carry it; 0
+ *		when it does not.
+ */
+static size_t
+secret_match(const char *p, const char *secret, size_t n)
+{
+	const char *q = p;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char want = (unsigned char) secret[i];
+
+		if ((unsigned char) *q == want && *q != '\0')
+			q++;
+		else if (*q == '%' && hex_value(q[1]) >= 0 && hex_value(q[2]) >= 0 &&
+				 hex_value(q[1]) * 16 + hex_value(q[2]) == want)
+			q += 3;
+		else if (want == ' ' && *q == '+')
+			q++;
+		else
+			return 0;
+	}
+	return q - p;
+}
+
+/*
+ * scrub_one
+ *		text with every spelling of secret (see secret_match) replaced by
+ *		CALLOGS_TOKEN_SHOWN; text itself when there is none.
+ */
+static char *
+scrub_one(char *text, const char *secret)
+{
+	size_t		n = secret ? strlen(secret) : 0;
+	StringInfoData out;
+	const char *p;
+	const char *copied;
+
+	if (n == 0 || text == NULL)
+		return text;
+	for (p = text; *p; p++)
+		if (secret_match(p, secret, n) > 0)
+			break;
+	if (*p == '\0')
+		return text;			/* the usual case: nothing to copy */
+	initStringInfo(&out);
+	copied = text;
+	while (*p)
+	{
+		size_t		len = secret_match(p, secret, n);
+
+		if (len == 0)
+		{
+			p++;
+			continue;
+		}
+		appendBinaryStringInfo(&out, copied, p - copied);
+		appendStringInfoString(&out, CALLOGS_TOKEN_SHOWN);
+		p += len;
+		copied = p;
+	}
+	appendStringInfoString(&out, copied);
+	return out.data;
+}
+
+/*
+ * callogs_scrub_secrets
+ *		text (from the API: its error message, a "next" link, a value, a
+ *		key) with the token of every fetcher alive in the backend replaced
+ *		by "[token]", as is or percent-encoded, so that an API that echoes
+ *		the token (401 "bad credentials: Token ...") never puts it into an
+ *		error, a log line or the probe's output (issue 10 round 2, finding
+ *		5).  The token is the whole Authorization value but "Token ", so
+ *		that is scrubbed too.  Returns text itself when it holds no token,
+ *		else a palloc'd copy.  NULL stays NULL.
+ */
+char *
+callogs_scrub_secrets(const char *text)
+{
+	dlist_iter	iter;
+	char	   *out = (char *) text;
+
+	if (text == NULL)
+		return NULL;
+	dlist_foreach(iter, &live_fetchers)
+	{
+		CallogsFetcher *f = dlist_container(CallogsFetcher, live_node, iter.cur);
+
+		out = scrub_one(out, f->opts.token);
+	}
+	return out;
 }
 
 /* ---- libcurl transfer callbacks: no palloc, no ereport ---- */
@@ -1088,25 +1255,31 @@ start_transfer(CallogsRequest *req)
 
 /*
  * start_due_requests
- *		Start every pending request whose time has come, and remember in
- *		transport.own_due_ms when the next one is due (-1: none waits).
- *		A request that cannot start is settled as failed (its own scan
- *		raises it); the others start regardless.
+ *		Start every pending request whose time has come, in the order they
+ *		were queued, as long as fewer than callogs_fdw.max_transfers run,
+ *		and remember in transport.own_due_ms when the next one is due (-1:
+ *		none waits, or only for a running transfer to finish, which calls
+ *		this again).  A request that cannot start is settled as failed (its
+ *		own scan raises it); the others start regardless.
  */
 static void
 start_due_requests(void)
 {
 	dlist_mutable_iter iter;
 	TimestampTz now = GetCurrentTimestamp();
-	long		next_ms = -1;
+	int64		next_ms = -1;
 
+	apply_connection_limit();
 	dlist_foreach_modify(iter, &transport.pending)
 	{
 		CallogsRequest *req = dlist_container(CallogsRequest, pending_node, iter.cur);
-		long		wait_ms = 0;
+		int64		wait_ms = 0;
 
+		/* no more now: a transfer that finishes starts the next */
+		if (transport.running >= callogs_max_transfers)
+			break;
 		if (req->not_before > now)
-			wait_ms = (long) ((req->not_before - now + 999) / 1000);
+			wait_ms = (req->not_before - now + 999) / 1000;
 		else
 			wait_ms = callogs_rate_reserve(req->fetcher->opts.serverid,
 										   req->fetcher->opts.max_requests_per_second,
@@ -1119,8 +1292,11 @@ start_due_requests(void)
 		else if (next_ms < 0 || wait_ms < next_ms)
 			next_ms = wait_ms;
 	}
+	/* a deadline further than a sleep is slept towards in rounds */
+	if (next_ms > CALLOGS_MAX_SLEEP_MS)
+		next_ms = CALLOGS_MAX_SLEEP_MS;
 	transport.own_due_ms = next_ms;
-	transport.own_due_us = next_ms < 0 ? -1 : mono_now_us() + (int64) next_ms * 1000;
+	transport.own_due_us = next_ms < 0 ? -1 : mono_now_us() + next_ms * 1000;
 }
 
 /*
@@ -1154,26 +1330,37 @@ process_completions(void)
 
 /*
  * parse_retry_after
- *		Seconds to wait from a Retry-After value (seconds or HTTP date, RFC
- *		9110 section 10.2.3), or -1 when absent or unreadable.
+ *		Seconds to wait from a Retry-After value, or -1 when absent or
+ *		unreadable: delay-seconds (digits only) or an HTTP date (RFC 9110
+ *		section 10.2.3, read by curl_getdate).  Whatever the server sends,
+ *		the result is finite and at most CALLOGS_RETRY_AFTER_MAX_S: a
+ *		caller converting it to ms cannot overflow (schedule_retry caps it
+ *		by retry_max_wait_ms anyway).
  */
+#define CALLOGS_RETRY_AFTER_MAX_S	86400.0
+
 static double
 parse_retry_after(const char *value)
 {
-	char	   *end;
-	double		secs;
+	double		secs = 0;
 	time_t		when;
+	size_t		ndigits = strspn(value, "0123456789");
 
 	if (value[0] == '\0')
 		return -1;
-	secs = strtod(value, &end);
-	if (end != value && *end == '\0')
-		return secs < 0 ? 0 : secs;
+	if (value[ndigits] == '\0')
+	{
+		for (const char *p = value; *p && secs < CALLOGS_RETRY_AFTER_MAX_S; p++)
+			secs = secs * 10 + (*p - '0');
+		return Min(secs, CALLOGS_RETRY_AFTER_MAX_S);
+	}
 	when = curl_getdate(value, NULL);
 	if (when == (time_t) -1)
 		return -1;
 	secs = difftime(when, time(NULL));
-	return secs < 0 ? 0 : secs;
+	if (!(secs > 0))
+		return 0;
+	return Min(secs, CALLOGS_RETRY_AFTER_MAX_S);
 }
 
 /* The reason phrase shown after a status code in messages. */
@@ -1227,6 +1414,9 @@ schedule_retry(CallogsRequest *req, double retry_after)
 
 		delay_ms = base / 2 + pg_prng_double(&pg_global_prng_state) * base / 2;
 	}
+	/* capped as a double, so that the int64 below cannot overflow */
+	if (!(delay_ms >= 0))
+		delay_ms = 0;
 	delay_ms = Min(delay_ms, (double) o->retry_max_wait_ms);
 	release_transfer(req);
 	req->state = REQ_PENDING;
@@ -1271,7 +1461,8 @@ curl_error_is_transient(CURLcode c)
  *		The request log line of one attempt (callogs_fdw.log_requests):
  *		status, time, size, and what happens next when it is retried (the
  *		wait, and whether Retry-After asked for it).  Never the token: it
- *		lives in a header, not in the URL.
+ *		lives in a header, and a URL that holds it (a "next" link of the
+ *		API's) is scrubbed.
  */
 static void
 log_attempt(CallogsRequest *req, long status, CURLcode cres, double elapsed_ms,
@@ -1288,7 +1479,8 @@ log_attempt(CallogsRequest *req, long status, CURLcode cres, double elapsed_ms,
 						 req->attempts, req->fetcher->opts.max_retries, retry_ms,
 						 from_retry_after ? "Retry-After" : "backoff");
 	elog(LOG, "callogs_fdw: GET %s -> %ld%s in %.1f ms, %zu bytes%s%s%s",
-		 path.data, status, cres == CURLE_OK ? "" : " (transfer failed)",
+		 callogs_scrub_secrets(path.data), status,
+		 cres == CURLE_OK ? "" : " (transfer failed)",
 		 elapsed_ms, req->bytes,
 		 cres == CURLE_OK ? "" : ": ",
 		 cres == CURLE_OK ? "" : curl_easy_strerror(cres),
@@ -1469,9 +1661,10 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 								"server \"%s\" may not connect to this machine",
 								f->opts.server_name),
 					 NULL,
+					 /* the address itself only for a superuser: see raise_failure */
 					 req_printf(req, "The server's url resolved to a refused address, and the server is not owned by a superuser.",
-								"The server's url resolved to %s (%s), and the server is not owned by a superuser.",
-								req->refused_ip, req->refused_why),
+								"The server's url resolved to %s, and the server is not owned by a superuser.",
+								req->refused_why),
 					 is_private ?
 					 "A superuser can allow private networks with the setting callogs_fdw.allow_private_addresses, or any host with callogs_fdw.allow_insecure_url." :
 					 "A superuser can allow it with the setting callogs_fdw.allow_insecure_url.");
@@ -1674,6 +1867,22 @@ transport_drive(void)
 }
 
 /*
+ * clamp_sleep_ms
+ *		A wait of ms milliseconds (-1: until something happens) as a timeout
+ *		that WaitEventSetWait accepts: at most CALLOGS_MAX_SLEEP_MS (the
+ *		callers' loops sleep again), any other negative value 0.
+ */
+static long
+clamp_sleep_ms(int64 ms)
+{
+	if (ms == -1)
+		return -1;
+	if (ms < 0)
+		return 0;
+	return (long) Min(ms, CALLOGS_MAX_SLEEP_MS);
+}
+
+/*
  * transport_sleep
  *		Block until the transport has work (the epoll descriptor is
  *		readable: a socket event or a deadline on the timerfd), the latch is
@@ -1686,12 +1895,13 @@ static double
 transport_sleep(void)
 {
 	long		curl_ms = -1;
-	long		timeout = -1;
+	int64		timeout;
 	WaitEvent	event;
 	TimestampTz before = GetCurrentTimestamp();
 	double		slept;
 
-	(void) curl_multi_timeout(transport.multi, &curl_ms);
+	if (curl_multi_timeout(transport.multi, &curl_ms) != CURLM_OK)
+		curl_ms = -1;
 	timeout = curl_ms;
 	if (transport.own_due_ms >= 0 && (timeout < 0 || transport.own_due_ms < timeout))
 		timeout = transport.own_due_ms;
@@ -1699,7 +1909,7 @@ transport_sleep(void)
 		timeout = 10;
 
 	ModifyWaitEvent(transport.wait_set, transport.latch_pos, WL_LATCH_SET, MyLatch);
-	if (WaitEventSetWait(transport.wait_set, timeout, &event, 1,
+	if (WaitEventSetWait(transport.wait_set, clamp_sleep_ms(timeout), &event, 1,
 						 callogs_wait_event()) == 1 &&
 		(event.events & WL_LATCH_SET))
 		ResetLatch(MyLatch);
@@ -1791,22 +2001,41 @@ request_detail(CallogsRequest *req)
 
 /*
  * raise_failure
- *		ereport the failure recorded on req, in the database encoding.
+ *		ereport the failure recorded on req, in the database encoding,
+ *		without the token: the API's text is scrubbed before and after its
+ *		conversion (the token's bytes as sent, and as the database encoding
+ *		spells it), and so is the rest of the message and detail (a "next"
+ *		link in the request line, curl's text); the hint is ours alone,
+ *		made of the server's options (readable by anyone, as the url in a
+ *		404's ALTER SERVER is).  A refused address is
+ *		shown to a superuser only: to the role that owns the server, the
+ *		address its host name resolved to would tell what internal names
+ *		resolve to (a DNS oracle); it sees why it was refused.
  *		CHECK_FOR_INTERRUPTS first, so that a cancel wins over a failure it
  *		may have caused.
  */
 static void
 raise_failure(CallogsRequest *req)
 {
+	const char *msg;
+	const char *detail;
+
 	CHECK_FOR_INTERRUPTS();
+	msg = req->fail_api_msg ?
+		psprintf("%s: %s", req->fail_msg,
+				 callogs_scrub_secrets(api_text_to_server(callogs_scrub_secrets(req->fail_api_msg)))) :
+		req->fail_msg;
+	detail = req->fail_detail;
+	if (req->fail_code == ERRCODE_INSUFFICIENT_PRIVILEGE && req->refused_why &&
+		req->refused_ip[0] && superuser())
+		detail = psprintf("The server's url resolved to %s (%s), and the server is not owned by a superuser.",
+						  req->refused_ip, req->refused_why);
+	detail = detail ? psprintf("%s %s", detail, request_detail(req)) :
+		request_detail(req);
 	ereport(ERROR,
 			(errcode(req->fail_code),
-			 req->fail_api_msg ?
-			 errmsg_internal("%s: %s", req->fail_msg, api_text_to_server(req->fail_api_msg)) :
-			 errmsg_internal("%s", req->fail_msg),
-			 req->fail_detail ?
-			 errdetail_internal("%s %s", req->fail_detail, request_detail(req)) :
-			 errdetail_internal("%s", request_detail(req)),
+			 errmsg_internal("%s", callogs_scrub_secrets(msg)),
+			 errdetail_internal("%s", callogs_scrub_secrets(detail)),
 			 req->fail_hint ? errhint("%s", req->fail_hint) : 0));
 }
 
@@ -1835,6 +2064,7 @@ callogs_request_wait(CallogsRequest *req)
 	}
 	if (req->fetcher->stats)
 		req->fetcher->stats->wait_ms += waited;
+	callogs_rate_warn();		/* a fallback of the rate table, once */
 
 	Assert(req->failed || req->past_end || req->root != NULL);
 	if (req->failed)
@@ -1936,7 +2166,7 @@ callogs_http_short_wait(long timeout_ms)
 
 	(void) get_transport();
 	ModifyWaitEvent(transport.wait_set, transport.latch_pos, WL_LATCH_SET, MyLatch);
-	if (WaitEventSetWait(transport.wait_set, timeout_ms, &event, 1,
+	if (WaitEventSetWait(transport.wait_set, clamp_sleep_ms(timeout_ms), &event, 1,
 						 callogs_wait_event()) == 1 &&
 		(event.events & WL_LATCH_SET))
 		ResetLatch(MyLatch);

@@ -81,7 +81,7 @@ static const CallogsOptionDef callogs_options[] = {
 	{"stall_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 3600000, USER_MAX_WAIT_MS},
 	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100, USER_MAX_RETRIES},
 	{"retry_max_wait_ms", ForeignServerRelationId, OPT_INT, 0, 3600000, USER_MAX_WAIT_MS},
-	{"max_requests_per_second", ForeignServerRelationId, OPT_REAL, 0, 100000},
+	{"max_requests_per_second", ForeignServerRelationId, OPT_REAL, 0, CALLOGS_MAX_RATE},
 	{"max_response_bytes", ForeignServerRelationId, OPT_INT64, 1024, 1024.0 * 1024 * 1024, USER_MAX_RESPONSE_BYTES},
 	{"concurrency", ForeignServerRelationId, OPT_INT, 1, CALLOGS_MAX_CONCURRENCY, USER_MAX_CONCURRENCY},
 	{"pushdown", ForeignServerRelationId, OPT_BOOL},
@@ -310,6 +310,51 @@ check_url(const char *url)
 }
 
 /*
+ * check_rate
+ *		max_requests_per_second is 0 (no limit) or at least CALLOGS_MIN_RATE,
+ *		and at least CALLOGS_USER_MIN_RATE unless privileged (the validator:
+ *		the user setting it is a superuser; at use time: the server's owner
+ *		is).  A slower rate would hold a slot of the shared rate table for
+ *		1/rate seconds and make every wait on it that long (issue 10 round
+ *		2, findings 1 and 3).  server is NULL in the validator, the server's
+ *		name at use time (the value was stored by an older version, or the
+ *		server was given to a non-superuser since).  SQLSTATE HV024 below
+ *		the floor, 42501 below the floor of non-superusers.
+ */
+static void
+check_rate(double rate, bool privileged, const char *server)
+{
+	if (rate == 0)
+		return;
+	if (rate < CALLOGS_MIN_RATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 server ?
+				 errmsg("max_requests_per_second of server \"%s\" is below %g", server,
+						CALLOGS_MIN_RATE) :
+				 errmsg("value %g is out of range for option \"max_requests_per_second\"", rate),
+				 server ?
+				 errhint("Raise it with ALTER SERVER %s OPTIONS (SET max_requests_per_second '%g'), or set it to 0 for no limit.",
+						 quote_identifier(server), CALLOGS_MIN_RATE) :
+				 errhint("Valid values are 0 (no limit) and %g to %g requests per second.",
+						 CALLOGS_MIN_RATE, CALLOGS_MAX_RATE)));
+	if (rate < CALLOGS_USER_MIN_RATE && !privileged)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 server ?
+				 errmsg("max_requests_per_second of server \"%s\" is below %g, and the server is not owned by a superuser",
+						server, CALLOGS_USER_MIN_RATE) :
+				 errmsg("only a superuser may set option \"max_requests_per_second\" below %g",
+						CALLOGS_USER_MIN_RATE),
+				 errdetail("A slower rate keeps a slot of the shared rate table, and every request to the server waits, for 1/rate seconds."),
+				 server ?
+				 errhint("Raise it with ALTER SERVER %s OPTIONS (SET max_requests_per_second '%g'), or set it to 0 for no limit.",
+						 quote_identifier(server), CALLOGS_USER_MIN_RATE) :
+				 errhint("Valid values for other users are 0 (no limit) and %g to %g requests per second.",
+						 CALLOGS_USER_MIN_RATE, CALLOGS_MAX_RATE)));
+}
+
+/*
  * callogs_fdw_validator
  *		Validate the options given to a foreign data wrapper, server, user
  *		mapping, foreign table or column.
@@ -374,6 +419,8 @@ callogs_fdw_validator(PG_FUNCTION_ARGS)
 
 		if (strcmp(opt->name, "url") == 0)
 			check_url(value);
+		else if (strcmp(opt->name, "max_requests_per_second") == 0)
+			check_rate(strtod(value, NULL), superuser(), NULL);
 		else if (strcmp(opt->name, "org_handle") == 0 ||
 				 strcmp(opt->name, "field") == 0 ||
 				 strcmp(opt->name, "token") == 0)
@@ -588,8 +635,8 @@ callogs_get_server_options(Oid serverid, Oid userid, CallogsOptions *opts)
 	apply_options(opts, server->options);
 
 	/* the owner decides what hosts the server may reach (netcheck.c) */
-	opts->restrict_hosts = !superuser_arg(server->owner) &&
-		!callogs_allow_insecure_url;
+	opts->owner_superuser = superuser_arg(server->owner);
+	opts->restrict_hosts = !opts->owner_superuser && !callogs_allow_insecure_url;
 	opts->allow_private = callogs_allow_private_addresses;
 
 	/* a missing mapping is reported at query time by callogs_check_usable */
@@ -666,11 +713,27 @@ mapping_hint(const CallogsOptions *opts, bool create)
  * callogs_check_usable
  *		Refuse to talk to the API without what it needs, naming the object
  *		the user has to fix and, when the user may not fix it, whom to ask
- *		(mapping_hint).  SQLSTATE HV00J.
+ *		(mapping_hint): SQLSTATE HV00J.  Before that, what a server not
+ *		owned by a superuser may not do is checked again at use time
+ *		(check_rate, and plain http: SQLSTATE 42501), since the validator
+ *		ran for whoever set the option, under the settings of that moment
+ *		(callogs_fdw.allow_insecure_url may be off now, the server may have
+ *		been given to another owner, or the value stored by an older
+ *		version).
  */
 void
 callogs_check_usable(const CallogsOptions *opts)
 {
+	/* what the owner may set is checked again: owners and values change */
+	check_rate(opts->max_requests_per_second, opts->owner_superuser,
+			   opts->server_name);
+	if (opts->restrict_hosts && pg_strncasecmp(opts->url, "http://", 7) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("server \"%s\" may not use plain http", opts->server_name),
+				 errdetail("Its url starts with http://, and the server is not owned by a superuser: the token would be sent in clear."),
+				 errhint("Change its url to https://, or a superuser can allow it with the setting callogs_fdw.allow_insecure_url.")));
+
 	if (!opts->has_user_mapping)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),

@@ -70,6 +70,7 @@
 #include <math.h>
 
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_foreign_server.h"
 #include "commands/defrem.h"
@@ -85,6 +86,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
+#include "utils/varlena.h"
 
 #include "callogs_fdw.h"
 
@@ -226,13 +228,14 @@ add_fact(Probe *p, const char *fact, const char *finding, const char *evidence,
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
-	values[0] = CStringGetTextDatum(fact);
-	values[1] = CStringGetTextDatum(finding);
+	/* the API's text (messages, JSON keys, links) never shows the token */
+	values[0] = CStringGetTextDatum(callogs_scrub_secrets(fact));
+	values[1] = CStringGetTextDatum(callogs_scrub_secrets(finding));
 	if (evidence)
-		values[2] = CStringGetTextDatum(evidence);
+		values[2] = CStringGetTextDatum(callogs_scrub_secrets(evidence));
 	else
 		nulls[2] = true;
-	values[3] = CStringGetTextDatum(recommendation);
+	values[3] = CStringGetTextDatum(callogs_scrub_secrets(recommendation));
 	values[4] = Int32GetDatum(requests);
 	tuplestore_putvalues(p->rsinfo->setResult, p->rsinfo->setDesc, values, nulls);
 }
@@ -332,7 +335,8 @@ bad_answer(Probe *p, const char *query, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-			 errmsg("call logs API returned an unexpected response: %s", why),
+			 errmsg("call logs API returned an unexpected response: %s",
+					callogs_scrub_secrets(why)),
 			 errdetail("Probe of server \"%s\", request ?%s.",
 					   p->server->servername, query)));
 }
@@ -1568,11 +1572,15 @@ PG_FUNCTION_INFO_V1(callogs_fdw_probe);
 
 /*
  * callogs_fdw_probe
- *		callogs_fdw_probe(server name, foreign_table regclass DEFAULT NULL)
+ *		callogs_fdw_probe(server text, foreign_table text DEFAULT NULL)
  *		RETURNS TABLE (fact, finding, evidence, recommendation, requests):
  *		see the file header.  The table, when given, must be on the server:
  *		its options (org_handle, date_column, date_format, page_size) and
- *		columns are the ones judged.  Errors: 42501 (not the owner), 22023
+ *		columns are the ones judged.  Arguments are text, the type an
+ *		unknown literal resolves to, so that no overload in another schema
+ *		is a better match (issue 10 round 2, finding 2); the table is
+ *		resolved with the caller's search_path.  Errors: 42501 (not the
+ *		owner), 42P01 (no such table), 22023
  *		(a table of another server), the scans' own for what the API
  *		answers (401, 403, 404 on the first page, network failures).
  */
@@ -1593,11 +1601,13 @@ callogs_fdw_probe(PG_FUNCTION_ARGS)
 	p->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	p->field = -1;
 	p->wide_count = -1;
-	p->server = GetForeignServerByName(NameStr(*PG_GETARG_NAME(0)), false);
+	p->server = GetForeignServerByName(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	check_probe_allowed(p->server);
 	if (!PG_ARGISNULL(1))
 	{
-		Oid			relid = PG_GETARG_OID(1);
+		/* a name as the caller's search_path finds it, as regclass input */
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(PG_GETARG_TEXT_PP(1))),
+											 AccessShareLock, false);
 
 		if (get_rel_name(relid) == NULL)
 			ereport(ERROR,

@@ -482,7 +482,8 @@ bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-			 errmsg("call logs API returned an unexpected response: %s", why),
+			 errmsg("call logs API returned an unexpected response: %s",
+					callogs_scrub_secrets(why)),
 			 errdetail("Page %d of request stream %d on server \"%s\".",
 					   callogs_request_page(req), callogs_request_stream(req) + 1,
 					   scan->opts.server_name)));

@@ -14,10 +14,14 @@
  *	  holds the earliest moment the server's next request may start.  Every
  *	  backend reserves its request's moment there, so the rate holds for the
  *	  server as a whole, however many sessions use it.  A slot whose moment
- *	  has passed constrains nothing and is reused for another server; when
+ *	  has passed constrains nothing and is reused for another server.  When
  *	  every slot is still running (more servers rate limited at this moment
- *	  than slots), a request waits until a slot frees up: the rate is never
- *	  exceeded, and nothing is overwritten.
+ *	  than slots), a request never waits for another server's slot (another
+ *	  role's, maybe: issue 10 round 2, finding 3): its server is spaced by
+ *	  the backend's own table until a slot frees up, and the backend warns
+ *	  once (callogs_rate_warn).  Nothing is overwritten; a slot is held at
+ *	  most 1/rate seconds, at most 10 s for servers not owned by a
+ *	  superuser (the option's floor, option.c).
  *	- an array of CallogsActivity, one per backend, written only by its
  *	  backend (a change counter lets readers take consistent copies, as
  *	  PgBackendStatus does), read by other sessions through the view
@@ -25,10 +29,10 @@
  *	  in progress (server, table, pages done of pages known, rows) and its
  *	  transport's requests in flight, retries and Retry-After wait.
  *
- * Without preloading, the same table lives in the backend's own memory:
- * requests are spaced per backend (N sessions may send N times the rate),
- * and there are no activity slots: the view shows nothing and says why.
- * The README says so.
+ * Without preloading, the table lives in the backend's own memory (grown
+ * as needed, so it is never full): requests are spaced per backend (N
+ * sessions may send N times the rate), and there are no activity slots:
+ * the view shows nothing and says why.  The README says so.
  *
  * IDENTIFICATION
  *		  src/shmem.c
@@ -40,6 +44,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
+#include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -50,12 +55,13 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "callogs_fdw.h"
 
 #define CALLOGS_SHMEM_NAME		"callogs_fdw"
-#define CALLOGS_LOCAL_RATE_SLOTS	64
+#define CALLOGS_LOCAL_RATE_MIN	16	/* first size of the backend's table */
 
 /* callogs_fdw.rate_limit_servers: slots of the shared rate table */
 int			callogs_rate_limit_servers = 128;
@@ -66,6 +72,7 @@ typedef struct CallogsRateSlot
 	Oid			dbid;			/* InvalidOid: free */
 	Oid			serverid;
 	TimestampTz next_start;
+	bool		warned;			/* backend's table: the fallback was reported */
 } CallogsRateSlot;
 
 typedef struct CallogsShared
@@ -78,7 +85,12 @@ typedef struct CallogsShared
 } CallogsShared;
 
 static CallogsShared *shared = NULL;
-static CallogsRateSlot local_rate[CALLOGS_LOCAL_RATE_SLOTS];
+/* The backend's own rate table (TopMemoryContext), grown when full. */
+static CallogsRateSlot *local_rate = NULL;
+static int	local_nrate = 0;
+
+/* A server whose requests fell back to the backend's table, not yet reported. */
+static Oid	rate_warn_server = InvalidOid;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -173,7 +185,7 @@ callogs_shmem_init(void)
 	}
 	DefineCustomIntVariable("callogs_fdw.rate_limit_servers",
 							"Servers whose max_requests_per_second is kept in shared memory at the same time.",
-							"When more servers are rate limited at the same moment, requests wait for a free slot.",
+							"When more servers are rate limited at the same moment, the others are spaced per session until a slot frees up (with a WARNING).",
 							&callogs_rate_limit_servers,
 							128, 1, 100000,
 							PGC_POSTMASTER,
@@ -196,44 +208,50 @@ callogs_shmem_available(void)
 }
 
 /*
- * reserve_in
- *		The reservation on a table of n slots (the shared one under its
- *		lock, or the backend's own): find the server's slot, else take a
- *		free or expired one.  Returns the microseconds to wait (0: reserved,
- *		start now).  With no slot to be had, returns the time until the
- *		first slot expires.
+ * find_slot
+ *		The slot of (this database, serverid) in a table of n slots, else a
+ *		free one or one whose moment has passed (it constrains nothing), set
+ *		up for the server with no reservation; NULL when every slot is held
+ *		by another server until later.
  */
-static int64
-reserve_in(CallogsRateSlot *slots, int n, Oid serverid, int64 spacing,
-		   TimestampTz now)
+static CallogsRateSlot *
+find_slot(CallogsRateSlot *slots, int n, Oid serverid, TimestampTz now)
 {
-	CallogsRateSlot *slot = NULL;
 	CallogsRateSlot *reusable = NULL;
-	TimestampTz first_free = 0;
 
 	for (int i = 0; i < n; i++)
 	{
 		CallogsRateSlot *s = &slots[i];
 
 		if (s->dbid == MyDatabaseId && s->serverid == serverid)
-		{
-			slot = s;
-			break;
-		}
+			return s;
 		if (reusable == NULL && (s->dbid == InvalidOid || s->next_start <= now))
 			reusable = s;
-		if (first_free == 0 || s->next_start < first_free)
-			first_free = s->next_start;
 	}
-	if (slot == NULL)
+	if (reusable != NULL)
 	{
-		if (reusable == NULL)
-			return Max(first_free - now, 1);
-		slot = reusable;
-		slot->dbid = MyDatabaseId;
-		slot->serverid = serverid;
-		slot->next_start = 0;
+		reusable->dbid = MyDatabaseId;
+		reusable->serverid = serverid;
+		reusable->next_start = 0;
+		reusable->warned = false;
 	}
+	return reusable;
+}
+
+/*
+ * reserve_slot
+ *		Reserve the start of one request on a server's slot: returns the
+ *		microseconds to wait (0: reserved, start now).  not_before is the
+ *		earliest start the server had elsewhere (the other table), so that
+ *		moving between tables never starts two requests closer than the
+ *		spacing.
+ */
+static int64
+reserve_slot(CallogsRateSlot *slot, int64 spacing, TimestampTz now,
+			 TimestampTz not_before)
+{
+	if (slot->next_start < not_before)
+		slot->next_start = not_before;
 	if (slot->next_start > now)
 		return slot->next_start - now;
 	slot->next_start = now + spacing;
@@ -241,30 +259,136 @@ reserve_in(CallogsRateSlot *slots, int n, Oid serverid, int64 spacing,
 }
 
 /*
+ * local_slot
+ *		The server's slot in the backend's own table, which grows (doubling,
+ *		in TopMemoryContext) rather than ever being full.  NULL only when
+ *		memory for a larger table cannot be had (never raises: see
+ *		callogs_rate_reserve).
+ */
+static CallogsRateSlot *
+local_slot(Oid serverid, TimestampTz now)
+{
+	CallogsRateSlot *slot = NULL;
+	CallogsRateSlot *grown;
+	int			n;
+
+	if (local_rate != NULL)
+		slot = find_slot(local_rate, local_nrate, serverid, now);
+	if (slot != NULL)
+		return slot;
+	n = local_nrate == 0 ? CALLOGS_LOCAL_RATE_MIN : local_nrate * 2;
+	grown = MemoryContextAllocExtended(TopMemoryContext, sizeof(CallogsRateSlot) * n,
+									   MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
+	if (grown == NULL)
+		return NULL;
+	if (local_rate != NULL)
+	{
+		memcpy(grown, local_rate, sizeof(CallogsRateSlot) * local_nrate);
+		pfree(local_rate);
+	}
+	local_rate = grown;
+	local_nrate = n;
+	return find_slot(local_rate, local_nrate, serverid, now);
+}
+
+/* The moment the backend's table holds for a server, or 0. */
+static TimestampTz
+local_next_start(Oid serverid)
+{
+	for (int i = 0; i < local_nrate; i++)
+		if (local_rate[i].dbid == MyDatabaseId && local_rate[i].serverid == serverid)
+			return local_rate[i].next_start;
+	return 0;
+}
+
+/*
+ * rate_spacing_us
+ *		Microseconds between two request starts at per_second, computed in
+ *		double and clamped before it becomes an integer: never more than
+ *		CALLOGS_MAX_SPACING_US (the slowest rate the options allow), so that
+ *		a value below it (set before the floor existed) neither overflows
+ *		nor turns the limit off; at least 1.
+ */
+static int64
+rate_spacing_us(double per_second)
+{
+	double		spacing = 1000000.0 / per_second;
+
+	if (!(spacing < (double) CALLOGS_MAX_SPACING_US))
+		return CALLOGS_MAX_SPACING_US;	/* also +inf and NaN */
+	return Max((int64) spacing, 1);
+}
+
+/*
  * callogs_rate_reserve
  *		max_requests_per_second for a server: reserve the start of one
- *		request now, or return how many ms to wait before asking again.
- *		Across backends when preloaded, per backend otherwise.  Never
+ *		request now, or return how many ms to wait before asking again (an
+ *		int64: the caller clamps it before it reaches a wait).  Across
+ *		backends when preloaded, per backend otherwise, and per backend
+ *		while the shared table has no slot for the server (never waiting
+ *		for another server's slot; callogs_rate_warn reports it).  Never
  *		raises: called while driving the transport for any scan.
  */
-long
+int64
 callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now)
 {
 	int64		spacing;
-	int64		wait_us;
+	int64		wait_us = -1;
+	CallogsRateSlot *slot;
 
-	if (per_second <= 0)
+	if (!(per_second > 0))
 		return 0;
-	spacing = (int64) (1000000.0 / per_second);
+	spacing = rate_spacing_us(per_second);
 	if (shared)
 	{
+		TimestampTz before = local_next_start(serverid);
+
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		wait_us = reserve_in(shared->rate, shared->nrate, serverid, spacing, now);
+		slot = find_slot(shared->rate, shared->nrate, serverid, now);
+		if (slot != NULL)
+			wait_us = reserve_slot(slot, spacing, now, before);
 		LWLockRelease(shared->lock);
+		if (slot != NULL)
+			return wait_us > 0 ? (wait_us + 999) / 1000 : 0;
 	}
-	else
-		wait_us = reserve_in(local_rate, CALLOGS_LOCAL_RATE_SLOTS, serverid, spacing, now);
-	return wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0;
+
+	/* not preloaded, or the shared table is full: the backend's own */
+	slot = local_slot(serverid, now);
+	if (slot == NULL)
+		return 100;				/* out of memory: ask again a little later */
+	if (shared && !slot->warned)
+	{
+		slot->warned = true;
+		rate_warn_server = serverid;
+	}
+	wait_us = reserve_slot(slot, spacing, now, 0);
+	return wait_us > 0 ? (wait_us + 999) / 1000 : 0;
+}
+
+/*
+ * callogs_rate_warn
+ *		Report, once per server and backend, that a server's requests fell
+ *		back to per-session spacing because every slot of the shared table
+ *		was held (callogs_rate_reserve cannot raise anything itself).  Called
+ *		where a WARNING may be raised: when a request is waited on.
+ */
+void
+callogs_rate_warn(void)
+{
+	ForeignServer *server;
+	Oid			serverid = rate_warn_server;
+
+	if (!OidIsValid(serverid))
+		return;
+	rate_warn_server = InvalidOid;
+	server = GetForeignServerExtended(serverid, FSV_MISSING_OK);
+	ereport(WARNING,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("callogs_fdw.rate_limit_servers is full: requests to server \"%s\" are spaced by this session alone",
+					server ? server->servername : "?"),
+			 errdetail("All %d slots of the shared rate table are held by other servers; until one frees up, other sessions' requests to this server are not counted, so the API may see its max_requests_per_second times the number of sessions using it.",
+					   shared ? shared->nrate : 0),
+			 errhint("Raise callogs_fdw.rate_limit_servers (takes effect at the next server restart).")));
 }
 
 /* ---- activity slots ---- */

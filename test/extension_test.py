@@ -211,6 +211,55 @@ class ExtensionScripts(unittest.TestCase):
         self.check_safe(version="1.0", update=True)
         self.check_safe(version="1.0", update=True, search_path="public, pg_catalog")
 
+    def test_update_with_traps_in_place_is_safe(self):
+        """The traps are in place before ALTER EXTENSION UPDATE: the update
+        script (and its check for squatted names) runs none of them."""
+        conn = fresh_db("1.0")
+        try:
+            self.setup_attack(conn)
+            query(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+            self.assertEqual(self.trapped(conn), ([], False))
+            parts = self.run_readme_example(conn, "\"$user\", public")
+            self.assertEqual(len(parts), 4)
+            self.assertEqual(self.trapped(conn), ([], False))
+        finally:
+            query(conn, "ALTER ROLE %s NOSUPERUSER" % ATTACKER)
+            conn.close()
+
+    def test_squatted_names_block_the_update_clearly(self):
+        """Issue 10 round 2, finding 9: a role with CREATE on the
+        extension's schema pre-creates 1.1's function: the update cannot
+        proceed (PostgreSQL gives extensions no way to take an object
+        over), but it says what is in the way, whose it is, and what to
+        drop, instead of "already exists" halfway through."""
+        conn = fresh_db("1.0")
+        try:
+            query(conn, "GRANT CREATE ON SCHEMA public TO %s" % ATTACKER)
+            att = connect(DB, user=ATTACKER)
+            query(att, "CREATE FUNCTION public.callogs_fdw_probe(text, text) RETURNS integer "
+                       "LANGUAGE sql AS 'SELECT 1'")
+            query(att, "CREATE TABLE public.callogs_fdw_activity (x integer)")
+            att.close()
+            e = query_error(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+            self.assertIsNotNone(e, "the update went through")
+            self.assertEqual(e.pgcode, "42710", error_text(e))
+            self.assertEqual(e.diag.message_primary, "objects that callogs_fdw 1.1 creates already "
+                             "exist in schema public and are not the extension's")
+            self.assertEqual(e.diag.message_detail,
+                             "function public.callogs_fdw_probe(text, text) (owner %s); "
+                             "relation public.callogs_fdw_activity (owner %s)." % (ATTACKER, ATTACKER))
+            self.assertIn("DROP FUNCTION public.callogs_fdw_probe(text, text); "
+                          "DROP TABLE public.callogs_fdw_activity;", e.diag.message_hint)
+            self.assertEqual(query(conn, "SELECT extversion FROM pg_extension "
+                                         "WHERE extname = 'callogs_fdw'"), [("1.0",)])
+            query(conn, "DROP FUNCTION public.callogs_fdw_probe(text, text)")
+            query(conn, "DROP TABLE public.callogs_fdw_activity")
+            query(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+            self.assertEqual(query(conn, "SELECT extversion FROM pg_extension "
+                                         "WHERE extname = 'callogs_fdw'"), [("1.1",)])
+        finally:
+            conn.close()
+
     def test_versions_and_upgrade_path(self):
         conn = fresh_db()
         try:
@@ -236,17 +285,215 @@ class ExtensionScripts(unittest.TestCase):
             conn.close()
         self.assertEqual(updated, fresh)
         self.assertEqual(sorted(fresh), [
-            "callogs_add_org_table(regclass,text,name)",
-            "callogs_create_org_tables(name,name,text[],name)",
+            "callogs_add_org_table(text,text,text)",
+            "callogs_create_org_tables(text,text,text[],text)",
             "callogs_fdw_activity()", "callogs_fdw_handler()",
-            "callogs_fdw_probe(name,regclass)", "callogs_fdw_stats()", "callogs_fdw_stats_reset()",
+            "callogs_fdw_probe(text,text)", "callogs_fdw_stats()", "callogs_fdw_stats_reset()",
             "callogs_fdw_validator(text[],oid)"])
+        # every function a user calls with arguments takes text or text[]
+        # (the types an unknown literal and ARRAY[...] of them resolve to),
+        # so that no overload in another schema is a better match
+        for sig in fresh:
+            if sig.startswith("callogs_fdw_validator"):
+                continue        # called by PostgreSQL by its oid
+            args = sig[sig.index("(") + 1:-1]
+            self.assertTrue(all(a in ("text", "text[]") for a in args.split(",") if a), sig)
         # every SQL or PL/pgSQL function has a fixed search_path
         for sig, (lang, config, _) in fresh.items():
             if lang in ("sql", "plpgsql"):
                 self.assertEqual(config, ["search_path=pg_catalog, pg_temp"], sig)
             else:
                 self.assertEqual(lang, "c", sig)
+
+
+# Overloads of the entry points themselves, in a schema after the
+# extension's on the caller's search_path (issue 10 round 2, finding 2):
+# with name/regclass parameters, (text, text, text[]) and friends were the
+# better match for unknown literals.  (name, args, return type, what to
+# return)
+ENTRY_TRAPS = [
+    ("callogs_create_org_tables", "text, text, text[]", "SETOF regclass", "RETURN;"),
+    ("callogs_create_org_tables", "text, text, text[], text", "SETOF regclass", "RETURN;"),
+    ("callogs_create_org_tables", "VARIADIC text[]", "SETOF regclass", "RETURN;"),
+    ("callogs_create_org_tables", "anyelement, anyelement, anyarray", "SETOF regclass", "RETURN;"),
+    ("callogs_add_org_table", "text, text, text", "regclass", "RETURN NULL;"),
+    ("callogs_add_org_table", "VARIADIC text[]", "regclass", "RETURN NULL;"),
+    ("callogs_add_org_table", "text, text, text, text DEFAULT ''", "regclass", "RETURN NULL;"),
+    ("callogs_add_org_table", "anyelement, anyelement, anyelement", "regclass", "RETURN NULL;"),
+    ("callogs_fdw_probe", "text, text",
+     "TABLE (fact text, finding text, evidence text, recommendation text, requests integer)", "RETURN;"),
+    ("callogs_fdw_probe", "text",
+     "TABLE (fact text, finding text, evidence text, recommendation text, requests integer)", "RETURN;"),
+    ("callogs_fdw_probe", "VARIADIC text[]",
+     "TABLE (fact text, finding text, evidence text, recommendation text, requests integer)", "RETURN;"),
+]
+
+
+class EntryPointOverloads(unittest.TestCase):
+    """The README's calls, by a superuser whose search_path lists, after
+    the extension's schema, a schema the attacker owns and filled with
+    overloads of every entry point: none of them runs."""
+
+    def tearDown(self):
+        drop_database(DB)
+
+    def attack(self, version=None, update=False):
+        conn = fresh_db(version)
+        try:
+            return self.run_attack(conn, update)
+        finally:
+            query(conn, "ALTER ROLE %s NOSUPERUSER" % ATTACKER)
+            conn.close()
+
+    def run_attack(self, conn, update):
+        if update:
+            query(conn, "ALTER EXTENSION callogs_fdw UPDATE")
+        query(conn, "CREATE SCHEMA atk AUTHORIZATION %s" % ATTACKER)
+        query(conn, "CREATE TABLE public.trap_log (who text, what text)")
+        query(conn, "GRANT INSERT ON public.trap_log TO PUBLIC")
+        att = connect(DB, user=ATTACKER)
+        try:
+            for name, args, ret, body in ENTRY_TRAPS:
+                query(att, "CREATE FUNCTION atk.%s(%s) RETURNS %s LANGUAGE plpgsql AS $f$"
+                           "BEGIN %s %s END $f$"
+                      % (name, args, ret,
+                         TRAP_PROLOGUE % (sql_literal("%s(%s)" % (name, args)), ATTACKER), body))
+        finally:
+            att.close()
+        # the README, with the emulator as the provider
+        tag = "ext_entry_points"
+        emu_reset(tag)
+        url = emu_url(scenario(tag, rows=120))
+        query(conn, 'SET search_path = "$user", public, atk')
+        query(conn, "CREATE SERVER callogs FOREIGN DATA WRAPPER callogs_fdw OPTIONS "
+                    "(url %s, org_handle 'acme')" % sql_literal(url))
+        query(conn, "CREATE USER MAPPING FOR CURRENT_USER SERVER callogs OPTIONS (token %s)"
+              % sql_literal(TOKEN))
+        query(conn, "IMPORT FOREIGN SCHEMA callogs FROM SERVER callogs INTO public")
+        calls = {
+            "probe": "SELECT fact FROM callogs_fdw_probe('callogs', 'call_logs') WHERE fact = 'calls'",
+            "probe1": "SELECT fact FROM callogs_fdw_probe('callogs') WHERE fact = 'calls'",
+            "create": "SELECT callogs_create_org_tables('all_calls', 'callogs', "
+                      "ARRAY['acme', 'globex', 'initech'])::text",
+            "add": "SELECT callogs_add_org_table('all_calls', 'umbrella', 'callogs')::text",
+        }
+        got = {}
+        for what, sql in calls.items():
+            try:
+                got[what] = query(conn, sql)
+            except psycopg2.Error as e:
+                got[what] = "error: %s" % e.pgerror
+        query(conn, "RESET search_path")
+        log = query(conn, "SELECT who, what FROM public.trap_log ORDER BY 1, 2")
+        sup = query(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (ATTACKER,))[0][0]
+        return got, log, sup
+
+    def check_safe(self, **kw):
+        got, log, sup = self.attack(**kw)
+        self.assertEqual(log, [], "the attacker's overload ran")
+        self.assertFalse(sup)
+        self.assertEqual(got, {"probe": [("calls",)], "probe1": [("calls",)],
+                               "create": [("all_calls_acme",), ("all_calls_globex",),
+                                          ("all_calls_initech",)],
+                               "add": [("all_calls_umbrella",)]})
+
+    def test_fresh(self):
+        self.check_safe()
+
+    def test_updated_from_1_0(self):
+        self.check_safe(version="1.0", update=True)
+
+
+class AttackerParent(FdwTestCase):
+    """callogs_add_org_table on a parent it should not touch (issue 10
+    round 2, finding 2): another role's table (its partition key a domain
+    whose CHECK ran the attacker's function as the superuser), and keys
+    other than LIST (org_handle) on pg_catalog.text."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.conn = fresh_db()
+        query(cls.conn, "CREATE TABLE public.trap_log (who text, what text)")
+        query(cls.conn, "GRANT INSERT, SELECT ON public.trap_log TO PUBLIC")
+        query(cls.conn, "GRANT CREATE ON SCHEMA public TO %s" % ATTACKER)
+        query(cls.conn, "GRANT USAGE ON FOREIGN DATA WRAPPER callogs_fdw TO %s" % ATTACKER)
+        query(cls.conn, "CREATE SERVER callogs FOREIGN DATA WRAPPER callogs_fdw OPTIONS "
+                        "(url 'https://api.example.com/api/v2/platform/call-logs/', org_handle 'acme')")
+        query(cls.conn, "GRANT USAGE ON FOREIGN SERVER callogs TO %s" % ATTACKER)
+        cls.att = connect(DB, user=ATTACKER)
+        query(cls.att, "CREATE FUNCTION public.org_ok(text) RETURNS boolean LANGUAGE plpgsql AS $f$"
+                       "BEGIN %s RETURN true; END $f$"
+              % (TRAP_PROLOGUE % (sql_literal("domain check"), ATTACKER)))
+        query(cls.att, "CREATE DOMAIN public.org_dom AS text CHECK (public.org_ok(VALUE))")
+        query(cls.att, "CREATE TABLE public.atk_parent (org_handle public.org_dom NOT NULL, id text) "
+                       "PARTITION BY LIST (org_handle)")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.att.close()
+        cls.conn.close()
+        query(connect("postgres"), "ALTER ROLE %s NOSUPERUSER" % ATTACKER)
+        drop_database(DB)
+
+    def trapped(self):
+        return (query(self.conn, "SELECT who, what FROM public.trap_log"),
+                query(self.conn, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (ATTACKER,))[0][0])
+
+    def test_superuser_on_attackers_parent(self):
+        """Was: the domain's CHECK ran as the superuser while the bound was
+        coerced, and made the attacker a superuser."""
+        e = query_error(self.conn, "SELECT callogs_add_org_table('atk_parent', 'su', 'callogs')")
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE, r"must be owner of table atk_parent")
+        self.assertEqual(self.trapped(), ([], False))
+        self.assertEqual(query(self.conn, "SELECT count(*) FROM pg_inherits "
+                                          "WHERE inhparent = 'atk_parent'::regclass")[0][0], 0)
+
+    def test_attacker_on_superusers_parent(self):
+        query(self.conn, "CREATE TABLE su_parent (org_handle text NOT NULL, id text) "
+                         "PARTITION BY LIST (org_handle)")
+        self.addCleanup(query, self.conn, "DROP TABLE su_parent")
+        query(self.conn, "GRANT SELECT ON su_parent TO %s" % ATTACKER)
+        e = query_error(self.att, "SELECT callogs_add_org_table('public.su_parent', 'acme', 'callogs')")
+        self.assertSqlState(e, INSUFFICIENT_PRIVILEGE, r"must be owner of table su_parent")
+
+    def test_keys_other_than_org_handle_text(self):
+        """Refused for everyone, the owner too: only LIST (org_handle) on
+        pg_catalog.text with its default operator class."""
+        e = query_error(self.att, "SELECT callogs_add_org_table('atk_parent', 'own', 'callogs')")
+        self.assertSqlState(e, "42809", r"not partitioned by LIST \(org_handle\) on a pg_catalog.text column")
+        self.assertIn("not of type pg_catalog.text", e.diag.message_detail)
+        self.assertEqual(self.trapped()[0], [], "the domain's CHECK ran")
+        shapes = {
+            "by_range": ("(org_handle text, id text) PARTITION BY RANGE (org_handle)", "not partitioned by LIST"),
+            "by_expr": ("(org_handle text, id text) PARTITION BY LIST (lower(org_handle))", "not one column"),
+            "by_other": ("(org_handle text, id text) PARTITION BY LIST (id)", "not the column org_handle"),
+            "by_two": ("(org_handle text, id text) PARTITION BY RANGE (org_handle, id)", "not partitioned by LIST"),
+            "by_varchar": ("(org_handle varchar, id text) PARTITION BY LIST (org_handle)", "not of type pg_catalog.text"),
+            "by_pattern_ops": ("(org_handle text, id text) PARTITION BY LIST (org_handle text_pattern_ops)",
+                               "default operator class"),
+        }
+        for name, (ddl, why) in shapes.items():
+            with self.subTest(shape=name):
+                query(self.conn, "CREATE TABLE %s %s" % (name, ddl))
+                self.addCleanup(query, self.conn, "DROP TABLE %s" % name)
+                e = query_error(self.conn, "SELECT callogs_add_org_table(%s, 'acme', 'callogs')"
+                                % sql_literal(name))
+                self.assertSqlState(e, "42809")
+                self.assertIn(why, e.diag.message_detail)
+        query(self.conn, "CREATE TABLE plain_table (org_handle text)")
+        self.addCleanup(query, self.conn, "DROP TABLE plain_table")
+        self.assertFails("SELECT callogs_add_org_table('plain_table', 'acme', 'callogs')", "42809",
+                         r'table "plain_table" is not partitioned')
+        self.assertFails("SELECT callogs_add_org_table('no_such_table', 'acme', 'callogs')", "42P01")
+
+    def test_attacker_own_parent_of_text_works(self):
+        query(self.att, "CREATE TABLE atk_ok (org_handle text NOT NULL, id text) "
+                        "PARTITION BY LIST (org_handle)")
+        got = query(self.att, "SELECT callogs_add_org_table('atk_ok', 'acme', 'callogs')::text")
+        self.assertEqual(got, [("atk_ok_acme",)])
+        self.assertEqual(query(self.conn, "SELECT relowner::regrole::text FROM pg_class "
+                                          "WHERE relname = 'atk_ok_acme'"), [(ATTACKER,)])
+        query(self.att, "DROP TABLE atk_ok")
 
 
 class OrgTableNames(FdwTestCase):
@@ -310,11 +557,18 @@ class OrgTableNames(FdwTestCase):
         got = query(self.conn, "SELECT callogs_create_org_tables('x', 'plain_srv', "
                                "ARRAY['acme'], 'Other Schema')::text")
         self.assertEqual(got, [('"Other Schema".x_acme',)])
+        # a schema-qualified parent name
+        got = query(self.conn, "SELECT callogs_add_org_table('\"Other Schema\".x', 'globex', "
+                               "'plain_srv')::text")
+        self.assertEqual(got, [('"Other Schema".x_globex',)])
         query(self.conn, "SET search_path = \"Other Schema\", public")
         try:
             got = query(self.conn, "SELECT callogs_create_org_tables('y', 'plain_srv', "
                                    "ARRAY['acme'])::text")
             self.assertEqual(got, [("y_acme",)])
+            # a parent name as the caller's search_path finds it
+            got = query(self.conn, "SELECT callogs_add_org_table('y', 'globex', 'plain_srv')::text")
+            self.assertEqual(got, [("y_globex",)])
         finally:
             query(self.conn, "RESET search_path")
         self.assertEqual(query(self.conn, "SELECT n.nspname FROM pg_class c JOIN pg_namespace n "

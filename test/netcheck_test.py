@@ -24,6 +24,7 @@ and starts a throwaway cluster with proxy variables in its environment
 import fcntl
 import http.server
 import os
+import re
 import select
 import socket
 import struct
@@ -144,7 +145,27 @@ class ValidatorTest(NetBase):
                "https://169.254.169.254/latest/", "https://[::ffff:169.254.169.254]/",
                "https://[fe80::1]/", "https://224.0.0.1/"]
     PRIVATE = ["https://10.1.2.3/", "https://172.20.0.1/", "https://192.168.1.1/",
-               "https://100.64.0.1/", "https://[fd12:3456::1]/", "https://[::ffff:10.0.0.1]/"]
+               "https://100.64.0.1/", "https://[fd12:3456::1]/", "https://[::ffff:10.0.0.1]/",
+               # issue 10 round 2, finding 7: site-local, SIIT and 6to4 forms
+               "https://[fec0::1]/", "https://[::ffff:0:a00:1]/", "https://[2002:a00:1::1]/"]
+    # issue 10 round 2, finding 7: accepted before, refused now, also with
+    # private networks allowed (the metadata services, the NAT64 local-use
+    # prefix and 6to4/SIIT forms of this machine or link-local, reserved,
+    # documentation and benchmarking ranges)
+    RESERVED = ["https://[64:ff9b:1::a9fe:a9fe]/", "https://[64:ff9b:1::7f00:1]/",
+                "https://[2002:7f00:1::]/", "https://[2002:a9fe:a9fe::1]/",
+                "https://[::ffff:0:7f00:1]/", "https://[::ffff:0:a9fe:a9fe]/",
+                "https://192.0.0.170/", "https://192.0.2.1/", "https://198.51.100.7/",
+                "https://203.0.113.9/", "https://198.18.0.1/", "https://198.19.255.1/",
+                "https://192.88.99.1/", "https://240.0.0.1/", "https://255.255.255.255/",
+                "https://239.1.2.3/", "https://[ff02::1]/", "https://[100::1]/",
+                "https://[2001::1]/", "https://[2001:0:4136:e378::1]/", "https://[2001:2::1]/",
+                "https://[2001:20::1]/", "https://[2001:db8::1]/", "https://[3fff::1]/",
+                "https://[5f00::1]/", "https://[4000::1]/", "https://[fd00:ec2::254]/",
+                "https://[fd20:ce::254]/", "https://100.100.100.200/", "https://168.63.129.16/"]
+    PUBLIC_V6_FORMS = ["https://[2002:808:808::1]/", "https://[::ffff:0:808:808]/",
+                       "https://[64:ff9b::808:808]/", "https://[2606:4700:4700::1111]/",
+                       "https://[2001:200::1]/", "https://[3ffe::1]/"]
     MALFORMED = ["https:/api.example.com/x/", "https:///api.example.com/x/", "https:api.example.com/",
                  "https://api.example.com/api/v2/platform/call-logs/#frag",
                  "https://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/",
@@ -182,6 +203,35 @@ class ValidatorTest(NetBase):
             self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
         finally:
             query(self.conn, "ALTER ROLE %s RESET callogs_fdw.allow_private_addresses" % ROLE)
+
+    def test_reserved_and_metadata_refused(self):
+        c = self.user_conn()
+        for url in self.RESERVED:
+            with self.subTest(url=url):
+                _, e = self.create_server(c, url)
+                self.assertSqlState(e, INSUFFICIENT_PRIVILEGE, r"this machine")
+        query(self.conn, "ALTER ROLE %s SET callogs_fdw.allow_private_addresses = on" % ROLE)
+        try:
+            c2 = self.user_conn()
+            for url in self.RESERVED:
+                with self.subTest(url=url, private_allowed=True):
+                    _, e = self.create_server(c2, url)
+                    self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+        finally:
+            query(self.conn, "ALTER ROLE %s RESET callogs_fdw.allow_private_addresses" % ROLE)
+        for url in self.PUBLIC_V6_FORMS:
+            with self.subTest(url=url):
+                _, e = self.create_server(c, url)
+                self.assertIsNone(e, error_text(e) if e else "")
+        # what the refusals say
+        for url, why in (("https://[fd00:ec2::254]/", "a cloud metadata service"),
+                         ("https://[64:ff9b:1::a9fe:a9fe]/", "local-use NAT64"),
+                         ("https://[2002:a9fe:a9fe::1]/", "link-local"),
+                         ("https://192.0.2.1/", "documentation"),
+                         ("https://[5f00::1]/", "outside IPv6 global unicast")):
+            with self.subTest(url=url):
+                _, e = self.create_server(c, url)
+                self.assertIn(why, e.diag.message_detail)
 
     def test_malformed_refused(self):
         c = self.user_conn()
@@ -250,7 +300,7 @@ class EtcHosts:
 class ConnectTimeTest(NetBase):
     """Names resolving to this machine: refused before connecting."""
 
-    def attack(self, host):
+    def attack(self, host, srv_out=None):
         """The role creates a server for https://host:port/ with a mapping and
         a table, and queries it; returns (error, whether the listener was
         reached)."""
@@ -264,6 +314,8 @@ class ConnectTimeTest(NetBase):
         query(c, "CREATE FOREIGN TABLE %s_t (id text) SERVER %s" % (srv, srv))
         e = query_error(c, "SELECT * FROM %s_t" % srv)
         time.sleep(0.1)
+        if srv_out is not None:
+            srv_out.append(srv)
         return e, lis.connected()
 
     def test_names_of_this_machine(self):
@@ -284,11 +336,43 @@ class ConnectTimeTest(NetBase):
             names = [hn]
         for host in names:
             with self.subTest(host=host):
-                e, reached = self.attack(host)
+                srv = []
+                e, reached = self.attack(host, srv)
                 self.assertFalse(reached, "a TCP connection reached this machine via %s" % host)
                 self.assertSqlState(e, INSUFFICIENT_PRIVILEGE, r"may not connect to this machine")
+                # the role is not told the address (a DNS oracle for
+                # internal names: issue 10 round 2, finding 7) ...
                 self.assertRegex(e.diag.message_detail or "",
-                                 r"resolved to \S+ \((a loopback address|an address of this machine)\)")
+                                 r"^The server's url resolved to (a loopback address|an address of this machine), ")
+                addr = hosts.names.get(host)
+                if addr:
+                    self.assertNotIn(addr, error_text(e))
+                    # ... a superuser is
+                    query(self.conn, "CREATE USER MAPPING FOR CURRENT_USER SERVER %s "
+                                     "OPTIONS (token 'x')" % srv[0])
+                    query(self.conn, "GRANT SELECT ON %s_t TO CURRENT_USER" % srv[0])
+                    e = query_error(self.conn, "SELECT * FROM %s_t" % srv[0])
+                    self.assertSqlState(e, INSUFFICIENT_PRIVILEGE)
+                    self.assertRegex(e.diag.message_detail,
+                                     r"resolved to %s \((a loopback address|an address of this machine)\)"
+                                     % re.escape(addr))
+
+    def test_reserved_names_refused_before_connecting(self):
+        """Names of addresses that were accepted (finding 7): refused at
+        connect time, before any packet (on main a documentation address
+        ran into the connect timeout)."""
+        hosts = EtcHosts([("192.0.2.10", "callogs-net-doc.test"),
+                          ("64:ff9b:1::a9fe:a9fe", "callogs-net-nat64.test"),
+                          ("fd00:ec2::254", "callogs-net-imds.test")])
+        self.addCleanup(hosts.restore)
+        if not hosts.names:
+            self.skipTest("cannot add names to /etc/hosts")
+        for host in hosts.names:
+            with self.subTest(host=host):
+                t0 = time.time()
+                e, reached = self.attack(host)
+                self.assertSqlState(e, INSUFFICIENT_PRIVILEGE, r"may not connect to this machine")
+                self.assertLess(time.time() - t0, 1.4, "it tried to connect")
 
     def test_superuser_server_connects(self):
         """The same name on a superuser's server does connect (the check is

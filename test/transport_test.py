@@ -198,11 +198,13 @@ class RateLimitTest(TransportBase):
             # without shared memory each session keeps its own spacing
             self.assertGreater(rate, self.RATE * 1.5)
 
-    def test_full_table_waits_never_overwrites(self):
+    def test_full_table_never_overwrites(self):
         """With one shared slot (callogs_fdw.rate_limit_servers = 1) and two
         rate-limited servers scanned in one query, neither server's requests
-        ever come closer than its spacing: the second waits for the slot
-        instead of taking it over (a throwaway cluster, for the setting)."""
+        ever come closer than its spacing: the second is spaced by the
+        session's own table instead of taking the slot over (a throwaway
+        cluster, for the setting; test/attack_test.py checks that it does
+        not wait for the slot)."""
         with ThrowawayCluster(conf={"shared_preload_libraries": "'callogs_fdw'",
                                     "callogs_fdw.rate_limit_servers": "1"}) as pg:
             conn = pg.connect()
