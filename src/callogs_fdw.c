@@ -1379,6 +1379,15 @@ start_remote_scan(ForeignScanState *node, CallogsScanState *fsstate)
 	fsstate->scan = callogs_scan_create(fsstate->scan_cxt, &fsstate->opts,
 										&fsstate->filter, fsstate->limit_rows,
 										count_api, &fsstate->stats);
+	/* rows must come in order: the scan checks each page as it arrives */
+	for (int i = 0; i < fsstate->ncolumns && fsstate->order_att != InvalidAttrNumber; i++)
+		if (fsstate->columns[i].attnum == fsstate->order_att &&
+			fsstate->columns[i].kind == CALLOGS_CONV_TIMESTAMPTZ)
+		{
+			callogs_scan_set_order(fsstate->scan, fsstate->columns[i].field,
+								   fsstate->columns[i].attname, fsstate->relname);
+			break;
+		}
 	fsstate->order_started = false;
 	fsstate->order_rows = 0;
 	fsstate->executions++;

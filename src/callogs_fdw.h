@@ -399,6 +399,8 @@ extern int64 callogs_scan_counts(CallogsScan *scan, int64 *counts);
 extern void callogs_scan_paging(CallogsScan *scan, CallogsPaging *paging);
 extern void callogs_scan_end(CallogsScan *scan);
 extern void callogs_scan_set_max_pages(CallogsScan *scan, int max_pages);
+extern void callogs_scan_set_order(CallogsScan *scan, const char *field,
+								   const char *colname, const char *relname);
 extern int64 callogs_scan_reported_count(CallogsScan *scan);
 
 #endif							/* CALLOGS_FDW_H */

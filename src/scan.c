@@ -49,6 +49,7 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
 
 #include "callogs_fdw.h"
@@ -62,6 +63,24 @@
  * bounded (2 MB) whatever the size of the scan.
  */
 #define CALLOGS_ID_GENERATION	32768
+
+/*
+ * Pages in a row that bring no row not seen already, before the scan gives
+ * up: an API that ignores the page number (or a "count" far above what its
+ * pages hold) would otherwise be read page after page for as long as
+ * "count" claims (finding 6 of the attack on issue 13).
+ */
+#define CALLOGS_MAX_STALE_PAGES	3
+
+/*
+ * Pages a stream may read beyond what its smallest "count" explains:
+ * CALLOGS_SHIFT_FACTOR times as many, plus CALLOGS_SHIFT_SLACK.  New calls
+ * push rows into later pages, so a busy API takes more pages than "count"
+ * over the page's rows; one whose new calls outrun the scan (more new rows
+ * per request than the pages walk) would never end.
+ */
+#define CALLOGS_SHIFT_FACTOR	4
+#define CALLOGS_SHIFT_SLACK		16
 
 /*
  * A set of 64-bit hashes (of the ids seen, of the "next" links followed),
@@ -107,6 +126,10 @@ typedef struct StreamState
 	bool		verified;		/* the end was checked against "count" */
 	int			capacity;		/* rows the server puts on a full page */
 	int			pages_read;
+	int64		rows_fresh;		/* rows received not seen before */
+	int			stale_pages;	/* pages in a row with no row not seen */
+	uint64		prev_sig;		/* hash of the rows of the page read last */
+	bool		one_ahead;		/* re-fetched once: one page in flight */
 	List	   *queue;			/* submitted requests, in page order */
 	hashset_hash *links;		/* hashes of the "next" links followed */
 } StreamState;
@@ -136,6 +159,12 @@ struct CallogsScan
 	hashset_hash *ids[2];		/* id hashes: two generations */
 	int			ids_cur;		/* the generation being filled */
 	CallogsPaging paging;		/* how the pages were asked for */
+	bool	   *cur_repeat;		/* rows of cur_page seen before (dropped) */
+	const char *order_field;	/* JSON key rows come newest first on, or NULL */
+	const char *order_colname;	/* its column, for messages */
+	const char *order_relname;	/* the foreign table, for messages */
+	bool		order_started;	/* order_last is set */
+	TimestampTz order_last;		/* oldest order value handed out */
 };
 
 static void activity_end(void *arg);
@@ -195,12 +224,12 @@ id_seen(CallogsScan *scan, uint64 h)
 }
 
 /*
- * row_is_repeat
- *		Whether a call-log object repeats one handed out already (same
- *		string "id"); objects without an id are never dropped.
+ * row_id_hash
+ *		The hash of a call-log object's string "id"; false when it has none
+ *		(variant B of the API).
  */
 static bool
-row_is_repeat(CallogsScan *scan, ClJson *obj)
+row_id_hash(ClJson *obj, uint64 *h)
 {
 	ClJson	   *id;
 	const char *s;
@@ -208,7 +237,55 @@ row_is_repeat(CallogsScan *scan, ClJson *obj)
 
 	if (!cl_object_get(obj, "id", &id) || (s = cl_string(id, &len)) == NULL)
 		return false;
-	return id_seen(scan, hash_string(s, len));
+	*h = hash_string(s, len);
+	return true;
+}
+
+/*
+ * id_known
+ *		Whether an id hash was seen recently in this scan, without
+ *		remembering it (fetched_too_early's look at a page not read yet).
+ */
+static bool
+id_known(CallogsScan *scan, uint64 h)
+{
+	for (int g = 0; g < 2; g++)
+		if (scan->ids[g] && hashset_lookup(scan->ids[g], h) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * row_order_value
+ *		The value of the scan's order field in a row, as a timestamptz, when
+ *		it is a string in the API's ISO 8601 form with a UTC offset (the
+ *		fast path of convert.c's convert_timestamp, which it mirrors).
+ *		False for anything else (absent, null, other forms): such a row is
+ *		checked after conversion, when it is handed out (check_order in
+ *		callogs_fdw.c), and a NULL there is an error of its own.
+ */
+static bool
+row_order_value(CallogsScan *scan, ClJson *obj, TimestampTz *value)
+{
+	ClJson	   *v;
+	const char *s;
+	size_t		n;
+	ClTimestamp ts;
+	struct pg_tm tm;
+	int			tz;
+
+	if (!cl_object_get(obj, scan->order_field, &v) ||
+		cl_type(v) != CL_JSON_STRING || (s = cl_string(v, &n)) == NULL ||
+		!cl_parse_timestamp(s, n, &ts) || !ts.has_tz)
+		return false;
+	tz = -ts.tz_offset;
+	tm.tm_year = ts.year;
+	tm.tm_mon = ts.month;
+	tm.tm_mday = ts.day;
+	tm.tm_hour = ts.hour;
+	tm.tm_min = ts.minute;
+	tm.tm_sec = ts.second;
+	return tm2timestamp(&tm, ts.usec, &tz, value) == 0 && IS_VALID_TIMESTAMP(*value);
 }
 
 /* ---- setup ---- */
@@ -313,6 +390,22 @@ callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
 }
 
 /*
+ * callogs_scan_set_order
+ *		The plan relies on the rows coming newest first on the JSON key
+ *		field (a timestamptz column): every row of a page is checked when the
+ *		page arrives, before any of its rows is handed out, so that a LIMIT
+ *		never returns rows an unread part of the page would have replaced.
+ */
+void
+callogs_scan_set_order(CallogsScan *scan, const char *field,
+					   const char *colname, const char *relname)
+{
+	scan->order_field = MemoryContextStrdup(scan->cxt, field);
+	scan->order_colname = MemoryContextStrdup(scan->cxt, colname);
+	scan->order_relname = MemoryContextStrdup(scan->cxt, relname);
+}
+
+/*
  * callogs_scan_set_max_pages
  *		Stop after max_pages pages (ANALYZE's sample of the newest calls).
  */
@@ -341,6 +434,8 @@ stream_can_submit(CallogsScan *scan, StreamState *st)
 		return false;
 	if (st->link_mode)
 		return st->next_url != NULL;
+	if (st->one_ahead && st->queue != NIL)
+		return false;
 	return st->next_page <= st->known_pages;
 }
 
@@ -490,6 +585,147 @@ bad_page(CallogsScan *scan, CallogsRequest *req, const char *why)
 }
 
 /*
+ * contradiction
+ *		Raise an error about a page that contradicts the API's own "count",
+ *		"next" link or order: SQLSTATE HV00A, the page in the DETAIL and a
+ *		HINT naming what to do.
+ */
+pg_noreturn static void
+contradiction(CallogsScan *scan, CallogsRequest *req, const char *why,
+			  const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+			 errmsg("call logs API returned an unexpected response: %s", why),
+			 errdetail("Page %d of request stream %d on server \"%s\" %s.",
+					   callogs_request_page(req), callogs_request_stream(req) + 1,
+					   scan->opts.server_name, detail),
+			 errhint("%s", hint)));
+}
+
+#define HINT_REPORT "Run the query again; if it fails again, report the inconsistency to the API's provider."
+#define HINT_SHIFT "New calls arrived faster than the scan read its pages: run the query again when fewer calls arrive, or raise the option page_size so that a page holds more rows than arrive between two requests."
+
+/*
+ * order_error
+ *		Raise the error of a row (number rowno of the scan, repeats not
+ *		counted) whose order value is newer than prev, the one before it:
+ *		the API does not sort as order_column says.  The same message as
+ *		check_order in callogs_fdw.c, which checks the rows handed out.
+ *		SQLSTATE HV00A, with a hint naming the table option order_column.
+ */
+pg_noreturn static void
+order_error(CallogsScan *scan, TimestampTz value, TimestampTz prev, int64 rowno)
+{
+	/* timestamptz_to_str answers in a static buffer */
+	char	   *p = pstrdup(timestamptz_to_str(prev));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+			 errmsg("call logs API returned rows out of order: %s %s came after %s",
+					scan->order_colname, timestamptz_to_str(value), p),
+			 errdetail("Row " INT64_FORMAT " of foreign table \"%s\" breaks the order the query relies on (%s descending).",
+					   rowno, scan->order_relname, scan->order_colname),
+			 errhint("If the API does not return the newest rows first on \"%s\", set the option order_column of foreign table \"%s\" to the column it does, or to '' to sort locally.",
+					 scan->order_colname, scan->order_relname)));
+}
+
+/*
+ * check_rows
+ *		Look at every row of a page that just arrived, before any of them is
+ *		handed out: each must be a JSON object; rows whose id was seen (new
+ *		calls pushed them across a page boundary) are marked in
+ *		scan->cur_repeat, to be dropped; with an order field, the page must
+ *		be newest first, and its new rows must not be newer than those
+ *		handed out already.  A row newer than those means the API does not
+ *		sort, unless "count" grew since the previous page by at least as
+ *		many rows (new calls arrived, more than a page of them between two
+ *		requests).  Returns the rows not seen before; *sig is a hash of the
+ *		page's rows when none has an id (variant B), else 0.  SQLSTATE
+ *		HV00A.
+ */
+static int64
+check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
+		   const ClPage *page, int64 growth, uint64 *sig)
+{
+	int64		fresh = 0;
+	int64		newer = 0;
+	bool		ids = false;
+	bool		have_prev = false;
+	TimestampTz prev = 0;
+	TimestampTz oldest = 0;
+	TimestampTz first_newer = 0;
+	int64		newer_pos = 0;
+	bool		have_oldest = false;
+
+	*sig = 0;
+	scan->cur_repeat = MemoryContextAllocZero(scan->cxt, Max(page->ndata, 1));
+	for (size_t i = 0; i < page->ndata; i++)
+	{
+		ClJson	   *obj = page_row(page, i);
+		uint64		h;
+		TimestampTz v;
+
+		if (cl_type(obj) != CL_JSON_OBJECT)
+			bad_page(scan, req, psprintf("element %zu of \"data\" is not an object", i));
+		if (row_id_hash(obj, &h))
+		{
+			ids = true;
+			scan->cur_repeat[i] = id_seen(scan, h);
+		}
+		else
+		{
+			size_t		len;
+			const char *text = cl_json_text(obj, &len);
+
+			h = text ? hash_string(text, len) : 0;
+			*sig = hash_combine64(*sig, h);
+		}
+		if (!scan->cur_repeat[i])
+			fresh++;
+		if (scan->order_field == NULL || !row_order_value(scan, obj, &v))
+			continue;
+		if (have_prev && v > prev)
+			order_error(scan, v, prev, scan->rows_returned + fresh);
+		have_prev = true;
+		prev = v;
+		if (scan->cur_repeat[i])
+			continue;
+		if (scan->order_started && v > scan->order_last)
+		{
+			if (newer++ == 0)
+			{
+				first_newer = v;
+				newer_pos = fresh;
+			}
+		}
+		have_oldest = true;
+		oldest = v;
+	}
+	if (newer > 0)
+	{
+		char	   *last = pstrdup(timestamptz_to_str(scan->order_last));
+
+		if (growth >= newer)
+			contradiction(scan, req, "its rows shifted by more than a page between two requests",
+						  psprintf("brings " INT64_FORMAT " rows newer than the rows already returned (%s %s after %s), and \"count\" grew by " INT64_FORMAT " since the page before",
+								   newer, scan->order_colname,
+								   timestamptz_to_str(first_newer), last, growth),
+						  HINT_SHIFT);
+		order_error(scan, first_newer, scan->order_last,
+					scan->rows_returned + newer_pos);
+	}
+	if (have_oldest)
+	{
+		scan->order_started = true;
+		scan->order_last = oldest;
+	}
+	if (ids)
+		*sig = 0;
+	return fresh;
+}
+
+/*
  * end_stream
  *		Page `page` ended the stream: it brought the rows to "count", came
  *		back empty, answered 404, had no "next" link, or was the last page
@@ -562,10 +798,73 @@ follow_link(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 }
 
 /*
+ * check_progress
+ *		A page after the first must bring rows not seen before, unless new
+ *		calls explain it ("count" grew since the previous page by at least
+ *		the page's rows, which new calls pushed down from it): a page made
+ *		only of rows already returned (by id), or without ids the very rows
+ *		of the previous page (by a hash of their text), is no progress.  An
+ *		API that ignores the page number would otherwise hand out copies of
+ *		its first page (without ids) or be read for as long as "count"
+ *		claims (with ids).  Without ids a copy is an error at once (its rows
+ *		would be returned twice); with ids after CALLOGS_MAX_STALE_PAGES in
+ *		a row (its rows are dropped).  And however the pages come, a stream
+ *		never reads more than CALLOGS_SHIFT_FACTOR times the pages its
+ *		smallest "count" explains (plus CALLOGS_SHIFT_SLACK): new calls that
+ *		outrun the scan would keep it going for ever.  SQLSTATE HV00A.
+ */
+static void
+check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
+			   const ClPage *page, int64 fresh, uint64 sig, int64 growth)
+{
+	bool		explained = growth >= (int64) page->ndata;
+	int64		limit;
+
+	if (st->pages_read > 1 && page->ndata > 0)
+	{
+		if (sig != 0 && sig == st->prev_sig && !explained)
+			contradiction(scan, req, "a page repeats the page before it",
+						  psprintf("holds the same %zu rows as the page before it, and \"count\" (" INT64_FORMAT ") did not grow by as many",
+								   page->ndata, page->count),
+						  "The API seems to ignore the page number: check the server's url (ALTER SERVER ... OPTIONS (SET url ...)), or report the inconsistency to the API's provider.");
+		if (fresh == 0 && !explained)
+		{
+			if (++st->stale_pages >= CALLOGS_MAX_STALE_PAGES)
+				contradiction(scan, req, "its pages bring no new rows",
+							  psprintf("is the %d%s page in a row whose %zu rows were all returned already, and \"count\" (" INT64_FORMAT ") did not grow by as many",
+									   st->stale_pages, st->stale_pages == 3 ? "rd" : "th",
+									   page->ndata, page->count),
+							  "The API seems to ignore the page number, or its \"count\" exceeds its rows: check the server's url, or report the inconsistency to the API's provider.");
+		}
+		else
+			st->stale_pages = 0;
+	}
+	st->prev_sig = sig;
+
+	limit = CALLOGS_SHIFT_FACTOR * ((st->min_count + st->capacity - 1) / Max(st->capacity, 1)) +
+		CALLOGS_SHIFT_SLACK;
+	if (st->pages_read > limit)
+		contradiction(scan, req, "its rows shift faster than the scan reads them",
+					  psprintf("is page %d read, although \"count\" (" INT64_FORMAT " at the least, " INT64_FORMAT " now) explains " INT64_FORMAT " pages of %d rows",
+							   st->pages_read, st->min_count, page->count,
+							   (st->min_count + st->capacity - 1) / Max(st->capacity, 1),
+							   st->capacity),
+					  HINT_SHIFT);
+}
+
+/*
  * take_page
  *		Account for a page that just arrived (root NULL: it answered 404)
- *		and decide how its stream goes on.  Returns false if the page holds
- *		no rows.
+ *		and decide how its stream goes on.  Every row of the page is checked
+ *		before any is handed out (check_rows, check_progress), and the page
+ *		against "count": a page requested by number holds rows from
+ *		(page - 1) * capacity on, so its own "count" must reach past its
+ *		last row; a stream following links must not return more distinct
+ *		rows than the largest "count"; and a page that brings the rows to
+ *		"count" must be the last (no "next" link: API.md says it is null
+ *		at the end).  New calls only raise "count" on later pages and
+ *		push rows down, so a healthy API passes all three.  Returns false
+ *		if the page holds no rows.  SQLSTATE HV00A.
  */
 static bool
 take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
@@ -573,6 +872,11 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 {
 	char		err[CL_ERRMSG_LEN];
 	int			pageno = callogs_request_page(req);
+	bool		by_number = !st->link_mode;
+	bool		first = !st->page1_done;
+	int64		growth;
+	int64		fresh;
+	uint64		sig;
 
 	if (root == NULL)
 	{
@@ -583,6 +887,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	if (!cl_page_decode(root, page, err, sizeof(err)))
 		bad_page(scan, req, err);
 
+	growth = st->pages_read > 0 ? page->count - st->last_count : 0;
 	st->pages_read++;
 	st->last_count = page->count;
 	if (scan->stats)
@@ -603,21 +908,40 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 		/* a short first page that is not the last reveals a server cap */
 		if ((int64) page->ndata < page->count && page->ndata < (size_t) scan->page_size)
 			st->capacity = Max(1, (int) page->ndata);
+	}
+
+	fresh = check_rows(scan, st, req, page, growth, &sig);
+	st->rows_fresh += fresh;
+	check_progress(scan, st, req, page, fresh, sig, growth);
+
+	if (by_number && page->ndata > 0 &&
+		page->count < (int64) (pageno - 1) * st->capacity + (int64) page->ndata)
+		contradiction(scan, req, "a page holds rows past its \"count\"",
+					  psprintf("holds rows " INT64_FORMAT " to " INT64_FORMAT ", but its \"count\" is " INT64_FORMAT,
+							   (int64) (pageno - 1) * st->capacity + 1,
+							   (int64) (pageno - 1) * st->capacity + (int64) page->ndata,
+							   page->count),
+					  HINT_REPORT);
+	if (!by_number && st->rows_fresh > st->max_count)
+		contradiction(scan, req, "its pages hold more rows than its \"count\"",
+					  psprintf("brings the distinct rows received to " INT64_FORMAT ", but the largest \"count\" received was " INT64_FORMAT,
+							   st->rows_fresh, st->max_count),
+					  HINT_REPORT);
+
+	if (first && page->next != NULL)
+	{
 		/*
 		 * A "next" link means following links one by one, unless it is just
 		 * page 2 of this request: then pages are fetched concurrently, and
 		 * each page's own link is checked below.
 		 */
-		if (page->next != NULL)
-		{
-			char	   *next = follow_link(scan, st, req, page);
+		char	   *next = follow_link(scan, st, req, page);
 
-			st->page_links = callogs_url_is_page_link(st->url, next, 2);
-			st->link_mode = !st->page_links;
-			if (st->page_links)
-				scan->paging.links_checked++;
-			pfree(next);
-		}
+		st->page_links = callogs_url_is_page_link(st->url, next, 2);
+		st->link_mode = !st->page_links;
+		if (st->page_links)
+			scan->paging.links_checked++;
+		pfree(next);
 	}
 	else if (st->page_links && !st->link_mode && page->next != NULL)
 	{
@@ -643,7 +967,12 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 
 	if (st->rows_received >= st->max_count)
 	{
-		/* as many rows as "count" promised have come */
+		/* as many rows as "count" promised have come: the last page */
+		if (page->next != NULL)
+			contradiction(scan, req, "a \"next\" link after the rows reached \"count\"",
+						  psprintf("brought the rows received to " INT64_FORMAT ", its \"count\" is " INT64_FORMAT ", and it still has a \"next\" link",
+								   st->rows_received, page->count),
+						  HINT_REPORT);
 		end_stream(scan, st, pageno, "brought the rows received to \"count\"");
 	}
 	else if (page->ndata == 0)
@@ -687,9 +1016,15 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
  *		towards later pages.  When pages are fetched concurrently, page k+1
  *		can be answered before page k: if page k then reports more rows in
  *		all ("count") than page k+1 did, the rows pushed from page k into
- *		page k+1 in between were in neither copy.  Ask for page k+1 again
- *		(once): the new copy starts where page k ended, and rows it repeats
- *		are dropped by their id.  Returns true if the page was requeued.
+ *		page k+1 in between may be in neither copy.  With ids, a copy whose
+ *		first row was seen already overlaps page k and lost nothing: it is
+ *		kept.  Otherwise ask for page k+1 again (once): the new copy starts
+ *		where page k ended, and rows it repeats are dropped by their id.
+ *		Pages fetched ahead of it are as old: they are dropped, and the
+ *		stream goes on with one page in flight (each requested after the
+ *		one before was answered), so that a busy API is not asked for every
+ *		page twice and the scan always ends.  Returns true if the page was
+ *		requeued.
  */
 static bool
 fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
@@ -701,14 +1036,21 @@ fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	char	   *url;
 	CallogsRequest *again;
 	MemoryContext oldcxt;
+	uint64		h;
 
 	if (root == NULL || st->link_mode || pageno <= 1 ||
 		pageno == st->refetched_page ||
 		!cl_page_decode(root, &page, err, sizeof(err)) ||
 		page.count >= st->last_count)
 		return false;
+	if (page.ndata > 0 && cl_type(page_row(&page, 0)) == CL_JSON_OBJECT &&
+		row_id_hash(page_row(&page, 0), &h) && id_known(scan, h))
+		return false;
 
 	oldcxt = MemoryContextSwitchTo(scan->cxt);
+	drop_queued(scan, st);
+	st->next_page = pageno + 1;
+	st->one_ahead = true;
 	url = page_url(st, pageno);
 	again = callogs_request_submit(scan->fetcher, url, callogs_request_stream(req),
 								   pageno, true);
@@ -734,6 +1076,9 @@ release_current(CallogsScan *scan)
 		scan->cur_req = NULL;
 		scan->outstanding--;
 	}
+	if (scan->cur_repeat != NULL)
+		pfree(scan->cur_repeat);
+	scan->cur_repeat = NULL;
 	memset(&scan->cur_page, 0, sizeof(scan->cur_page));
 	scan->cur_idx = 0;
 }
@@ -758,13 +1103,10 @@ callogs_scan_next(CallogsScan *scan, bool *would_block)
 
 		while (scan->cur_req != NULL && scan->cur_idx < scan->cur_page.ndata)
 		{
-			ClJson	   *obj = page_row(&scan->cur_page, scan->cur_idx++);
+			size_t		i = scan->cur_idx++;
+			ClJson	   *obj = page_row(&scan->cur_page, i);
 
-			if (cl_type(obj) != CL_JSON_OBJECT)
-				bad_page(scan, scan->cur_req,
-						 psprintf("element %zu of \"data\" is not an object",
-								  scan->cur_idx - 1));
-			if (row_is_repeat(scan, obj))
+			if (scan->cur_repeat != NULL && scan->cur_repeat[i])
 				continue;		/* shifted across a page boundary: seen */
 			if (scan->limit_rows >= 0 && scan->rows_returned >= scan->limit_rows)
 			{

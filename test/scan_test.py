@@ -30,20 +30,32 @@ def row(i):
             "creation_time": "2025-11-30T00:00:00.000Z"}
 
 
+def row_b(i):
+    """A row of variant B of the API: no id."""
+    return {"source_number": "+1555%07d" % i, "call_type": "inbound",
+            "call_status": "completed", "creation_time": "2025-11-30T00:00:00Z",
+            "call_duration": i}
+
+
 class Api(BaseHTTPRequestHandler):
     """GET ...?page=N&page_size=M: the page the test's `answer` gives."""
 
     answer = None               # (page, page_size) -> (count, [row numbers])
+    make_row = staticmethod(row)
+    tag = ""                    # the first path segment of the current table
     requests = []
 
     def do_GET(self):
-        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query)
         page = int(q.get("page", ["1"])[0])
         size = int(q.get("page_size", ["20"])[0])
-        type(self).requests.append(page)
+        # requests of a table's earlier scans still in flight do not count
+        if u.path.startswith("/%s/" % type(self).tag):
+            type(self).requests.append(page)
         count, rows = type(self).answer(page, size)
         body = json.dumps({"count": count, "status_code": 200, "message": "ok",
-                           "data": [row(i) for i in rows]}).encode()
+                           "data": [type(self).make_row(i) for i in rows]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -71,7 +83,7 @@ class PagesAgainstCount(FdwTestCase):
         cls.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Api)
         cls.thread = threading.Thread(target=cls.httpd.serve_forever, daemon=True)
         cls.thread.start()
-        cls.url = "http://127.0.0.1:%d/api/v2/platform/call-logs/" % cls.httpd.server_address[1]
+        cls.port = cls.httpd.server_address[1]
 
     @classmethod
     def tearDownClass(cls):
@@ -79,26 +91,75 @@ class PagesAgainstCount(FdwTestCase):
         cls.httpd.server_close()
         super().tearDownClass()
 
-    def table(self, name, answer):
+    def table(self, name, answer, make_row=row):
         Api.answer = staticmethod(answer)
+        Api.make_row = staticmethod(make_row)
         Api.requests = []
-        create_table(self.conn, name, self.url,
+        Api.tag = name
+        create_table(self.conn, name,
+                     "http://127.0.0.1:%d/%s/api/v2/platform/call-logs/" % (self.port, name),
                      server_opts={"page_size": str(PAGE_SIZE), "max_retries": "0"})
         return name
 
     def test_page_number_ignored(self):
-        """Every page holds rows 0..99 and "count" says 500: five pages
-        bring 500 rows, 400 of them repeats.  Nothing explains the
-        repeats (the count never grew): an ERROR, not 100 rows."""
+        """Every page holds rows 0..99 and "count" says 500: pages 2, 3
+        and 4 bring nothing new, and nothing explains the repeats (the
+        count never grew): an ERROR at page 4, not 100 rows."""
         t = self.table("ignored", lambda page, size: (500, range(0, 100)))
         e = query_error(self.conn, "SELECT count(id) FROM %s" % t)
         self.assertSqlState(e, FDW_INVALID_STRING_FORMAT)
         self.assertEqual(e.diag.message_primary,
                          "call logs API returned an unexpected response: "
-                         "its pages ended after 100 of 500 rows")
-        self.assertIn("after 400 rows that repeated rows already returned",
+                         "its pages bring no new rows")
+        self.assertIn("Page 4 of request stream 1", e.diag.message_detail)
+        self.assertIn("is the 3rd page in a row whose 100 rows were all returned already",
                       e.diag.message_detail)
         self.assertEqual(sorted(Api.requests), [1, 2, 3, 4, 5])
+
+    def test_page_number_ignored_no_ids(self):
+        """Variant B (no ids) and an API that ignores the page number: the
+        same 100 rows on each page, "count" 1000, no "next".  Nothing can be
+        dropped by id: page 2 is a copy of page 1 (same rows, same text),
+        which new calls do not explain, so an ERROR rather than ten copies
+        of page 1 (attack on issue 13, finding 6)."""
+        t = self.table("ignored_b", lambda page, size: (1000, range(0, 100)), make_row=row_b)
+        e = query_error(self.conn, "SELECT count(source_number) FROM %s" % t)
+        self.assertSqlState(e, FDW_INVALID_STRING_FORMAT)
+        self.assertEqual(e.diag.message_primary,
+                         "call logs API returned an unexpected response: "
+                         "a page repeats the page before it")
+        self.assertIn("Page 2 of request stream 1", e.diag.message_detail)
+        self.assertIn("ignore the page number", e.diag.message_hint)
+
+    def test_pages_no_ids_all_different(self):
+        """The same API read right (variant B, each page its own rows): no
+        false alarm, exactly 1000 rows."""
+        t = self.table("right_b", lambda page, size: (1000, range((page - 1) * size,
+                                                                   min(page * size, 1000))),
+                       make_row=row_b)
+        self.assertEqual(query(self.conn, "SELECT count(source_number), "
+                                          "count(DISTINCT source_number) FROM %s" % t)[0],
+                         (1000, 1000))
+
+    def test_huge_count_same_rows(self):
+        """With ids, "count" 2^31 and every page the same 2 rows (the API
+        caps pages at 2 and ignores the page number): the scan stops after
+        three pages that bring nothing new, instead of reading pages for as
+        long as "count" claims (it read 80,000 pages in 15 minutes)."""
+        t = self.table("huge", lambda page, size: (2 ** 31, range(0, 2)))
+        with self.conn.cursor() as cur:
+            cur.execute("SET statement_timeout = '60s'")
+        try:
+            e = query_error(self.conn, "SELECT count(id) FROM %s" % t)
+        finally:
+            with self.conn.cursor() as cur:
+                cur.execute("RESET statement_timeout")
+        self.assertSqlState(e, FDW_INVALID_STRING_FORMAT)
+        self.assertEqual(e.diag.message_primary,
+                         "call logs API returned an unexpected response: "
+                         "its pages bring no new rows")
+        self.assertIn("Page 4 of request stream 1", e.diag.message_detail)
+        self.assertLessEqual(len(Api.requests), 8)
 
     def test_repeats_from_new_calls(self):
         """New calls arrive before each page after the first: every page
