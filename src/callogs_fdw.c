@@ -498,7 +498,12 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	rel = table_open(foreigntableid, NoLock);
 	fpinfo->type_att = callogs_field_column(rel, "call_type");
 	fpinfo->status_att = callogs_field_column(rel, "call_status");
-	fpinfo->order_att = order_column_att(rel, &fpinfo->opts);
+	/*
+	 * pushdown 'false' trusts the API with paging only: not its default
+	 * order either (an order_column given explicitly is still relied on)
+	 */
+	fpinfo->order_att = fpinfo->opts.pushdown || fpinfo->opts.order_column_set ?
+		order_column_att(rel, &fpinfo->opts) : InvalidAttrNumber;
 	date_typid = fpinfo->opts.pushdown ?
 		callogs_date_column_type(rel, &fpinfo->opts, &date_att) : InvalidOid;
 	table_close(rel, NoLock);

@@ -130,6 +130,25 @@ class WholePageOrder(StreamCase):
                          query(self.conn, "SELECT id FROM %s ORDER BY creation_time DESC "
                                "LIMIT 3 OFFSET 97" % ok))
 
+    def test_no_pushdown_trusts_no_order(self):
+        # pushdown 'false' sends only paging parameters and trusts nothing
+        # else, not the API's order either: the plan sorts locally, and an
+        # API that does not sort gets the right answer (old: the ordered
+        # plan, and the wrong 5th row)
+        t = self.table("ordnopd", rows=250, anchor=ANCHOR, fault="unordered", swap="4:5",
+                       table_opts={"pushdown": "false"})
+        ok = self.table("ordnopdok", rows=250, anchor=ANCHOR, table_opts={"order_column": ""})
+        sql = ("SELECT id, creation_time FROM %s WHERE source_number LIKE '+%%%%' "
+               "ORDER BY creation_time DESC LIMIT 5")
+        plan = "\n".join(r[0] for r in query(self.conn, "EXPLAIN (COSTS OFF) " + sql % t))
+        self.assertIn("Sort Key: creation_time DESC", plan)
+        self.assertEqual(query(self.conn, sql % t), query(self.conn, sql % ok))
+        # an explicit order_column is still relied on (and checked)
+        query(self.conn, "ALTER FOREIGN TABLE %s OPTIONS (ADD order_column 'creation_time')" % t)
+        plan = "\n".join(r[0] for r in query(self.conn, "EXPLAIN (COSTS OFF) " + sql % t))
+        self.assertNotIn("Sort", plan)
+        self.assertFails(sql % t, FDW_INVALID_STRING_FORMAT, "order_column")
+
 
 class Shifting(StreamCase):
     """Findings 4 and 7: new calls arriving with each request."""
