@@ -30,6 +30,17 @@
  * spread of the counts seen): otherwise the scan raises an ERROR instead
  * of returning a short answer.
  *
+ * Each page is checked whole when it arrives, before any of its rows is
+ * handed out (take_page): against its own "count" (a page asked for by
+ * number must be counted by it; the page that reaches "count" has no
+ * "next" link), for progress (a page of rows all seen before, or without
+ * ids a copy of the page before, that new calls do not explain), and with
+ * an order column for the order of all its rows.  A page fetched
+ * concurrently that was answered before the page before it is fetched again
+ * once, after which the stream keeps one page in flight
+ * (fetched_too_early).  A stream never reads more than
+ * CALLOGS_SHIFT_FACTOR times the pages its "count" explains.
+ *
  * At most `concurrency` pages (in flight or waiting to be read) exist at
  * any time, so memory does not grow with the result; a page's parsed tree
  * is freed as soon as its last row has been handed out.  Objects that
@@ -239,6 +250,41 @@ row_id_hash(ClJson *obj, uint64 *h)
 		return false;
 	*h = hash_string(s, len);
 	return true;
+}
+
+/*
+ * row_signature
+ *		A 64-bit hash of a row without an id: its keys, string values,
+ *		integers and the kinds of its other values, in order.  Two pages
+ *		with the same signature hold, as far as it can tell, the same rows
+ *		(check_progress).  Strings are read in place: serializing each row
+ *		(cl_json_text) cost a fifth of a variant B scan's time.
+ */
+static uint64
+row_signature(ClJson *obj)
+{
+	const void *pos = NULL;
+	const char *key;
+	ClJson	   *v;
+	uint64		h = 0;
+
+	while (cl_object_next(obj, &pos, &key, &v))
+	{
+		const char *s;
+		size_t		len;
+		int64_t		i;
+		uint64		part;
+
+		h = hash_combine64(h, hash_string(key, strlen(key)));
+		if (cl_type(v) == CL_JSON_STRING && (s = cl_string(v, &len)) != NULL)
+			part = hash_string(s, len);
+		else if (cl_type(v) == CL_JSON_INT && cl_json_get_int64(v, &i))
+			part = hash_bytes_uint32_extended((uint32) i, (uint64) i >> 32);
+		else
+			part = (uint64) cl_type(v) + 1;
+		h = hash_combine64(h, part);
+	}
+	return h;
 }
 
 /*
@@ -674,13 +720,7 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 			scan->cur_repeat[i] = id_seen(scan, h);
 		}
 		else
-		{
-			size_t		len;
-			const char *text = cl_json_text(obj, &len);
-
-			h = text ? hash_string(text, len) : 0;
-			*sig = hash_combine64(*sig, h);
-		}
+			*sig = hash_combine64(*sig, row_signature(obj));
 		if (!scan->cur_repeat[i])
 			fresh++;
 		if (scan->order_field == NULL || !row_order_value(scan, obj, &v))
