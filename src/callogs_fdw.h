@@ -164,6 +164,9 @@ typedef struct CallogsColumn
 	Oid			typioparam;
 	Datum		constval;		/* CALLOGS_CONV_CONSTANT */
 	bool		is_string;		/* a string type: no length cap on input */
+	bool		is_number;		/* a numeric type (numeric, real, double
+								 * precision, a domain over one): a JSON
+								 * boolean, object or array is HV004 */
 	bool		same_field;		/* an earlier column has the same field */
 	int			next_same;		/* next column with the same field, or -1 */
 } CallogsColumn;
