@@ -507,6 +507,8 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	baserel->fdw_private = fpinfo;
 	fpinfo->relid = foreigntableid;
 	callogs_get_options(foreigntableid, userid, &fpinfo->opts);
+	/* a url the scan cannot send is refused by EXPLAIN too */
+	callogs_url_check_base(fpinfo->opts.url, fpinfo->opts.server_name);
 	callogs_classify_conditions(root, baserel, &fpinfo->opts,
 								&fpinfo->conds, &fpinfo->all_exact,
 								&fpinfo->inexact);

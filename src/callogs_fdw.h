@@ -272,6 +272,7 @@ extern char *callogs_url_follow(const char *base_url, const char *stream_url,
 extern bool callogs_url_is_page_link(const char *stream_url, const char *link,
 									 int page);
 extern char *callogs_url_fix_path(const char *url, bool *no_path);
+extern void callogs_url_check_base(const char *url, const char *server_name);
 
 /* in http.c */
 typedef struct CallogsFetcher CallogsFetcher;
