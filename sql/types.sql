@@ -141,7 +141,14 @@ FROM (VALUES
   ('-2.0000005', 'interval'),
   ('1e400', 'interval'),
   ('{"s": 1}', 'interval'),
-  ('[325]', 'interval')
+  ('[325]', 'interval'),
+  -- a number as written: -0 keeps its sign where the type has one
+  ('-0', 'text'),
+  ('-0', 'json'),
+  ('{"a": [-0, 0, -0.0]}', 'text'),
+  ('-0', 'double precision'),
+  ('-0', 'numeric'),
+  ('-0', 'integer')
 ) v(value, coltype);
 RESET client_min_messages;
 
