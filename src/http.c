@@ -619,6 +619,23 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 }
 
 /*
+ * request_detach
+ *		Free what a request holds outside palloc (its curl transfer, its
+ *		parsed page, its share of page_budget) and take it off its fetcher's
+ *		list.  Never throws: fetcher_cleanup calls it during error recovery.
+ */
+static void
+request_detach(CallogsRequest *req)
+{
+	release_transfer(req);
+	if (req->root)
+		cl_json_free(req->root);
+	req->root = NULL;
+	budget_release(req);
+	dlist_delete(&req->node);
+}
+
+/*
  * fetcher_cleanup
  *		Memory context callback: free every curl handle and parsed page
  *		the fetcher's requests still hold.  Runs during error recovery and
@@ -635,12 +652,7 @@ fetcher_cleanup(void *arg)
 	{
 		CallogsRequest *req = dlist_container(CallogsRequest, node, iter.cur);
 
-		release_transfer(req);
-		if (req->root)
-			cl_json_free(req->root);
-		req->root = NULL;
-		budget_release(req);
-		dlist_delete(&req->node);
+		request_detach(req);
 	}
 	if (f->headers)
 		curl_slist_free_all(f->headers);
@@ -725,12 +737,7 @@ release_transfer(CallogsRequest *req)
 void
 callogs_request_release(CallogsRequest *req)
 {
-	release_transfer(req);
-	if (req->root)
-		cl_json_free(req->root);
-	req->root = NULL;
-	budget_release(req);
-	dlist_delete(&req->node);
+	request_detach(req);
 	pfree(req->url);
 	pfree(req);
 }
