@@ -179,6 +179,8 @@ extern void callogs_convert_row(ClJson *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
 								Datum *values, bool *nulls);
 extern char *callogs_shorten(const char *s, size_t len);
+extern bool callogs_timestamp_from_parts(const ClTimestamp *ts, bool at_offset,
+										 Timestamp *out);
 
 /*
  * Pushdown.  A pushed condition is a (kind, op, value) triple; the three

@@ -407,21 +407,37 @@ convert_timestamp(CallogsColumn *col, ClJson *v, bool with_tz)
 	s = cl_string(v, &n);
 	if (cl_parse_timestamp(s, n, &ts) && (ts.has_tz || !with_tz))
 	{
-		struct pg_tm tm;
 		Timestamp	result;
-		int			tz = with_tz ? -ts.tz_offset : 0;
 
-		tm.tm_year = ts.year;
-		tm.tm_mon = ts.month;
-		tm.tm_mday = ts.day;
-		tm.tm_hour = ts.hour;
-		tm.tm_min = ts.minute;
-		tm.tm_sec = ts.second;
-		if (tm2timestamp(&tm, ts.usec, with_tz ? &tz : NULL, &result) == 0 &&
-			IS_VALID_TIMESTAMP(result))
+		if (callogs_timestamp_from_parts(&ts, with_tz, &result))
 			return TimestampGetDatum(result);
 	}
 	return input_function(col, scalar_text(col, v));
+}
+
+/*
+ * callogs_timestamp_from_parts
+ *		The Timestamp of a parsed RFC 3339 timestamp (cl_parse_timestamp):
+ *		with at_offset, the instant its UTC offset (0 when it has none)
+ *		names, as timestamptz_in would read it; without, its wall-clock
+ *		fields as timestamp_in would.  tm2timestamp does the arithmetic;
+ *		false when the result is out of PostgreSQL's range.
+ */
+bool
+callogs_timestamp_from_parts(const ClTimestamp *ts, bool at_offset, Timestamp *out)
+{
+	struct pg_tm tm;
+	int			tz = ts->has_tz ? -ts->tz_offset : 0;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = ts->year;
+	tm.tm_mon = ts->month;
+	tm.tm_mday = ts->day;
+	tm.tm_hour = ts->hour;
+	tm.tm_min = ts->minute;
+	tm.tm_sec = ts->second;
+	return tm2timestamp(&tm, ts->usec, at_offset ? &tz : NULL, out) == 0 &&
+		IS_VALID_TIMESTAMP(*out);
 }
 
 /*
