@@ -593,7 +593,7 @@ CONTENT_FAULTS = ("trailing_comma", "data_not_array", "data_missing", "count_mis
                   "count_float", "wrong_types", "bad_utf8", "nul_escape", "big_string",
                   "ts_out_of_range", "dup_keys", "next_foreign", "next_repeat",
                   "next_scheme", "count_lie", "unordered")
-SEND_FAULTS = ("truncate", "hang_after_headers", "huge_body", "bad_gzip")
+SEND_FAULTS = ("truncate", "hang_after_headers", "huge_body", "bad_gzip", "gzip_members")
 FAULT_KINDS = PRE_FAULTS + CONTENT_FAULTS + SEND_FAULTS
 
 
@@ -1021,11 +1021,18 @@ class Handler(BaseHTTPRequestHandler):
               allow_gzip=True):
         sc, e = self.sc, self.entry
         extra = list(extra)
-        if (allow_gzip and body and sc is not None and sc.gzip and mode != "bad_gzip"
+        if (allow_gzip and body and sc is not None and sc.gzip
+                and mode not in ("bad_gzip", "gzip_members")
                 and self._wants_gzip()):
             body = gzip.compress(body, 5)
             extra += ["Content-Encoding: gzip", "Vary: Accept-Encoding"]
         if mode == "bad_gzip":
+            extra += ["Content-Encoding: gzip", "Vary: Accept-Encoding"]
+        elif mode == "gzip_members" and body:
+            # RFC 1952 2.2: a gzip file is a series of members; a body in
+            # two members is valid gzip that not every decoder accepts
+            half = len(body) // 2
+            body = gzip.compress(body[:half], 5) + gzip.compress(body[half:], 5)
             extra += ["Content-Encoding: gzip", "Vary: Accept-Encoding"]
         if self.command == "HEAD":
             payload = b""

@@ -417,6 +417,33 @@ order_column_att(Relation rel, const CallogsOptions *opts)
 }
 
 /*
+ * known_filter
+ *		The filter of the pushed conditions whose values are plan-time
+ *		constants (those known only at execution are left out), computed by
+ *		the executor's own callogs_compute_filter: what every execution
+ *		sends at least, and whether a constant is a value the API does not
+ *		document (filter->inexact: a local filter only).
+ */
+static void
+known_filter(CallogsRelInfo *fpinfo, CallogsFilter *filter)
+{
+	CallogsConds known = {NIL, NIL, NIL};
+	ListCell   *lck,
+			   *lco,
+			   *lcv;
+
+	forthree(lck, fpinfo->conds.kinds, lco, fpinfo->conds.ops, lcv, fpinfo->conds.exprs)
+	{
+		if (!IsA(lfirst(lcv), Const))
+			continue;
+		known.kinds = lappend_int(known.kinds, lfirst_int(lck));
+		known.ops = lappend_int(known.ops, lfirst_int(lco));
+		known.exprs = lappend(known.exprs, lfirst(lcv));
+	}
+	callogs_compute_filter(&known, known.exprs, InvalidOid, filter);
+}
+
+/*
  * one_stream
  *		Whether every execution of the scan is at most one request stream, so
  *		that its rows come in the API's order: no = ANY whose array is known
@@ -430,25 +457,14 @@ order_column_att(Relation rel, const CallogsOptions *opts)
 static bool
 one_stream(CallogsRelInfo *fpinfo)
 {
-	CallogsConds known = {NIL, NIL, NIL};
 	CallogsFilter filter;
-	ListCell   *lck,
-			   *lco,
+	ListCell   *lco,
 			   *lcv;
 
-	forthree(lck, fpinfo->conds.kinds, lco, fpinfo->conds.ops, lcv, fpinfo->conds.exprs)
-	{
-		if (!IsA(lfirst(lcv), Const))
-		{
-			if (lfirst_int(lco) == CALLOGS_OP_ANY)
-				return false;
-			continue;
-		}
-		known.kinds = lappend_int(known.kinds, lfirst_int(lck));
-		known.ops = lappend_int(known.ops, lfirst_int(lco));
-		known.exprs = lappend(known.exprs, lfirst(lcv));
-	}
-	callogs_compute_filter(&known, known.exprs, InvalidOid, &filter);
+	forboth(lco, fpinfo->conds.ops, lcv, fpinfo->conds.exprs)
+		if (!IsA(lfirst(lcv), Const) && lfirst_int(lco) == CALLOGS_OP_ANY)
+			return false;
+	known_filter(fpinfo, &filter);
 	return callogs_filter_nstreams(&filter) <= 1;
 }
 
@@ -491,6 +507,8 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	baserel->fdw_private = fpinfo;
 	fpinfo->relid = foreigntableid;
 	callogs_get_options(foreigntableid, userid, &fpinfo->opts);
+	/* a url the scan cannot send is refused by EXPLAIN too */
+	callogs_url_check_base(fpinfo->opts.url, fpinfo->opts.server_name);
 	callogs_classify_conditions(root, baserel, &fpinfo->opts,
 								&fpinfo->conds, &fpinfo->all_exact,
 								&fpinfo->inexact);
@@ -510,14 +528,24 @@ callogsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 
 	/*
 	 * count(*) is answered from "count" when every clause is a pushed
-	 * call_type/call_status condition (the values are checked at execution:
-	 * a value the API does not document is counted row by row), or when
-	 * there is no clause at all.
+	 * call_type/call_status condition, or when there is no clause at all.
+	 * A constant the API does not document ('busy') is never sent, so
+	 * "count" cannot answer it: no count path then (the plan shows the
+	 * row-by-row scan it executes).  A value known only at execution is
+	 * checked then: if undocumented, the rows are counted one by one.
 	 */
 	fpinfo->countable = fpinfo->opts.pushdown ?
 		list_length(fpinfo->conds.kinds) == list_length(baserel->baserestrictinfo) &&
 		!list_member_int(fpinfo->conds.kinds, CALLOGS_COND_DATE) :
 		baserel->baserestrictinfo == NIL;
+	if (fpinfo->countable && fpinfo->conds.kinds != NIL)
+	{
+		CallogsFilter known;
+
+		known_filter(fpinfo, &known);
+		if (known.inexact)
+			fpinfo->countable = false;
+	}
 
 	/* the order holds only within one request stream */
 	if (fpinfo->order_att != InvalidAttrNumber && !one_stream(fpinfo))
@@ -1178,9 +1206,7 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 		else
 			fsstate->limit_rows = CALLOGS_LIMIT_RUNTIME;
 	}
-	fsstate->page_size = fsstate->limit_rows == CALLOGS_LIMIT_RUNTIME ? 0 :
-		callogs_scan_page_size(&fsstate->opts, fsstate->limit_rows,
-							   fsstate->count_only);
+	/* page_size: decided with the filter (requests_of) */
 
 	rel = node->ss.ss_currentRelation ? node->ss.ss_currentRelation :
 		table_open(fsstate->relid, AccessShareLock);
@@ -1363,6 +1389,26 @@ compute_limit(ForeignScanState *node, CallogsScanState *fsstate)
 }
 
 /*
+ * requests_of
+ *		What a scan of filter sends, decided in one place for the execution
+ *		(start_remote_scan) and for EXPLAIN alike: whether a count is read
+ *		from "count" (*count_api: every call_type/call_status value of the
+ *		filter is documented, so the API applies them all) or counted row by
+ *		row, and the page_size of its requests (0: known only at execution,
+ *		a LIMIT $1).  A value known only at execution (EXPLAIN of a generic
+ *		plan) counts as documented here; EXPLAIN says it is checked then.
+ */
+static int
+requests_of(CallogsScanState *fsstate, const CallogsFilter *filter,
+			double limit_rows, bool *count_api)
+{
+	*count_api = fsstate->count_only && !filter->inexact;
+	if (limit_rows == CALLOGS_LIMIT_RUNTIME && !*count_api)
+		return 0;
+	return callogs_scan_page_size(&fsstate->opts, limit_rows, *count_api);
+}
+
+/*
  * start_remote_scan
  *		Create the page walker for this execution.  A count whose values
  *		the API does not all document (a parameter that turned out to be
@@ -1377,10 +1423,9 @@ start_remote_scan(ForeignScanState *node, CallogsScanState *fsstate)
 	callogs_check_usable(&fsstate->opts);
 	compute_filter(node, fsstate);
 	fsstate->limit_rows = compute_limit(node, fsstate);
-	count_api = fsstate->count_only && !fsstate->filter.inexact;
+	fsstate->page_size = requests_of(fsstate, &fsstate->filter,
+									 fsstate->limit_rows, &count_api);
 	fsstate->count_local = fsstate->count_only && !count_api;
-	fsstate->page_size = callogs_scan_page_size(&fsstate->opts, fsstate->limit_rows,
-												count_api);
 	fsstate->scan = callogs_scan_create(fsstate->scan_cxt, &fsstate->opts,
 										&fsstate->filter, fsstate->limit_rows,
 										count_api, &fsstate->stats);
@@ -1933,15 +1978,24 @@ callogsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	CallogsScanState *fsstate = (CallogsScanState *) node->fdw_state;
 	CallogsFilter filter;
 	int			n;
+	int			page_size;
+	bool		count_api;
 
 	if (fsstate->filter_ready)
+	{
+		/* what the last execution sent */
 		filter = fsstate->filter;
+		page_size = fsstate->page_size;
+		count_api = fsstate->count_only && !fsstate->count_local;
+	}
 	else
 	{
+		/* what an execution will send: the same decisions, without sending */
 		callogs_compute_filter(&fsstate->conds, fsstate->conds.exprs,
 							   fsstate->date_typid, &filter);
 		if (fsstate->count_only)
 			group_filter(&filter, fsstate->group_type, fsstate->group_status);
+		page_size = requests_of(fsstate, &filter, fsstate->limit_rows, &count_api);
 	}
 
 	n = callogs_filter_nstreams(&filter);
@@ -1954,7 +2008,7 @@ callogsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		initStringInfo(&buf);
 		appendStringInfoString(&buf, "GET ");
 		callogs_url_path(callogs_stream_url(&fsstate->opts, &filter, s,
-											fsstate->page_size), &buf);
+											page_size), &buf);
 		ExplainPropertyText("API Request", buf.data, es);
 	}
 
@@ -1976,11 +2030,15 @@ callogsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			fsstate->group_type ? "count(*) per call_type" :
 			fsstate->group_status ? "count(*) per call_status" : "count(*)";
 
-		ExplainPropertyText("Aggregate",
-							psprintf(fsstate->count_local ?
-									 "%s counted row by row (a value the API does not document)" :
-									 "%s answered by the API's count", what),
-							es);
+		const char *how;
+
+		if (!count_api)
+			how = "counted row by row (a value the API does not document)";
+		else if (filter.types_verbatim || filter.statuses_verbatim)
+			how = "answered by the API's count (counted row by row if a value known only at execution is not documented)";
+		else
+			how = "answered by the API's count";
+		ExplainPropertyText("Aggregate", psprintf("%s %s", what, how), es);
 	}
 	if (fsstate->limit_rows == CALLOGS_LIMIT_RUNTIME)
 		ExplainPropertyText("Row Limit", "(runtime)", es);

@@ -164,6 +164,9 @@ typedef struct CallogsColumn
 	Oid			typioparam;
 	Datum		constval;		/* CALLOGS_CONV_CONSTANT */
 	bool		is_string;		/* a string type: no length cap on input */
+	bool		is_number;		/* a numeric type (numeric, real, double
+								 * precision, a domain over one): a JSON
+								 * boolean, object or array is HV004 */
 	bool		same_field;		/* an earlier column has the same field */
 	int			next_same;		/* next column with the same field, or -1 */
 } CallogsColumn;
@@ -176,6 +179,8 @@ extern void callogs_convert_row(ClJson *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
 								Datum *values, bool *nulls);
 extern char *callogs_shorten(const char *s, size_t len);
+extern bool callogs_timestamp_from_parts(const ClTimestamp *ts, bool at_offset,
+										 Timestamp *out);
 
 /*
  * Pushdown.  A pushed condition is a (kind, op, value) triple; the three
@@ -269,6 +274,7 @@ extern char *callogs_url_follow(const char *base_url, const char *stream_url,
 extern bool callogs_url_is_page_link(const char *stream_url, const char *link,
 									 int page);
 extern char *callogs_url_fix_path(const char *url, bool *no_path);
+extern void callogs_url_check_base(const char *url, const char *server_name);
 
 /* in http.c */
 typedef struct CallogsFetcher CallogsFetcher;

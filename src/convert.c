@@ -33,6 +33,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 
 #include "callogs_fdw.h"
@@ -165,6 +166,7 @@ callogs_build_columns(Relation rel, List *attnums, const char *org_handle,
 		}
 		c->kind = classify_type(getBaseType(att->atttypid), att->atttypmod);
 		c->is_string = TypeCategory(getBaseType(att->atttypid)) == TYPCATEGORY_STRING;
+		c->is_number = TypeCategory(getBaseType(att->atttypid)) == TYPCATEGORY_NUMERIC;
 		getTypeInputInfo(att->atttypid, &infunc, &c->typioparam);
 		fmgr_info(infunc, &c->infunc);
 		/* a domain must go through its input function for its checks */
@@ -284,6 +286,21 @@ out_of_range(CallogsColumn *col, const char *why)
 }
 
 /*
+ * refuse_clamped
+ *		22003 for an integer json-c may have clamped (-9223372036854775808,
+ *		18446744073709551615), whatever the column type: checked before any
+ *		other judgement of the value (its kind, its range), so that the two
+ *		untrusted integers give the same error in every column (README,
+ *		"Type mapping").
+ */
+static void
+refuse_clamped(CallogsColumn *col, ClJson *v)
+{
+	if (cl_json_int_clamped(v))
+		out_of_range(col, "the integer is out of the range json-c reads exactly");
+}
+
+/*
  * json_text
  *		The JSON text of v (see cl_json_text) in the database encoding,
  *		NUL-terminated, and its length.  22003 if it holds an integer
@@ -382,6 +399,7 @@ convert_timestamp(CallogsColumn *col, ClJson *v, bool with_tz)
 	const char *s;
 	size_t		n;
 
+	refuse_clamped(col, v);
 	if (cl_type(v) != CL_JSON_STRING)
 		conversion_error(col, ERRCODE_FDW_INVALID_DATA_TYPE,
 						 psprintf("expected a string, got a JSON %s",
@@ -389,27 +407,74 @@ convert_timestamp(CallogsColumn *col, ClJson *v, bool with_tz)
 	s = cl_string(v, &n);
 	if (cl_parse_timestamp(s, n, &ts) && (ts.has_tz || !with_tz))
 	{
-		struct pg_tm tm;
 		Timestamp	result;
-		int			tz = with_tz ? -ts.tz_offset : 0;
 
-		tm.tm_year = ts.year;
-		tm.tm_mon = ts.month;
-		tm.tm_mday = ts.day;
-		tm.tm_hour = ts.hour;
-		tm.tm_min = ts.minute;
-		tm.tm_sec = ts.second;
-		if (tm2timestamp(&tm, ts.usec, with_tz ? &tz : NULL, &result) == 0 &&
-			IS_VALID_TIMESTAMP(result))
+		if (callogs_timestamp_from_parts(&ts, with_tz, &result))
 			return TimestampGetDatum(result);
 	}
 	return input_function(col, scalar_text(col, v));
 }
 
 /*
+ * callogs_timestamp_from_parts
+ *		The Timestamp of a parsed RFC 3339 timestamp (cl_parse_timestamp):
+ *		with at_offset, the instant its UTC offset (0 when it has none)
+ *		names, as timestamptz_in would read it; without, its wall-clock
+ *		fields as timestamp_in would.  tm2timestamp does the arithmetic;
+ *		false when the result is out of PostgreSQL's range.
+ */
+bool
+callogs_timestamp_from_parts(const ClTimestamp *ts, bool at_offset, Timestamp *out)
+{
+	struct pg_tm tm;
+	int			tz = ts->has_tz ? -ts->tz_offset : 0;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = ts->year;
+	tm.tm_mon = ts->month;
+	tm.tm_mday = ts->day;
+	tm.tm_hour = ts->hour;
+	tm.tm_min = ts->minute;
+	tm.tm_sec = ts->second;
+	return tm2timestamp(&tm, ts->usec, at_offset ? &tz : NULL, out) == 0 &&
+		IS_VALID_TIMESTAMP(*out);
+}
+
+/*
+ * decimal_seconds
+ *		Microseconds of a JSON number with a fraction or an exponent ("12.5",
+ *		"1e2", "1.5E-3"), read exactly as numeric (numeric_in, as written)
+ *		and rounded to the microsecond; 22015 beyond the range of an
+ *		interval's time, as for integer seconds.
+ */
+static int64_t
+decimal_seconds(CallogsColumn *col, ClJson *v)
+{
+	size_t		len;
+	char	   *text = json_text(col, v, &len);
+	Datum		secs;
+	Datum		usec;
+	Datum		lo = NumericGetDatum(int64_to_numeric(PG_INT64_MIN));
+	Datum		hi = NumericGetDatum(int64_to_numeric(PG_INT64_MAX));
+
+	secs = DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	usec = DirectFunctionCall2(numeric_mul, secs,
+							   NumericGetDatum(int64_to_numeric(USECS_PER_SEC)));
+	usec = DirectFunctionCall2(numeric_round, usec, Int32GetDatum(0));
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, usec, lo)) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, usec, hi)) > 0)
+		conversion_error(col, ERRCODE_INTERVAL_FIELD_OVERFLOW,
+						 "the number of seconds is out of range");
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, usec));
+}
+
+/*
  * convert_interval
- *		An interval from integer seconds or "H:MM:SS"; other forms via
- *		interval_in.  A boolean is HV004; seconds out of range are 22015.
+ *		An interval from integer or decimal seconds (a JSON number: "325",
+ *		"12.5", "1e2") or "H:MM:SS"; other strings via interval_in.  A
+ *		boolean, object or array is HV004; seconds out of range are 22015;
+ *		an integer json-c may have clamped is 22003.
  */
 static Datum
 convert_interval(CallogsColumn *col, ClJson *v)
@@ -419,7 +484,9 @@ convert_interval(CallogsColumn *col, ClJson *v)
 	const char *s;
 	size_t		n;
 
-	if (cl_type(v) == CL_JSON_BOOLEAN)
+	refuse_clamped(col, v);
+	if (cl_type(v) == CL_JSON_BOOLEAN || cl_type(v) == CL_JSON_OBJECT ||
+		cl_type(v) == CL_JSON_ARRAY)
 		wrong_json_type(col, v);
 	if (cl_type(v) == CL_JSON_INT)
 	{
@@ -431,6 +498,8 @@ convert_interval(CallogsColumn *col, ClJson *v)
 							 "the number of seconds is out of range");
 		usec = secs * USECS_PER_SEC;
 	}
+	else if (cl_type(v) == CL_JSON_DOUBLE)
+		usec = decimal_seconds(col, v);
 	else if ((s = cl_string(v, &n)) != NULL && cl_parse_duration(s, n, &usec))
 	{
 		/* parsed */
@@ -554,6 +623,11 @@ convert_value(CallogsColumn *col, ClJson *v)
 		case CALLOGS_CONV_CONSTANT:
 			return col->constval;
 		case CALLOGS_CONV_GENERIC:
+			refuse_clamped(col, v);
+			/* a number column takes numbers and numeric strings only */
+			if (col->is_number &&
+				(type == CL_JSON_BOOLEAN || type == CL_JSON_OBJECT || type == CL_JSON_ARRAY))
+				wrong_json_type(col, v);
 			if (type == CL_JSON_OBJECT || type == CL_JSON_ARRAY)
 				return input_function(col, json_text(col, v, &len));
 			return input_function(col, scalar_text(col, v));

@@ -147,6 +147,7 @@ struct CallogsRequest
 	char		errbuf[CURL_ERROR_SIZE];
 	const char *refused_why;	/* netcheck.c's reason an address was refused */
 	char		refused_ip[INET6_ADDRSTRLEN];
+	bool		no_fd;			/* a socket was refused: AcquireExternalFD failed */
 
 	/* the outcome (state REQ_DONE) */
 	ClJson	   *root;			/* parsed page, on success */
@@ -618,6 +619,23 @@ callogs_fetcher_create(MemoryContext cxt, const CallogsOptions *opts,
 }
 
 /*
+ * request_detach
+ *		Free what a request holds outside palloc (its curl transfer, its
+ *		parsed page, its share of page_budget) and take it off its fetcher's
+ *		list.  Never throws: fetcher_cleanup calls it during error recovery.
+ */
+static void
+request_detach(CallogsRequest *req)
+{
+	release_transfer(req);
+	if (req->root)
+		cl_json_free(req->root);
+	req->root = NULL;
+	budget_release(req);
+	dlist_delete(&req->node);
+}
+
+/*
  * fetcher_cleanup
  *		Memory context callback: free every curl handle and parsed page
  *		the fetcher's requests still hold.  Runs during error recovery and
@@ -634,12 +652,7 @@ fetcher_cleanup(void *arg)
 	{
 		CallogsRequest *req = dlist_container(CallogsRequest, node, iter.cur);
 
-		release_transfer(req);
-		if (req->root)
-			cl_json_free(req->root);
-		req->root = NULL;
-		budget_release(req);
-		dlist_delete(&req->node);
+		request_detach(req);
 	}
 	if (f->headers)
 		curl_slist_free_all(f->headers);
@@ -724,12 +737,7 @@ release_transfer(CallogsRequest *req)
 void
 callogs_request_release(CallogsRequest *req)
 {
-	release_transfer(req);
-	if (req->root)
-		cl_json_free(req->root);
-	req->root = NULL;
-	budget_release(req);
-	dlist_delete(&req->node);
+	request_detach(req);
 	pfree(req->url);
 	pfree(req);
 }
@@ -1040,7 +1048,41 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address
 					  req->refused_ip, sizeof(req->refused_ip));
 		return CURL_SOCKET_BAD;
 	}
-	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+	/*
+	 * Count the socket among fd.c's external descriptors, as postgres_fdw
+	 * counts libpq's, so that the backend's own files and curl's sockets
+	 * together stay within max_files_per_process.  AcquireExternalFD never
+	 * throws: it only says no.
+	 */
+	if (!AcquireExternalFD())
+	{
+		req->no_fd = true;
+		return CURL_SOCKET_BAD;
+	}
+	{
+		curl_socket_t sock = socket(address->family,
+									address->socktype | SOCK_CLOEXEC,
+									address->protocol);
+
+		if (sock == CURL_SOCKET_BAD)
+			ReleaseExternalFD();
+		return sock;
+	}
+}
+
+/*
+ * closesocket_cb
+ *		CURLOPT_CLOSESOCKETFUNCTION: close a socket opensocket_cb opened and
+ *		give its slot back to fd.c's count.  curl keeps this callback with
+ *		the connection, which may outlive the request that opened it, so
+ *		clientp is not used.
+ */
+static int
+closesocket_cb(void *clientp, curl_socket_t sock)
+{
+	(void) clientp;
+	ReleaseExternalFD();
+	return close(sock);
 }
 
 /*
@@ -1152,6 +1194,7 @@ start_transfer(CallogsRequest *req)
 	req->errbuf[0] = '\0';
 	req->refused_why = NULL;
 	req->refused_ip[0] = '\0';
+	req->no_fd = false;
 
 	if (!cl_parser_init(&req->parser, CALLOGS_MAX_JSON_DEPTH,
 						(size_t) o->max_response_bytes, &page_budget))
@@ -1219,6 +1262,8 @@ start_transfer(CallogsRequest *req)
 	SETOPT(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
 	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	SETOPT(h, CURLOPT_OPENSOCKETDATA, req);
+	SETOPT(h, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
+	SETOPT(h, CURLOPT_CLOSESOCKETDATA, NULL);
 	SETOPT(h, CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(h, CURLOPT_PREREQDATA, req);
 	SETOPT(h, CURLOPT_ERRORBUFFER, req->errbuf);
@@ -1647,6 +1692,16 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 								req->parser.errmsg),
 					 NULL, NULL, NULL);
 	}
+	else if (req->no_fd && cres == CURLE_COULDNT_CONNECT)
+	{
+		fail_request(req, ERRCODE_INSUFFICIENT_RESOURCES,
+					 "out of file descriptors for call logs API connections",
+					 NULL,
+					 req_printf(req, NULL,
+								"PostgreSQL lets a backend's connections use a third of the descriptors max_files_per_process (%d) allows, and they were in use.",
+								max_files_per_process),
+					 "Lower the server option concurrency or callogs_fdw.max_transfers, or raise max_files_per_process.");
+	}
 	else if (req->abort_reason == ABORT_BLOCKED_HOST ||
 			 (req->refused_why != NULL && cres == CURLE_COULDNT_CONNECT))
 	{
@@ -1671,6 +1726,20 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 	}
 	else if (cres != CURLE_OK)
 	{
+		/*
+		 * A write error our write_cb did not ask for comes from curl's own
+		 * content decoder, after it gave up on the body (a gzip body in
+		 * several RFC 1952 members is one it refuses): a decoding failure,
+		 * not a local write failure, whatever curl's text says.
+		 */
+		if (cres == CURLE_WRITE_ERROR && req->abort_reason == ABORT_NONE)
+		{
+			cres = CURLE_BAD_CONTENT_ENCODING;
+			if (req->errbuf[0] == '\0' ||
+				strstr(req->errbuf, "Failed writing") != NULL)
+				strlcpy(req->errbuf, "its compressed body (Content-Encoding) could not be decoded",
+						sizeof(req->errbuf));
+		}
 		if (!curl_error_is_transient(cres) ||
 			(retry_ms = schedule_retry(req, -1)) < 0)
 		{
@@ -1702,6 +1771,8 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 						 req_printf(req, NULL,
 									"The host name could not be resolved: check the host in the url option of server \"%s\", and the database server's DNS.",
 									f->opts.server_name) :
+						 cres == CURLE_BAD_CONTENT_ENCODING ?
+						 "libcurl decodes gzip and deflate bodies of one member only: the API (or a proxy in front of it) sent a body that is corrupt or in several members." :
 						 NULL);
 		}
 	}

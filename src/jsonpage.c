@@ -51,6 +51,9 @@
  *	  silently; those two values therefore read as out of range.  Integers
  *	  between INT64_MAX and UINT64_MAX are kept exactly, as uint64.
  *	- doubles keep the text as written (json_object_new_double_s).
+ *	- "-0" would be the integer 0, its sign lost: json-c is fed "-0." in
+ *	  its place, a double -0.0 whose text is then made "-0" again
+ *	  (classify, fix_neg_zeros), so that it stays a number as written.
  *	- strings keep their length (\u0000 included); a lone surrogate escape
  *	  becomes U+FFFD; a key is cut at a \u0000.
  *	- a repeated key keeps the last value, at the first one's position.
@@ -554,6 +557,30 @@ classify(ClJsonParser *p, const unsigned char *buf, size_t len, size_t room,
 					*what = "invalid number";
 					goto stop;
 				}
+				if (p->sc_num == N_ZERO && p->sc_tok_len == 2)
+				{
+					/*
+					 * "-0": json-c would make it the integer 0, losing the
+					 * sign.  Stop before the delimiter: advance feeds json-c
+					 * a "." here, so that it makes the double -0.0 with the
+					 * text "-0." (a spelling the classifier refuses in any
+					 * input, so it marks this case only), which
+					 * fix_neg_zeros turns back into "-0".  The byte json-c
+					 * gets in addition is charged here.
+					 */
+					add = 1 + EST_PRINTBUF_BYTE;
+					if (add > room - total)
+					{
+						*fail = CL_PARSE_BUDGET;
+						*what = NULL;
+						goto stop;
+					}
+					total += add;
+					p->sc_estimate += add;
+					p->sc_num = N_FRAC;
+					p->sc_neg_zero = true;
+					goto stop;
+				}
 				p->sc_state = p->sc_depth == 0 ? SC_DONE : SC_VALUE;
 				/* c itself is a delimiter: look at it in the new state */
 				if (p->sc_state == SC_DONE)
@@ -850,11 +877,26 @@ advance(ClJsonParser *p, const char *buf, size_t len, size_t base)
 		cost = EST_TOKENER;
 		p->sc_estimate += EST_TOKENER;
 	}
-	accepted = classify(p, (const unsigned char *) buf, len, room, &cost, &fail, &what);
-	budget_add(p->budget, cost);
-	p->charged += cost;
-	if (!p->done && !jsonc_feed(p, buf, accepted, base))
-		return false;
+	for (;;)
+	{
+		accepted = classify(p, (const unsigned char *) buf, len, room, &cost, &fail, &what);
+		budget_add(p->budget, cost);
+		p->charged += cost;
+		if (!p->done && !jsonc_feed(p, buf, accepted, base))
+			return false;
+		if (!p->sc_neg_zero)
+			break;
+		/* a "-0" ended at buf[accepted]: json-c gets "." (see classify) */
+		p->sc_neg_zero = false;
+		p->neg_zeros++;
+		if (!p->done && !jsonc_feed(p, ".", 1, base + accepted))
+			return false;
+		buf += accepted;
+		len -= accepted;
+		base += accepted;
+		room = budget_room(p->budget);
+		cost = 0;
+	}
 	if (fail == CL_PARSE_BUDGET)
 		return budget_fail(p);
 	if (fail != CL_PARSE_OK)
@@ -904,6 +946,45 @@ cl_parser_feed(ClJsonParser *p, const char *buf, size_t len)
 }
 
 /*
+ * fix_neg_zeros
+ *		Give every double json-c made of an injected "-0." (see classify)
+ *		its text as written, "-0": the text is the double's user data, a
+ *		malloc'd copy that json-c's serializer prints up to its NUL, so it
+ *		is cut in place.  Only such doubles have that text: the classifier
+ *		refuses "-0." in the input.
+ */
+static void
+fix_neg_zeros(ClJson *v)
+{
+	switch (json_object_get_type(v))
+	{
+		case json_type_double:
+			{
+				char	   *text = json_object_get_userdata(v);
+
+				if (text != NULL && strcmp(text, "-0.") == 0)
+					text[2] = '\0';
+				break;
+			}
+		case json_type_array:
+			for (size_t i = 0, n = json_object_array_length(v); i < n; i++)
+				fix_neg_zeros(json_object_array_get_idx(v, i));
+			break;
+		case json_type_object:
+			{
+				struct json_object_iterator it = json_object_iter_begin(v);
+				struct json_object_iterator end = json_object_iter_end(v);
+
+				for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+					fix_neg_zeros(json_object_iter_peek_value(&it));
+				break;
+			}
+		default:
+			break;
+	}
+}
+
+/*
  * cl_parser_finish
  *		Signal the end of input.  Returns the parsed value, which the caller
  *		then owns (free it with cl_json_free), or NULL with p->status set.
@@ -947,6 +1028,8 @@ cl_parser_finish(ClJsonParser *p)
 		return NULL;
 	}
 	root = p->root;
+	if (p->neg_zeros > 0)
+		fix_neg_zeros(root);
 	if (json_object_get_type(root) != json_type_double)
 	{
 		ClCharge   *c = malloc(sizeof(ClCharge));

@@ -115,6 +115,8 @@ typedef struct ClJsonParser
 	size_t		sc_tok_len;		/* bytes of the current string or token */
 	size_t		sc_max_tok;		/* longest string or token so far */
 	size_t		sc_estimate;	/* upper bound of json-c's allocations */
+	bool		sc_neg_zero;	/* stopped after a "-0": json-c gets "." */
+	size_t		neg_zeros;		/* "-0" numbers made doubles (see classify) */
 	struct
 	{
 		bool		is_object;

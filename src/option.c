@@ -292,6 +292,8 @@ check_url(const char *url)
 	curl_url_cleanup(u);
 	if (!ok)
 		url_error(url, NULL);
+	/* what only a use of the url would refuse: refused now already */
+	callogs_url_check_base(url, NULL);
 
 	if (superuser() || callogs_allow_insecure_url)
 		return;
@@ -727,6 +729,7 @@ callogs_check_usable(const CallogsOptions *opts)
 	/* what the owner may set is checked again: owners and values change */
 	check_rate(opts->max_requests_per_second, opts->owner_superuser,
 			   opts->server_name);
+	callogs_url_check_base(opts->url, opts->server_name);
 	if (opts->restrict_hosts && pg_strncasecmp(opts->url, "http://", 7) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

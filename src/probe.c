@@ -413,20 +413,10 @@ read_instant(ClJson *obj, const char *field, TimestampTz *out, bool *whole_ms)
 	const char *s;
 	size_t		len;
 	ClTimestamp ts;
-	struct pg_tm tm;
-	int			tz;
 
 	if (!cl_object_get(obj, field, &v) || (s = probe_string(v, &len)) == NULL ||
-		!cl_parse_timestamp(s, len, &ts))
-		return false;
-	tm.tm_year = ts.year;
-	tm.tm_mon = ts.month;
-	tm.tm_mday = ts.day;
-	tm.tm_hour = ts.hour;
-	tm.tm_min = ts.minute;
-	tm.tm_sec = ts.second;
-	tz = ts.has_tz ? -ts.tz_offset : 0;
-	if (tm2timestamp(&tm, ts.usec, &tz, out) != 0 || !IS_VALID_TIMESTAMP(*out))
+		!cl_parse_timestamp(s, len, &ts) ||
+		!callogs_timestamp_from_parts(&ts, true, out))
 		return false;
 	*whole_ms = ts.usec % 1000 == 0;
 	return true;

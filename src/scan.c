@@ -60,7 +60,6 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
-#include "utils/datetime.h"
 #include "utils/memutils.h"
 
 #include "callogs_fdw.h"
@@ -305,7 +304,8 @@ id_known(CallogsScan *scan, uint64 h)
  * row_order_value
  *		The value of the scan's order field in a row, as a timestamptz, when
  *		it is a string in the API's ISO 8601 form with a UTC offset (the
- *		fast path of convert.c's convert_timestamp, which it mirrors).
+ *		fast path of convert.c's convert_timestamp, through the same
+ *		callogs_timestamp_from_parts).
  *		False for anything else (absent, null, other forms): such a row is
  *		checked after conversion, when it is handed out (check_order in
  *		callogs_fdw.c), and a NULL there is an error of its own.
@@ -317,21 +317,12 @@ row_order_value(CallogsScan *scan, ClJson *obj, TimestampTz *value)
 	const char *s;
 	size_t		n;
 	ClTimestamp ts;
-	struct pg_tm tm;
-	int			tz;
 
 	if (!cl_object_get(obj, scan->order_field, &v) ||
 		cl_type(v) != CL_JSON_STRING || (s = cl_string(v, &n)) == NULL ||
 		!cl_parse_timestamp(s, n, &ts) || !ts.has_tz)
 		return false;
-	tz = -ts.tz_offset;
-	tm.tm_year = ts.year;
-	tm.tm_mon = ts.month;
-	tm.tm_mday = ts.day;
-	tm.tm_hour = ts.hour;
-	tm.tm_min = ts.minute;
-	tm.tm_sec = ts.second;
-	return tm2timestamp(&tm, ts.usec, &tz, value) == 0 && IS_VALID_TIMESTAMP(*value);
+	return callogs_timestamp_from_parts(&ts, true, value);
 }
 
 /* ---- setup ---- */

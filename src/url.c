@@ -31,6 +31,7 @@
 #include <curl/curl.h>
 
 #include "callogs_fdw.h"
+#include "utils/builtins.h"
 
 /*
  * callogs_url_param
@@ -225,13 +226,60 @@ same_origin(CURLU *a, CURLU *b)
 	return same;
 }
 
+static bool query_params(const char *url, char **path, List **params);
+
+/*
+ * changed_base_param
+ *		The name of a query parameter of the server's url (base_url) that
+ *		link sets to another value, or NULL: such a parameter is one the
+ *		paging controls (a cursor), so the url's own value made the first
+ *		page start elsewhere than the beginning.  Values are compared
+ *		decoded (query_params), so "a+b" and "a%20b" are the same.
+ */
+static char *
+changed_base_param(const char *base_url, const char *link)
+{
+	char	   *path;
+	List	   *bparams;
+	List	   *lparams;
+	ListCell   *lb;
+	ListCell   *ll;
+
+	if (!query_params(base_url, &path, &bparams) || bparams == NIL ||
+		!query_params(link, &path, &lparams))
+		return NULL;
+	foreach(lb, bparams)
+	{
+		const char *b = (const char *) lfirst(lb);
+		size_t		namelen = strcspn(b, "=");
+		bool		named = false;
+		bool		same = false;
+
+		foreach(ll, lparams)
+		{
+			const char *l = (const char *) lfirst(ll);
+
+			if (strcspn(l, "=") != namelen || strncmp(b, l, namelen) != 0)
+				continue;
+			named = true;
+			if (strcmp(b, l) == 0)
+				same = true;
+		}
+		if (named && !same)
+			return pnstrdup(b, namelen);
+	}
+	return NULL;
+}
+
 /*
  * callogs_url_follow
  *		The URL to request for a "next" link: link (len bytes, not
  *		necessarily NUL-terminated) resolved against stream_url, the
  *		stream's request (an absolute link stays as it is; a relative one
- *		keeps the request's scheme, host and path), its fragment dropped.  Returns NULL and sets *why when the link is not a URL, or
- *		leaves the origin (scheme, host, port) of base_url, the server's url.
+ *		keeps the request's scheme, host and path), its fragment dropped.  Returns NULL and sets *why when the
+ *		link is not a URL, leaves the origin (scheme, host, port) of
+ *		base_url, the server's url, or sets a query parameter of base_url
+ *		to another value (changed_base_param).
  */
 char *
 callogs_url_follow(const char *base_url, const char *stream_url,
@@ -283,6 +331,17 @@ callogs_url_follow(const char *base_url, const char *stream_url,
 	curl_url_cleanup(h);
 	curl_url_cleanup(base);
 	pfree(linkz);
+	if (result != NULL)
+	{
+		char	   *name = changed_base_param(base_url, result);
+
+		if (name != NULL)
+		{
+			*why = psprintf("the \"next\" link sets the query parameter \"%s\" of the server's url to another value: the paging sets it, so remove it from the url option",
+							callogs_shorten(name, strlen(name)));
+			result = NULL;
+		}
+	}
 	return result;
 }
 
@@ -373,6 +432,117 @@ query_params(const char *url, char **path, List **params)
 	if (ok)
 		list_sort(*params, cmp_strings);
 	return ok;
+}
+
+/*
+ * The query parameters a scan sets itself (API.md: the filter and paging
+ * parameters).  A server url whose own query names one of them would send
+ * it twice, and the API would pick one: its answer would then disagree
+ * with the query's conditions (count(*) of call_status=missed while WHERE
+ * call_status = 'completed' returns completed calls) or start elsewhere
+ * than page 1.
+ */
+static const char *const scan_params[] = {
+	"page", "page_size", "start_date", "end_date", "call_type", "call_status"
+};
+
+/*
+ * what_instead
+ *		The hint's advice for a scan parameter found in a url's query.
+ */
+static const char *
+what_instead(const char *name)
+{
+	if (strcmp(name, "call_type") == 0 || strcmp(name, "call_status") == 0)
+		return psprintf("filter with a WHERE condition on the column fed by %s instead (it is sent to the API)", name);
+	if (strcmp(name, "start_date") == 0 || strcmp(name, "end_date") == 0)
+		return "filter with a WHERE condition on creation_time instead (it is sent to the API)";
+	if (strcmp(name, "page_size") == 0)
+		return "set the page_size option of the server or table instead";
+	return "use LIMIT and OFFSET instead: the scan asks for every page itself";
+}
+
+/*
+ * callogs_url_check_base
+ *		Refuse a server url that the scan cannot send as it is written: a
+ *		byte outside printable ASCII after the host (a space, a control
+ *		character, or a non-ASCII character that libcurl would send raw:
+ *		RFC 3986 wants it percent-encoded, and the API would read it in an
+ *		encoding of its choosing), or a query parameter the scan sets
+ *		itself (scan_params: sent twice, the API picks one).  Called where a
+ *		url is used (callogs_check_usable: planning, scans, ANALYZE, the
+ *		probe) and by the option validator; server_name is NULL there.
+ *		SQLSTATE HV024, with a HINT naming the fix.
+ */
+void
+callogs_url_check_base(const char *url, const char *server_name)
+{
+	const char *rest = strstr(url, "://");
+	const char *tail;
+	const char *where = server_name ?
+		psprintf("the url of server \"%s\"", server_name) : "the url";
+	char	   *path;
+	List	   *params;
+	ListCell   *lc;
+
+	if (rest == NULL)
+		return;					/* not a URL: libcurl reports it */
+	rest += 3;
+	tail = rest + strcspn(rest, "/?#");
+
+	for (const unsigned char *c = (const unsigned char *) tail; *c; c++)
+	{
+		if (*c > 0x20 && *c < 0x7f)
+			continue;
+		{
+			StringInfoData fixed;
+
+			/* the url with every such byte percent-encoded (RFC 3986 2.1) */
+			initStringInfo(&fixed);
+			appendBinaryStringInfo(&fixed, url, tail - url);
+			for (const unsigned char *d = (const unsigned char *) tail; *d; d++)
+			{
+				if (*d > 0x20 && *d < 0x7f)
+					appendStringInfoChar(&fixed, (char) *d);
+				else
+					appendStringInfo(&fixed, "%%%02X", *d);
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("%s contains %s", where,
+							*c >= 0x80 ? "a non-ASCII character" :
+							*c == ' ' ? "a space" : "a control character"),
+					 errdetail("A URL holds printable ASCII only; libcurl would send the byte 0x%02X as it is.", *c),
+					 errhint("Percent-encode it (UTF-8 bytes as %%XX): %s%s.",
+							 server_name ? psprintf("ALTER SERVER %s OPTIONS (SET url ",
+													quote_identifier(server_name)) : "",
+							 server_name ? psprintf("%s)", quote_literal_cstr(fixed.data)) :
+							 quote_literal_cstr(fixed.data))));
+		}
+	}
+
+	if (!query_params(url, &path, &params))
+		return;					/* libcurl reports a URL it refuses */
+	foreach(lc, params)
+	{
+		const char *param = (const char *) lfirst(lc);
+		size_t		namelen = strcspn(param, "=");
+
+		for (size_t i = 0; i < lengthof(scan_params); i++)
+		{
+			if (strlen(scan_params[i]) != namelen ||
+				strncmp(param, scan_params[i], namelen) != 0)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("%s sets the query parameter \"%s\", which the scan sets itself",
+							where, scan_params[i]),
+					 errdetail("The scan sends page, page_size, start_date, end_date, call_type and call_status from the query's conditions and its paging; sent twice, the API would answer with one of the two values."),
+					 errhint("Remove \"%s\" from the url option, and %s.",
+							 callogs_shorten(param, strlen(param)),
+							 what_instead(scan_params[i]))));
+		}
+	}
 }
 
 /*

@@ -229,7 +229,17 @@ class RetriesExhausted(FaultCase):
         self.check_transport("truncate", FDW_ERROR, r"call logs API request failed after 4 attempts")
 
     def test_bad_gzip(self):
-        self.check_transport("bad_gzip", FDW_ERROR, r"call logs API request failed after 4 attempts")
+        e, _ = self.check_transport("bad_gzip", FDW_ERROR,
+                                    r"call logs API request failed after 4 attempts: .*(unencoding|decod)")
+        self.assertIn("gzip", e.diag.message_hint)
+
+    def test_gzip_members(self):
+        # a valid RFC 1952 body in two members, which curl's decoder refuses:
+        # named as a decoding failure, not "Failed writing received data"
+        e, _ = self.check_transport("gzip_members", FDW_ERROR,
+                                    r"call logs API request failed after 4 attempts: "
+                                    r"its compressed body \(Content-Encoding\) could not be decoded")
+        self.assertIn("several members", e.diag.message_hint)
 
     def test_empty_reply(self):
         self.fresh_session()

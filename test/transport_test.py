@@ -198,6 +198,34 @@ class RateLimitTest(TransportBase):
             # without shared memory each session keeps its own spacing
             self.assertGreater(rate, self.RATE * 1.5)
 
+    def test_sockets_counted_as_external_fds(self):
+        """curl's sockets count among PostgreSQL's external descriptors
+        (AcquireExternalFD, as postgres_fdw counts libpq's): with
+        max_files_per_process 64 a scan of concurrency 32 cannot have them
+        all, and says so (53000) instead of taking the backend's files; the
+        descriptors come back after the ERROR, so a smaller scan then runs
+        (a throwaway cluster, for the postmaster setting)."""
+        with ThrowawayCluster(conf={"max_files_per_process": "64"}) as pg:
+            conn = pg.connect()
+            query(conn, "CREATE EXTENSION callogs_fdw")
+            emu_reset("fd_count")
+            create_table(conn, "fd_count", scenario("fd_count", rows=5000, latency=300),
+                         server_opts={"concurrency": "32"})
+            e = query_error(conn, "SELECT count(id) FROM fd_count")
+            self.assertEqual(e.pgcode, "53000", e)
+            self.assertIn("out of file descriptors", e.diag.message_primary)
+            self.assertIn("max_files_per_process", e.diag.message_hint)
+            for _ in range(2):
+                query(conn, "ALTER SERVER fd_count_srv OPTIONS (SET concurrency '4')")
+                self.assertEqual(query(conn, "SELECT count(id) FROM fd_count")[0][0], 5000)
+                query(conn, "ALTER SERVER fd_count_srv OPTIONS (SET concurrency '32')")
+                self.assertEqual(query_error(conn, "SELECT count(id) FROM fd_count").pgcode,
+                                 "53000")
+            log = pg.server_log()
+            conn.close()
+        self.assertNotIn("TRAP:", log)
+        self.assertIsNone(CRASH_RE.search(log))
+
     def test_full_table_never_overwrites(self):
         """With one shared slot (callogs_fdw.rate_limit_servers = 1) and two
         rate-limited servers scanned in one query, neither server's requests

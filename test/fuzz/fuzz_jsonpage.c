@@ -228,7 +228,9 @@ fuzz_serialize(FuzzBuf *b, ClJson *v, int depth)
 			}
 		case CL_JSON_DOUBLE:
 			s = cl_json_text(v, &len);
-			if (s == NULL || !fuzz_is_number(s, len) || strpbrk(s, ".eE") == NULL)
+			/* a fraction or exponent, or "-0" (kept a double for its sign) */
+			if (s == NULL || !fuzz_is_number(s, len) ||
+				(strpbrk(s, ".eE") == NULL && strcmp(s, "-0") != 0))
 				abort();
 			fb_lstr(b, 'D', s, len);
 			break;

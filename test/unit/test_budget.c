@@ -189,7 +189,7 @@ int
 main(void)
 {
 	static const char *const units[] = {
-		"[],", "{},", "1,", "-1.5e3,", "\"\",", "\"xxxxxxx\",", "true,", "null,",
+		"[],", "{},", "1,", "-1.5e3,", "-0,", "\"\",", "\"xxxxxxx\",", "true,", "null,",
 		"[1],", "{\"a\":1},", "{\"a\":{}},", "[[[[[[[[]]]]]]]],", "[{},[],{\"\":[]}],",
 		"\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",",
 		"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11},",

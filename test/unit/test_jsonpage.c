@@ -543,7 +543,10 @@ test_integers(void)
 	CHECK(cl_json_get_int64(EL(1), &v) && v == -INT64_MAX, "-INT64_MAX exact");
 	CHECK(cl_json_get_int64(EL(2), &v) && v == -42, "-42");
 	CHECK(cl_json_get_int64(EL(3), &v) && v == 0, "0");
-	CHECK(cl_json_get_int64(EL(4), &v) && v == 0, "-0");
+	/* "-0" keeps its sign: a double whose text is "-0" as written */
+	CHECK(!cl_json_get_int64(EL(4), &v) && cl_type(EL(4)) == CL_JSON_DOUBLE &&
+		  (t = cl_json_text(EL(4), &len)) && strcmp(t, "-0") == 0 && len == 2,
+		  "-0: a double, text as written");
 	/* json-c clamps below INT64_MIN to INT64_MIN: INT64_MIN cannot be trusted */
 	for (int i = 5; i <= 7; i++)
 	{
