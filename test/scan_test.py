@@ -141,6 +141,22 @@ class PagesAgainstCount(FdwTestCase):
                                           "count(DISTINCT source_number) FROM %s" % t)[0],
                          (1000, 1000))
 
+    def test_order_without_offset_checked_as_handed_out(self):
+        """creation_time without a UTC offset (read in the session's zone):
+        the page check (which reads only the API's form with an offset)
+        leaves the row to the check of the rows handed out, which still
+        catches a row out of order."""
+        def local_row(i):
+            r = row(i)
+            # row 3 is newer than row 2
+            r["creation_time"] = "2025-11-30T00:%02d:00" % (50 - i if i != 3 else 55)
+            return r
+        t = self.table("noffset", lambda page, size: (10, range(0, 10)), make_row=local_row)
+        e = query_error(self.conn, "SELECT id FROM %s ORDER BY creation_time DESC" % t)
+        self.assertSqlState(e, FDW_INVALID_STRING_FORMAT, "order_column")
+        self.assertRegex(e.diag.message_primary, "^call logs API returned rows out of order: ")
+        self.assertIn("Row 4 of foreign table \"noffset\"", e.diag.message_detail)
+
     def test_huge_count_same_rows(self):
         """With ids, "count" 2^31 and every page the same 2 rows (the API
         caps pages at 2 and ignores the page number): the scan stops after
