@@ -80,7 +80,15 @@
  * pages hold) would otherwise be read page after page for as long as
  * "count" claims (finding 6 of the attack on issue 13).
  */
-#define CALLOGS_MAX_STALE_PAGES	3
+#define CALLOGS_MAX_STALE_PAGES	3	/* its message says "3rd" */
+
+/*
+ * Pages in a row that bring no row not seen already although new calls
+ * explain it ("count" grew by a page or more each time): calls arriving
+ * faster than the scan reads them.  A busy API answering pages fetched
+ * concurrently can do it for a page or two.
+ */
+#define CALLOGS_MAX_IDLE_PAGES	8
 
 /*
  * Pages a stream may read beyond what its smallest "count" explains:
@@ -137,7 +145,8 @@ typedef struct StreamState
 	int			capacity;		/* rows the server puts on a full page */
 	int			pages_read;
 	int64		rows_fresh;		/* rows received not seen before */
-	int			stale_pages;	/* pages in a row with no row not seen */
+	int			stale_pages;	/* pages in a row with no row not seen, unexplained */
+	int			idle_pages;		/* pages in a row with no row not seen */
 	uint64		prev_sig;		/* hash of the rows of the page read last */
 	bool		one_ahead;		/* re-fetched once: one page in flight */
 	List	   *queue;			/* submitted requests, in page order */
@@ -677,7 +686,9 @@ order_error(CallogsScan *scan, TimestampTz value, TimestampTz prev, int64 rowno)
  *		handed out already.  A row newer than those means the API does not
  *		sort, unless "count" grew since the previous page by at least as
  *		many rows (new calls arrived, more than a page of them between two
- *		requests).  Returns the rows not seen before; *sig is a hash of the
+ *		requests): with ids, the new calls are dropped (a scan may leave
+ *		out calls that arrive while it runs); without ids it is an error
+ *		that says rows shifted faster than a page.  Returns the rows not seen before; *sig is a hash of the
  *		page's rows when none has an id (variant B), else 0.  SQLSTATE
  *		HV00A.
  */
@@ -693,6 +704,7 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	TimestampTz oldest = 0;
 	TimestampTz first_newer = 0;
 	int64		newer_pos = 0;
+	int64		last_newer = -1;	/* index of the last row newer than order_last */
 	bool		have_oldest = false;
 
 	*sig = 0;
@@ -729,9 +741,36 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 				first_newer = v;
 				newer_pos = fresh;
 			}
+			last_newer = (int64) i;
+			continue;
 		}
 		have_oldest = true;
 		oldest = v;
+	}
+	if (newer > 0 && ids && growth >= newer)
+	{
+		/*
+		 * New calls, as many as "count" grew by: the page was answered
+		 * after more new calls than the rows before it had arrived (more
+		 * than a page of them, or pages fetched concurrently).  A scan may
+		 * leave out calls that arrive while it runs: they are dropped (by
+		 * their ids, also when a later page shows them again), and the
+		 * order holds.  The rows the scan still needs come on the later
+		 * pages, answered later still; check_progress bounds the pages
+		 * that bring nothing else.
+		 */
+		for (int64 i = 0; i <= last_newer; i++)
+		{
+			TimestampTz v;
+
+			if (!scan->cur_repeat[i] &&
+				row_order_value(scan, page_row(page, i), &v) && v > scan->order_last)
+			{
+				scan->cur_repeat[i] = true;
+				fresh--;
+			}
+		}
+		newer = 0;
 	}
 	if (newer > 0)
 	{
@@ -858,17 +897,21 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 						  psprintf("holds the same %zu rows as the page before it, and \"count\" (" INT64_FORMAT ") did not grow by as many",
 								   page->ndata, page->count),
 						  "The API seems to ignore the page number: check the server's url (ALTER SERVER ... OPTIONS (SET url ...)), or report the inconsistency to the API's provider.");
+		if (fresh == 0 && ++st->idle_pages >= CALLOGS_MAX_IDLE_PAGES)
+			contradiction(scan, req, "its rows shift faster than the scan reads them",
+						  psprintf("is the %dth page in a row that brings no row not returned already (\"count\" " INT64_FORMAT ", grown by " INT64_FORMAT " since the page before)",
+								   st->idle_pages, page->count, growth),
+						  HINT_SHIFT);
 		if (fresh == 0 && !explained)
 		{
 			if (++st->stale_pages >= CALLOGS_MAX_STALE_PAGES)
 				contradiction(scan, req, "its pages bring no new rows",
-							  psprintf("is the %d%s page in a row whose %zu rows were all returned already, and \"count\" (" INT64_FORMAT ") did not grow by as many",
-									   st->stale_pages, st->stale_pages == 3 ? "rd" : "th",
+							  psprintf("is the 3rd page in a row whose %zu rows were all returned already, and \"count\" (" INT64_FORMAT ") did not grow by as many",
 									   page->ndata, page->count),
 							  "The API seems to ignore the page number, or its \"count\" exceeds its rows: check the server's url, or report the inconsistency to the API's provider.");
 		}
-		else
-			st->stale_pages = 0;
+		else if (fresh > 0)
+			st->stale_pages = st->idle_pages = 0;
 	}
 	st->prev_sig = sig;
 
