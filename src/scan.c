@@ -986,7 +986,6 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 
 	fresh = check_rows(scan, st, req, page, growth, &sig);
 	st->rows_fresh += fresh;
-	check_progress(scan, st, req, page, fresh, sig, growth);
 
 	if (by_number && page->ndata > 0 &&
 		page->count < (int64) (pageno - 1) * st->capacity + (int64) page->ndata)
@@ -1001,6 +1000,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 					  psprintf("brings the distinct rows received to " INT64_FORMAT ", but the largest \"count\" received was " INT64_FORMAT,
 							   st->rows_fresh, st->max_count),
 					  HINT_REPORT);
+	check_progress(scan, st, req, page, fresh, sig, growth);
 
 	if (first && page->next != NULL)
 	{
