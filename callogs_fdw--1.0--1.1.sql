@@ -39,65 +39,82 @@
 -- fail with "already exists" halfway, leaving the fixes above unapplied
 -- (a role that may create objects in the extension's schema can make
 -- them).  PostgreSQL gives an extension no way to take them over, and they
--- may be anyone's: say what they are, whose, and how to drop them.
+-- may be anyone's: say what they are, whose, and how to drop them.  The
+-- schema is compared by its oid, and the view's row type counts: a type
+-- of its name (an enum, a domain) blocks CREATE VIEW as a table does.
 DO $check$
 DECLARE
-  sigs pg_catalog.text[] := ARRAY[
-    'callogs_add_org_table(pg_catalog.text,pg_catalog.text,pg_catalog.text)',
-    'callogs_create_org_tables(pg_catalog.text,pg_catalog.text,pg_catalog.text[],pg_catalog.text)',
-    'callogs_fdw_probe(pg_catalog.text,pg_catalog.text)',
-    'callogs_fdw_activity()'];
-  sig pg_catalog.text;
+  -- the schema by its oid: @extschema@ is already quoted as an identifier
+  -- (quoting it again never finds a schema whose name needs quotes)
+  nsp pg_catalog.oid := '@extschema@'::pg_catalog.regnamespace;
+  f pg_catalog.record;
+  o pg_catalog.record;
   found pg_catalog.text[] := '{}';
   drops pg_catalog.text[] := '{}';
-  proc pg_catalog.oid;
-  rel pg_catalog.oid;
-  name pg_catalog.text;
-  owner pg_catalog.text;
-  kind pg_catalog.char;
 BEGIN
-  FOREACH sig IN ARRAY sigs LOOP
-    proc := pg_catalog.to_regprocedure(
-      pg_catalog.quote_ident('@extschema@') OPERATOR(pg_catalog.||) '.'
-      OPERATOR(pg_catalog.||) sig);
-    IF proc IS NOT NULL THEN
-      SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname,
-                               pg_catalog.pg_get_function_identity_arguments(p.oid)),
-             pg_catalog.pg_get_userbyid(p.proowner)
-        INTO name, owner
-        FROM pg_catalog.pg_proc p
-        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
-       WHERE p.oid OPERATOR(pg_catalog.=) proc;
+  -- functions: the name and argument types of one of 1.1's
+  FOR f IN SELECT * FROM (VALUES
+      ('callogs_add_org_table', '{pg_catalog.text,pg_catalog.text,pg_catalog.text}'),
+      ('callogs_create_org_tables', '{pg_catalog.text,pg_catalog.text,pg_catalog.text[],pg_catalog.text}'),
+      ('callogs_fdw_probe', '{pg_catalog.text,pg_catalog.text}'),
+      ('callogs_fdw_activity', '{}')) AS v(proname, args)
+  LOOP
+    FOR o IN SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname,
+                                      pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name,
+                    pg_catalog.pg_get_userbyid(p.proowner) AS owner
+               FROM pg_catalog.pg_proc p
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+              WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+                AND p.proname OPERATOR(pg_catalog.=) f.proname
+                AND p.proargtypes OPERATOR(pg_catalog.=)
+                    pg_catalog.array_to_string(f.args::pg_catalog.regtype[]::pg_catalog.oid[],
+                                               ' ')::pg_catalog.oidvector
+    LOOP
       found := found OPERATOR(pg_catalog.||)
-               pg_catalog.format('function %s (owner %s)', name, owner);
-      drops := drops OPERATOR(pg_catalog.||) pg_catalog.format('DROP FUNCTION %s;', name);
-    END IF;
+               pg_catalog.format('function %s (owner %s)', o.name, o.owner);
+      drops := drops OPERATOR(pg_catalog.||) pg_catalog.format('DROP FUNCTION %s;', o.name);
+    END LOOP;
   END LOOP;
-  rel := pg_catalog.to_regclass(pg_catalog.quote_ident('@extschema@')
-                                OPERATOR(pg_catalog.||) '.callogs_fdw_activity');
-  IF rel IS NOT NULL THEN
-    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
-           pg_catalog.pg_get_userbyid(c.relowner), c.relkind
-      INTO name, owner, kind
-      FROM pg_catalog.pg_class c
-      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-     WHERE c.oid OPERATOR(pg_catalog.=) rel;
+  -- the view: a relation of its name, or a type (its row type has the
+  -- name too: an enum, a domain, a composite, a range, a base type)
+  FOR o IN SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name,
+                  pg_catalog.pg_get_userbyid(c.relowner) AS owner, c.relkind AS kind
+             FROM pg_catalog.pg_class c
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+            WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+              AND c.relname OPERATOR(pg_catalog.=) 'callogs_fdw_activity'
+  LOOP
     found := found OPERATOR(pg_catalog.||)
-             pg_catalog.format('relation %s (owner %s)', name, owner);
+             pg_catalog.format('relation %s (owner %s)', o.name, o.owner);
     drops := drops OPERATOR(pg_catalog.||)
              pg_catalog.format('DROP %s %s;',
-                               CASE WHEN kind OPERATOR(pg_catalog.=) 'v' THEN 'VIEW'
-                                    WHEN kind OPERATOR(pg_catalog.=) 'm' THEN 'MATERIALIZED VIEW'
-                                    WHEN kind OPERATOR(pg_catalog.=) 'f' THEN 'FOREIGN TABLE'
-                                    WHEN kind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE'
-                                    WHEN kind OPERATOR(pg_catalog.=) 'i' THEN 'INDEX'
-                                    ELSE 'TABLE' END, name);
-  END IF;
+                               CASE WHEN o.kind OPERATOR(pg_catalog.=) 'v' THEN 'VIEW'
+                                    WHEN o.kind OPERATOR(pg_catalog.=) 'm' THEN 'MATERIALIZED VIEW'
+                                    WHEN o.kind OPERATOR(pg_catalog.=) 'f' THEN 'FOREIGN TABLE'
+                                    WHEN o.kind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE'
+                                    WHEN o.kind OPERATOR(pg_catalog.=) 'i' THEN 'INDEX'
+                                    ELSE 'TABLE' END, o.name);
+  END LOOP;
+  FOR o IN SELECT pg_catalog.format('%I.%I', n.nspname, t.typname) AS name,
+                  pg_catalog.pg_get_userbyid(t.typowner) AS owner, t.typtype AS kind
+             FROM pg_catalog.pg_type t
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+            WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+              AND t.typname OPERATOR(pg_catalog.=) 'callogs_fdw_activity'
+              AND t.typrelid OPERATOR(pg_catalog.=) 0   -- a relation's: reported above
+  LOOP
+    found := found OPERATOR(pg_catalog.||)
+             pg_catalog.format('type %s (owner %s)', o.name, o.owner);
+    drops := drops OPERATOR(pg_catalog.||)
+             pg_catalog.format('DROP %s %s;',
+                               CASE WHEN o.kind OPERATOR(pg_catalog.=) 'd' THEN 'DOMAIN'
+                                    ELSE 'TYPE' END, o.name);
+  END LOOP;
   IF pg_catalog.cardinality(found) OPERATOR(pg_catalog.>) 0 THEN
     RAISE EXCEPTION USING ERRCODE = '42710',
-      MESSAGE = 'objects that callogs_fdw 1.1 creates already exist in schema '
-                OPERATOR(pg_catalog.||) pg_catalog.quote_ident('@extschema@')
-                OPERATOR(pg_catalog.||) ' and are not the extension''s',
+      MESSAGE = pg_catalog.format('objects that callogs_fdw 1.1 creates already exist in schema %I and are not the extension''s',
+                                  (SELECT n.nspname FROM pg_catalog.pg_namespace n
+                                    WHERE n.oid OPERATOR(pg_catalog.=) nsp)),
       DETAIL = pg_catalog.array_to_string(found, '; ') OPERATOR(pg_catalog.||) '.',
       HINT = 'Check what they are, drop them, and run the command again: '
              OPERATOR(pg_catalog.||) pg_catalog.array_to_string(drops, ' ');
