@@ -66,12 +66,18 @@
 /* callogs_fdw.rate_limit_servers: slots of the shared rate table */
 int			callogs_rate_limit_servers = 128;
 
-/* One server's spacing: the earliest start of its next request. */
+/*
+ * One server's spacing: the start of its last request, from which the rate
+ * in force (the options of the query asking) gives the next allowed start,
+ * so that raising max_requests_per_second takes effect at once (issue 10
+ * round 3, finding 3); and until when the slot is held, for reuse.
+ */
 typedef struct CallogsRateSlot
 {
 	Oid			dbid;			/* InvalidOid: free */
 	Oid			serverid;
-	TimestampTz next_start;
+	TimestampTz last_start;		/* 0: none yet */
+	TimestampTz next_start;		/* held until then (last_start + spacing) */
 	bool		warned;			/* backend's table: the fallback was reported */
 } CallogsRateSlot;
 
@@ -232,6 +238,7 @@ find_slot(CallogsRateSlot *slots, int n, Oid serverid, TimestampTz now)
 	{
 		reusable->dbid = MyDatabaseId;
 		reusable->serverid = serverid;
+		reusable->last_start = 0;
 		reusable->next_start = 0;
 		reusable->warned = false;
 	}
@@ -241,19 +248,22 @@ find_slot(CallogsRateSlot *slots, int n, Oid serverid, TimestampTz now)
 /*
  * reserve_slot
  *		Reserve the start of one request on a server's slot: returns the
- *		microseconds to wait (0: reserved, start now).  not_before is the
- *		earliest start the server had elsewhere (the other table), so that
- *		moving between tables never starts two requests closer than the
- *		spacing.
+ *		microseconds to wait (0: reserved, start now).  The next start is
+ *		due spacing (of the rate in force now, not of the rate the last
+ *		request was sent at) after the last one: a raised rate takes effect
+ *		at once, a lowered one too.  last_elsewhere is the last start the
+ *		server had in the other table, so that moving between tables never
+ *		starts two requests closer than the spacing.
  */
 static int64
 reserve_slot(CallogsRateSlot *slot, int64 spacing, TimestampTz now,
-			 TimestampTz not_before)
+			 TimestampTz last_elsewhere)
 {
-	if (slot->next_start < not_before)
-		slot->next_start = not_before;
-	if (slot->next_start > now)
-		return slot->next_start - now;
+	TimestampTz last = Max(slot->last_start, last_elsewhere);
+
+	if (last > 0 && last + spacing > now)
+		return last + spacing - now;
+	slot->last_start = now;
 	slot->next_start = now + spacing;
 	return 0;
 }
@@ -291,13 +301,13 @@ local_slot(Oid serverid, TimestampTz now)
 	return find_slot(local_rate, local_nrate, serverid, now);
 }
 
-/* The moment the backend's table holds for a server, or 0. */
+/* The last start the backend's table holds for a server, or 0. */
 static TimestampTz
-local_next_start(Oid serverid)
+local_last_start(Oid serverid)
 {
 	for (int i = 0; i < local_nrate; i++)
 		if (local_rate[i].dbid == MyDatabaseId && local_rate[i].serverid == serverid)
-			return local_rate[i].next_start;
+			return local_rate[i].last_start;
 	return 0;
 }
 
@@ -341,7 +351,7 @@ callogs_rate_reserve(Oid serverid, double per_second, TimestampTz now)
 	spacing = rate_spacing_us(per_second);
 	if (shared)
 	{
-		TimestampTz before = local_next_start(serverid);
+		TimestampTz before = local_last_start(serverid);
 
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 		slot = find_slot(shared->rate, shared->nrate, serverid, now);
