@@ -25,6 +25,7 @@
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
@@ -320,11 +321,13 @@ check_url(const char *url)
  *		1/rate seconds and make every wait on it that long (issue 10 round
  *		2, findings 1 and 3).  server is NULL in the validator, the server's
  *		name at use time (the value was stored by an older version, or the
- *		server was given to a non-superuser since).  SQLSTATE HV024 below
- *		the floor, 42501 below the floor of non-superusers.
+ *		server was given to a non-superuser since).  given is the value as
+ *		written, for the validator's message (%g would round 0.000999 to
+ *		the floor it is refused for).  SQLSTATE HV024 below the floor, 42501
+ *		below the floor of non-superusers.
  */
 static void
-check_rate(double rate, bool privileged, const char *server)
+check_rate(double rate, const char *given, bool privileged, const char *server)
 {
 	if (rate == 0)
 		return;
@@ -334,7 +337,7 @@ check_rate(double rate, bool privileged, const char *server)
 				 server ?
 				 errmsg("max_requests_per_second of server \"%s\" is below %g", server,
 						CALLOGS_MIN_RATE) :
-				 errmsg("value %g is out of range for option \"max_requests_per_second\"", rate),
+				 errmsg("value %s is out of range for option \"max_requests_per_second\"", given),
 				 server ?
 				 errhint("Raise it with ALTER SERVER %s OPTIONS (SET max_requests_per_second '%g'), or set it to 0 for no limit.",
 						 quote_identifier(server), CALLOGS_MIN_RATE) :
@@ -422,7 +425,7 @@ callogs_fdw_validator(PG_FUNCTION_ARGS)
 		if (strcmp(opt->name, "url") == 0)
 			check_url(value);
 		else if (strcmp(opt->name, "max_requests_per_second") == 0)
-			check_rate(strtod(value, NULL), superuser(), NULL);
+			check_rate(strtod(value, NULL), value, superuser(), NULL);
 		else if (strcmp(opt->name, "org_handle") == 0 ||
 				 strcmp(opt->name, "field") == 0 ||
 				 strcmp(opt->name, "token") == 0)
@@ -712,12 +715,82 @@ mapping_hint(const CallogsOptions *opts, bool create)
 }
 
 /*
+ * check_caps
+ *		The capped options (CallogsOptionDef.user_max) of one object's
+ *		stored options, at use time: above its cap, an option is refused
+ *		unless the object's owner is a superuser (privileged).  The
+ *		validator checked the role that set the value, but a superuser may
+ *		set 1 GB and then give the server or table to another role, which
+ *		would then run with values it could never set itself (issue 10
+ *		round 3, finding 4), as check_rate does for max_requests_per_second.
+ *		kind is "server" or "foreign table", alter the statement that
+ *		changes it.  SQLSTATE 42501 (refused, not clamped: a query never
+ *		runs with other values than the ones its options show).
+ */
+static void
+check_caps(List *options, Oid context, bool privileged, const char *kind,
+		   const char *objname, const char *alter)
+{
+	ListCell   *lc;
+
+	if (privileged)
+		return;
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		bool		elsewhere;
+		const CallogsOptionDef *opt = find_option(def->defname, context, &elsewhere);
+
+		if (opt == NULL || opt->user_max <= 0 ||
+			check_numeric_value(opt, defGetString(def)) <= opt->user_max)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("option \"%s\" of %s \"%s\" is above %.0f, and the %s is not owned by a superuser",
+						opt->name, kind, objname, opt->user_max, kind),
+				 errdetail("Values above %.0f multiply the memory or time one query may take: only a superuser may set them, on a %s a superuser owns.",
+						   opt->user_max, kind),
+				 errhint("Lower it with %s %s OPTIONS (SET %s '%.0f'), or a superuser can own the %s.",
+						 alter, quote_identifier(objname), opt->name,
+						 opt->user_max, kind)));
+	}
+}
+
+/*
+ * check_caps_at_use
+ *		check_caps for the server's options (its owner decides) and the
+ *		foreign table's (the table's owner decides), when either is used.
+ */
+static void
+check_caps_at_use(const CallogsOptions *opts)
+{
+	ForeignServer *server = GetForeignServer(opts->serverid);
+
+	check_caps(server->options, ForeignServerRelationId, opts->owner_superuser,
+			   "server", server->servername, "ALTER SERVER");
+	if (OidIsValid(opts->relid))
+	{
+		ForeignTable *table = GetForeignTable(opts->relid);
+		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(opts->relid));
+		Oid			owner;
+
+		if (!HeapTupleIsValid(tp))
+			elog(ERROR, "cache lookup failed for relation %u", opts->relid);
+		owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+		ReleaseSysCache(tp);
+		check_caps(table->options, ForeignTableRelationId, superuser_arg(owner),
+				   "foreign table", get_rel_name(opts->relid), "ALTER FOREIGN TABLE");
+	}
+}
+
+/*
  * callogs_check_usable
  *		Refuse to talk to the API without what it needs, naming the object
  *		the user has to fix and, when the user may not fix it, whom to ask
  *		(mapping_hint): SQLSTATE HV00J.  Before that, what a server not
  *		owned by a superuser may not do is checked again at use time
- *		(check_rate, and plain http: SQLSTATE 42501), since the validator
+ *		(check_rate, the caps of check_caps_at_use, and plain http:
+ *		SQLSTATE 42501), since the validator
  *		ran for whoever set the option, under the settings of that moment
  *		(callogs_fdw.allow_insecure_url may be off now, the server may have
  *		been given to another owner, or the value stored by an older
@@ -727,8 +800,9 @@ void
 callogs_check_usable(const CallogsOptions *opts)
 {
 	/* what the owner may set is checked again: owners and values change */
-	check_rate(opts->max_requests_per_second, opts->owner_superuser,
+	check_rate(opts->max_requests_per_second, NULL, opts->owner_superuser,
 			   opts->server_name);
+	check_caps_at_use(opts);
 	callogs_url_check_base(opts->url, opts->server_name);
 	if (opts->restrict_hosts && pg_strncasecmp(opts->url, "http://", 7) == 0)
 		ereport(ERROR,
