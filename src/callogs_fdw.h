@@ -44,6 +44,8 @@
 #define CALLOGS_MAX_URL_LEN			4096
 #define CALLOGS_MAX_CONCURRENCY		32
 #define CALLOGS_ERR_VALUE_LEN		60	/* shortened values in messages */
+#define CALLOGS_API_MSG_LEN			200 /* the API's error text in messages */
+#define CALLOGS_TOKEN_PREFIX_MIN	4	/* token prefixes scrubbed at a cut */
 #define CALLOGS_DEFAULT_URL "https://unpod.dev/api/v2/platform/call-logs/"
 
 /*
@@ -179,6 +181,7 @@ extern void callogs_convert_row(ClJson *obj, CallogsColumn *columns,
 								int ncolumns, const char *relname,
 								Datum *values, bool *nulls);
 extern char *callogs_shorten(const char *s, size_t len);
+extern char *callogs_shorten_utf8(const char *s, size_t len, size_t maxlen);
 extern bool callogs_timestamp_from_parts(const ClTimestamp *ts, bool at_offset,
 										 Timestamp *out);
 
@@ -321,6 +324,9 @@ extern void callogs_http_short_wait(long timeout_ms);
 extern int	callogs_request_stream(CallogsRequest *req);
 extern int	callogs_request_page(CallogsRequest *req);
 extern char *callogs_scrub_secrets(const char *text);
+extern char *callogs_scrub_secrets_len(const char *text, size_t len,
+									   size_t *outlen);
+extern size_t callogs_secret_tail(const char *text, size_t len);
 
 /* in shmem.c */
 

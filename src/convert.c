@@ -42,18 +42,27 @@
 #define CALLOGS_MAX_SCALAR_TEXT 256
 
 /*
- * callogs_shorten
- *		A printable copy of s cut to CALLOGS_ERR_VALUE_LEN bytes (on a
- *		character boundary), for error messages.
+ * callogs_shorten_utf8
+ *		A printable copy of s (len bytes of UTF-8 from the API, NULs
+ *		allowed) cut to about maxlen bytes on a character boundary and
+ *		marked "...", for a message: the token is scrubbed from the whole
+ *		text first (callogs_scrub_secrets_len), then the text is cut, and a
+ *		token prefix the cut leaves at the end becomes "[token]"
+ *		(callogs_secret_tail), so that no cut token survives (issue 10
+ *		round 3, finding 1).  Every place that shortens the API's text
+ *		comes here.  Control bytes and bytes that are not UTF-8 are shown
+ *		as \xNN; the result is UTF-8.
  */
 char *
-callogs_shorten(const char *s, size_t len)
+callogs_shorten_utf8(const char *s, size_t len, size_t maxlen)
 {
 	StringInfoData buf;
 	size_t		i = 0;
+	size_t		keep;
 
+	s = callogs_scrub_secrets_len(s, len, &len);
 	initStringInfo(&buf);
-	while (i < len && buf.len < CALLOGS_ERR_VALUE_LEN)
+	while (i < len && (size_t) buf.len < maxlen)
 	{
 		unsigned char c = (unsigned char) s[i];
 		int			clen = 1;
@@ -76,15 +85,38 @@ callogs_shorten(const char *s, size_t len)
 		i += clen;
 	}
 	if (i < len)
+	{
+		keep = callogs_secret_tail(buf.data, buf.len);
+		if (keep < (size_t) buf.len)
+		{
+			buf.len = keep;
+			buf.data[keep] = '\0';
+			appendStringInfoString(&buf, "[token]");
+		}
 		appendStringInfoString(&buf, "...");
+	}
+	return buf.data;
+}
+
+/*
+ * callogs_shorten
+ *		callogs_shorten_utf8 to CALLOGS_ERR_VALUE_LEN bytes, valid in the
+ *		database encoding ('?' for each byte outside ASCII elsewhere than in
+ *		UTF-8), for error messages.
+ */
+char *
+callogs_shorten(const char *s, size_t len)
+{
+	char	   *out = callogs_shorten_utf8(s, len, CALLOGS_ERR_VALUE_LEN);
+
 	/* the message must be valid in the server encoding */
 	if (GetDatabaseEncoding() != PG_UTF8)
 	{
-		for (int k = 0; k < buf.len; k++)
-			if ((unsigned char) buf.data[k] >= 0x80)
-				buf.data[k] = '?';
+		for (char *p = out; *p; p++)
+			if ((unsigned char) *p >= 0x80)
+				*p = '?';
 	}
-	return buf.data;
+	return out;
 }
 
 static Datum input_function(CallogsColumn *col, char *text);

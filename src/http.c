@@ -807,21 +807,21 @@ callogs_request_status(CallogsRequest *req)
 
 /*
  * callogs_request_api_message
- *		The API's own message (its "message" field, UTF-8 as sent, cut to a
- *		couple of hundred bytes) of an error answer handed back by
- *		CALLOGS_REQ_CLIENT_ERROR_OK, or NULL: palloc'd, without the token
- *		(callogs_scrub_secrets).
+ *		The API's own message (its "message" field, UTF-8 as sent, cut to
+ *		CALLOGS_API_MSG_LEN bytes) of an error answer handed back by
+ *		CALLOGS_REQ_CLIENT_ERROR_OK, or NULL: palloc'd, without the token,
+ *		scrubbed whole before it is cut (callogs_shorten_utf8).
  */
 const char *
 callogs_request_api_message(CallogsRequest *req)
 {
-	char		buf[200];
+	char		buf[CALLOGS_ERROR_BODY_LEN + 8];
 	const char *m;
 
 	if (req->body_len == 0)
 		return NULL;
 	m = cl_error_message(req->body, req->body_len, buf, sizeof(buf));
-	return m ? callogs_scrub_secrets(pstrdup(m)) : NULL;
+	return m ? callogs_shorten_utf8(m, strlen(m), CALLOGS_API_MSG_LEN) : NULL;
 }
 
 /* ---- secrets in the API's text ---- */
@@ -844,23 +844,28 @@ hex_value(char c)
 
 /*
  * secret_match
- *		The length of the text at p that spells secret (of length n), each
- *		byte as is or percent-encoded (%XX, either case; a space also as
- *		"+"), as a URL, a "next" link or an echoed header may carry it; 0
- *		when it does not.
+ *		The length of the text at p (up to end) that spells secret (of
+ *		length n), each byte as is or percent-encoded (%XX, either case; a
+ *		space also as "+"), as a URL, a "next" link or an echoed header may
+ *		carry it; 0 when it does not.  With partial, text that ends while
+ *		spelling a prefix of secret counts too, and *spelled tells how many
+ *		bytes of secret it spelled.
  */
 static size_t
-secret_match(const char *p, const char *secret, size_t n)
+secret_match(const char *p, const char *end, const char *secret, size_t n,
+			 bool partial, size_t *spelled)
 {
 	const char *q = p;
+	size_t		i;
 
-	for (size_t i = 0; i < n; i++)
+	for (i = 0; i < n && q < end; i++)
 	{
 		unsigned char want = (unsigned char) secret[i];
 
-		if ((unsigned char) *q == want && *q != '\0')
+		if ((unsigned char) *q == want)
 			q++;
-		else if (*q == '%' && hex_value(q[1]) >= 0 && hex_value(q[2]) >= 0 &&
+		else if (*q == '%' && end - q >= 3 && hex_value(q[1]) >= 0 &&
+				 hex_value(q[2]) >= 0 &&
 				 hex_value(q[1]) * 16 + hex_value(q[2]) == want)
 			q += 3;
 		else if (want == ' ' && *q == '+')
@@ -868,46 +873,54 @@ secret_match(const char *p, const char *secret, size_t n)
 		else
 			return 0;
 	}
+	if (spelled)
+		*spelled = i;
+	if (i < n && !partial)
+		return 0;
 	return q - p;
 }
 
 /*
  * scrub_one
- *		text with every spelling of secret (see secret_match) replaced by
- *		CALLOGS_TOKEN_SHOWN; text itself when there is none.
+ *		text (len bytes, which may hold NULs) with every spelling of secret
+ *		(see secret_match) replaced by CALLOGS_TOKEN_SHOWN; text itself when
+ *		there is none.  *outlen is the length of the result.
  */
 static char *
-scrub_one(char *text, const char *secret)
+scrub_one(char *text, size_t len, const char *secret, size_t *outlen)
 {
 	size_t		n = secret ? strlen(secret) : 0;
+	const char *end = text + len;
 	StringInfoData out;
 	const char *p;
 	const char *copied;
 
+	*outlen = len;
 	if (n == 0 || text == NULL)
 		return text;
-	for (p = text; *p; p++)
-		if (secret_match(p, secret, n) > 0)
+	for (p = text; p < end; p++)
+		if (secret_match(p, end, secret, n, false, NULL) > 0)
 			break;
-	if (*p == '\0')
+	if (p == end)
 		return text;			/* the usual case: nothing to copy */
 	initStringInfo(&out);
 	copied = text;
-	while (*p)
+	while (p < end)
 	{
-		size_t		len = secret_match(p, secret, n);
+		size_t		mlen = secret_match(p, end, secret, n, false, NULL);
 
-		if (len == 0)
+		if (mlen == 0)
 		{
 			p++;
 			continue;
 		}
 		appendBinaryStringInfo(&out, copied, p - copied);
 		appendStringInfoString(&out, CALLOGS_TOKEN_SHOWN);
-		p += len;
+		p += mlen;
 		copied = p;
 	}
-	appendStringInfoString(&out, copied);
+	appendBinaryStringInfo(&out, copied, end - copied);
+	*outlen = out.len;
 	return out.data;
 }
 
@@ -920,23 +933,87 @@ scrub_one(char *text, const char *secret)
  *		error, a log line or the probe's output (issue 10 round 2, finding
  *		5).  The token is the whole Authorization value but "Token ", so
  *		that is scrubbed too.  Returns text itself when it holds no token,
- *		else a palloc'd copy.  NULL stays NULL.
+ *		else a palloc'd copy.  NULL stays NULL.  Text is scrubbed whole,
+ *		before anything shortens it (callogs_shorten_utf8): a token cut in
+ *		two no longer matches.
  */
 char *
 callogs_scrub_secrets(const char *text)
 {
+	size_t		len;
+
+	if (text == NULL)
+		return NULL;
+	return callogs_scrub_secrets_len(text, strlen(text), &len);
+}
+
+/*
+ * callogs_scrub_secrets_len
+ *		callogs_scrub_secrets of len bytes that may hold NULs (a JSON
+ *		string's): *outlen is the result's length; the result is text
+ *		itself when it holds no token, else a palloc'd, NUL-terminated copy.
+ */
+char *
+callogs_scrub_secrets_len(const char *text, size_t len, size_t *outlen)
+{
 	dlist_iter	iter;
 	char	   *out = (char *) text;
 
+	*outlen = len;
 	if (text == NULL)
 		return NULL;
 	dlist_foreach(iter, &live_fetchers)
 	{
 		CallogsFetcher *f = dlist_container(CallogsFetcher, live_node, iter.cur);
 
-		out = scrub_one(out, f->opts.token);
+		out = scrub_one(out, *outlen, f->opts.token, outlen);
 	}
 	return out;
+}
+
+/*
+ * callogs_secret_tail
+ *		Where a token prefix starts at the end of text (len bytes), or len
+ *		when there is none: text that was scrubbed and then shortened may end
+ *		with the start of a token that the API's text had next to a full
+ *		one, or that the cut itself left.  A prefix counts from
+ *		CALLOGS_TOKEN_PREFIX_MIN bytes of the token (the whole token when it
+ *		is shorter), spelled as secret_match reads it.  The caller replaces
+ *		text from there by "[token]".
+ */
+size_t
+callogs_secret_tail(const char *text, size_t len)
+{
+	dlist_iter	iter;
+	size_t		best = len;
+
+	if (text == NULL)
+		return 0;
+	dlist_foreach(iter, &live_fetchers)
+	{
+		CallogsFetcher *f = dlist_container(CallogsFetcher, live_node, iter.cur);
+		const char *secret = f->opts.token;
+		size_t		n = secret ? strlen(secret) : 0;
+		size_t		need = Min(n, CALLOGS_TOKEN_PREFIX_MIN);
+		size_t		from;
+
+		if (n == 0)
+			continue;
+		/* a prefix spelled percent-encoded takes at most 3 bytes a byte */
+		from = len > 3 * n ? len - 3 * n : 0;
+		for (size_t start = from; start + need <= len && start < best; start++)
+		{
+			size_t		spelled;
+
+			if (secret_match(text + start, text + len, secret, n, true, &spelled) > 0 &&
+				spelled >= need)
+			{
+				best = start;
+				break;
+			}
+		}
+	}
+	return best;
 }
 
 /* ---- libcurl transfer callbacks: no palloc, no ereport ---- */
@@ -1134,6 +1211,24 @@ req_printf(CallogsRequest *req, const char *fallback, const char *fmt,...)
 	if (copy == NULL)
 		return fallback;
 	memcpy(copy, buf, len + 1);
+	return copy;
+}
+
+/*
+ * req_strdup
+ *		A copy of s, whole, in the fetcher's memory, or NULL on out-of-memory;
+ *		never throws (see req_printf).  For the API's text, which is
+ *		scrubbed whole before it is shortened (raise_failure).
+ */
+static const char *
+req_strdup(CallogsRequest *req, const char *s)
+{
+	size_t		len = strlen(s);
+	char	   *copy = MemoryContextAllocExtended(req->fetcher->cxt, len + 1,
+												  MCXT_ALLOC_NO_OOM);
+
+	if (copy != NULL)
+		memcpy(copy, s, len + 1);
 	return copy;
 }
 
@@ -1651,7 +1746,7 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 	double		elapsed_ms;
 	double		retry_ms = -1;
 	double		retry_after = -1;
-	char		apimsg[200];
+	char		apimsg[CALLOGS_ERROR_BODY_LEN + 8];	/* the whole message */
 	const char *message;
 	int			tries = req->attempts;
 
@@ -1855,7 +1950,7 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 					 req_printf(req, "call logs API answered an HTTP error",
 								"call logs API answered HTTP %ld%s",
 								status, http_reason(status)),
-					 message ? req_printf(req, NULL, "%s", message) : NULL,
+					 message ? req_strdup(req, message) : NULL,
 					 NULL, hint);
 	}
 
@@ -2073,9 +2168,10 @@ request_detail(CallogsRequest *req)
 /*
  * raise_failure
  *		ereport the failure recorded on req, in the database encoding,
- *		without the token: the API's text is scrubbed before and after its
- *		conversion (the token's bytes as sent, and as the database encoding
- *		spells it), and so is the rest of the message and detail (a "next"
+ *		without the token: the API's text is scrubbed whole, then shortened
+ *		(callogs_shorten_utf8: a token prefix left at the cut goes too),
+ *		and scrubbed again after its conversion (the token's bytes as sent,
+ *		and as the database encoding spells it), and so is the rest of the message and detail (a "next"
  *		link in the request line, curl's text); the hint is ours alone,
  *		made of the server's options (readable by anyone, as the url in a
  *		404's ALTER SERVER is).  A refused address is
@@ -2094,7 +2190,9 @@ raise_failure(CallogsRequest *req)
 	CHECK_FOR_INTERRUPTS();
 	msg = req->fail_api_msg ?
 		psprintf("%s: %s", req->fail_msg,
-				 callogs_scrub_secrets(api_text_to_server(callogs_scrub_secrets(req->fail_api_msg)))) :
+				 callogs_scrub_secrets(api_text_to_server(callogs_shorten_utf8(req->fail_api_msg,
+																			   strlen(req->fail_api_msg),
+																			   CALLOGS_API_MSG_LEN)))) :
 		req->fail_msg;
 	detail = req->fail_detail;
 	if (req->fail_code == ERRCODE_INSUFFICIENT_PRIVILEGE && req->refused_why &&

@@ -1433,8 +1433,18 @@ cl_page_decode(ClJson *root, ClPage *page, char *err, size_t errlen)
 		size_t		len;
 		const char *text = cl_json_text(v, &len);
 
-		snprintf(err, errlen, "\"count\" is not a non-negative 64-bit integer: %.40s%s",
-				 text ? text : "(out of range)", text && len > 40 ? "..." : "");
+		/*
+		 * The value whole or not at all: the caller scrubs the token from
+		 * the message, and a value cut here could keep a token's start.
+		 */
+		if (text == NULL)
+			snprintf(err, errlen, "\"count\" is not a non-negative 64-bit integer: (out of range)");
+		else if (len <= 40)
+			snprintf(err, errlen, "\"count\" is not a non-negative 64-bit integer: %.*s",
+					 (int) len, text);
+		else
+			snprintf(err, errlen, "\"count\" is not a non-negative 64-bit integer: a JSON %s of %zu bytes",
+					 cl_type_name(v), len);
 		page->count = 0;
 		return false;
 	}
