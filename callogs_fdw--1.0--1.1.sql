@@ -75,8 +75,9 @@ BEGIN
       drops := drops OPERATOR(pg_catalog.||) pg_catalog.format('DROP FUNCTION %s;', o.name);
     END LOOP;
   END LOOP;
-  -- the view: a relation of its name, or a type (its row type has the
-  -- name too: an enum, a domain, a composite, a range, a base type)
+  -- the view: a relation of its name (a composite type is one too), or
+  -- another type (its row type has the name too: an enum, a domain, a
+  -- range, a base type)
   FOR o IN SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name,
                   pg_catalog.pg_get_userbyid(c.relowner) AS owner, c.relkind AS kind
              FROM pg_catalog.pg_class c
@@ -85,10 +86,13 @@ BEGIN
               AND c.relname OPERATOR(pg_catalog.=) 'callogs_fdw_activity'
   LOOP
     found := found OPERATOR(pg_catalog.||)
-             pg_catalog.format('relation %s (owner %s)', o.name, o.owner);
+             pg_catalog.format('%s %s (owner %s)',
+                               CASE WHEN o.kind OPERATOR(pg_catalog.=) 'c' THEN 'type'
+                                    ELSE 'relation' END, o.name, o.owner);
     drops := drops OPERATOR(pg_catalog.||)
              pg_catalog.format('DROP %s %s;',
-                               CASE WHEN o.kind OPERATOR(pg_catalog.=) 'v' THEN 'VIEW'
+                               CASE WHEN o.kind OPERATOR(pg_catalog.=) 'c' THEN 'TYPE'
+                                    WHEN o.kind OPERATOR(pg_catalog.=) 'v' THEN 'VIEW'
                                     WHEN o.kind OPERATOR(pg_catalog.=) 'm' THEN 'MATERIALIZED VIEW'
                                     WHEN o.kind OPERATOR(pg_catalog.=) 'f' THEN 'FOREIGN TABLE'
                                     WHEN o.kind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE'
