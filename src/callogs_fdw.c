@@ -2185,7 +2185,9 @@ callogsAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
  * callogsImportForeignSchema
  *		The API has one resource: remote schema "callogs" holds one table,
  *		named by the option table_name (default call_logs), with the
- *		canonical columns.  Option org_handle sets the table's org.
+ *		canonical columns.  Option org_handle sets the table's org.  An
+ *		empty table_name is HV024 (not PostgreSQL's "zero-length delimited
+ *		identifier" syntax error of the statement built here).
  */
 static List *
 callogsImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
@@ -2208,7 +2210,14 @@ callogsImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		DefElem    *def = (DefElem *) lfirst(lc);
 
 		if (strcmp(def->defname, "table_name") == 0)
+		{
 			table_name = defGetString(def);
+			if (table_name[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"table_name\" must not be empty"),
+						 errhint("Name the foreign table to create, or leave the option out for call_logs.")));
+		}
 		else if (strcmp(def->defname, "org_handle") == 0)
 			org_handle = defGetString(def);
 		else

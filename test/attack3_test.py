@@ -19,7 +19,8 @@ attack was run against (commit 97e4000).
    served another role once the server was given to it; the same for a
    foreign table's concurrency.
 5. (minor) A max_requests_per_second just below 0.001 was refused as
-   "value 0.001 is out of range".
+   "value 0.001 is out of range"; IMPORT FOREIGN SCHEMA ... OPTIONS
+   (table_name '') failed with a syntax error of the statement it built.
 
     /usr/bin/python3 -m unittest -q test/attack3_test.py
 """
@@ -380,8 +381,17 @@ class CapsAtUse(AttackBase):
 
 # ---------------------------------------------------------------------------
 
-class RateMessage(AttackBase):
-    """Finding 5 (minor): the refused value is printed as given."""
+class Minor(AttackBase):
+    """Finding 5 (minor): the refused rate is printed as given; an empty
+    table_name of IMPORT FOREIGN SCHEMA is an option error."""
+
+    def test_import_empty_table_name(self):
+        srv = next_name("imp")
+        query(self.conn, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw" % srv)
+        e = query_error(self.conn, "IMPORT FOREIGN SCHEMA callogs FROM SERVER %s INTO public "
+                                   "OPTIONS (table_name '')" % srv)
+        self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE,
+                            r'option "table_name" must not be empty')
 
     def test_value_as_given(self):
         e = query_error(self.conn, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw "
