@@ -1501,10 +1501,282 @@ utf8_char_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* ---- an error body cut short by its cap ---- */
+
+/* Skip JSON whitespace in body[*p..len). */
+static void
+cut_skip_ws(const char *body, size_t len, size_t *p)
+{
+	while (*p < len && (body[*p] == ' ' || body[*p] == '\t' ||
+						body[*p] == '\n' || body[*p] == '\r'))
+		(*p)++;
+}
+
+/* Past the closing quote of a string whose opening quote is before *p. */
+static bool
+cut_skip_string(const char *body, size_t len, size_t *p)
+{
+	while (*p < len)
+	{
+		char		c = body[(*p)++];
+
+		if (c == '\\')
+			(*p)++;
+		else if (c == '"')
+			return *p <= len;
+	}
+	return false;
+}
+
+/* Past one JSON value starting at *p (not checked: only skipped). */
+static bool
+cut_skip_value(const char *body, size_t len, size_t *p)
+{
+	int			depth = 0;
+
+	do
+	{
+		char		c;
+
+		if (*p >= len)
+			return false;
+		c = body[(*p)++];
+		if (c == '"')
+		{
+			if (!cut_skip_string(body, len, p))
+				return false;
+		}
+		else if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+			depth--;
+		else if (depth == 0)
+		{
+			/* a scalar: up to the next delimiter */
+			while (*p < len && strchr(",}] \t\r\n", body[*p]) == NULL)
+				(*p)++;
+			return *p < len;
+		}
+	} while (depth > 0);
+	return true;
+}
+
+/* The value of 4 hex digits at s, or -1. */
+static long
+cut_hex4(const char *s)
+{
+	long		v = 0;
+
+	for (int i = 0; i < 4; i++)
+	{
+		char		c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * cut_string
+ *		The characters of a JSON string (s: after its opening quote, n
+ *		bytes) that the end of the body cuts short, decoded and printable
+ *		as cl_error_message writes them, into out, ended by "...": only
+ *		whole characters (a UTF-8 sequence or escape the cut splits is
+ *		dropped).  NULL when the string ends before the body does (the
+ *		body is broken elsewhere, not cut in this string), holds a bad
+ *		escape, or nothing of it is left.
+ */
+static const char *
+cut_string(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t		i = 0,
+				o = 0;
+
+	while (i < n)
+	{
+		unsigned char c = (unsigned char) s[i];
+		char		ch[4];
+		size_t		clen = 1;
+		unsigned long cp;
+
+		if (c == '"')
+			return NULL;
+		if (c == '\\')
+		{
+			if (i + 1 >= n)
+				break;
+			switch (s[i + 1])
+			{
+				case '"':
+				case '\\':
+				case '/':
+					ch[0] = s[i + 1];
+					i += 2;
+					break;
+				case 'b':
+				case 'f':
+				case 'n':
+				case 'r':
+				case 't':
+					ch[0] = ' ';
+					i += 2;
+					break;
+				case 'u':
+					if (i + 6 > n)
+						goto cut;
+					if (cut_hex4(s + i + 2) < 0)
+						return NULL;
+					cp = (unsigned long) cut_hex4(s + i + 2);
+					i += 6;
+					if (cp >= 0xD800 && cp <= 0xDBFF)
+					{
+						long		lo;
+
+						if (i + 6 > n)
+							goto cut;
+						lo = (s[i] == '\\' && s[i + 1] == 'u') ? cut_hex4(s + i + 2) : -1;
+						if (lo >= 0xDC00 && lo <= 0xDFFF)
+						{
+							cp = 0x10000 + ((cp - 0xD800) << 10) + (unsigned long) (lo - 0xDC00);
+							i += 6;
+						}
+						else
+							cp = 0xFFFD;
+					}
+					else if (cp >= 0xDC00 && cp <= 0xDFFF)
+						cp = 0xFFFD;
+					if (cp < 0x20 || cp == 0x7f)
+						ch[0] = ' ';
+					else if (cp < 0x80)
+						ch[0] = (char) cp;
+					else if (cp < 0x800)
+					{
+						ch[0] = (char) (0xC0 | (cp >> 6));
+						ch[1] = (char) (0x80 | (cp & 0x3F));
+						clen = 2;
+					}
+					else if (cp < 0x10000)
+					{
+						ch[0] = (char) (0xE0 | (cp >> 12));
+						ch[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+						ch[2] = (char) (0x80 | (cp & 0x3F));
+						clen = 3;
+					}
+					else
+					{
+						ch[0] = (char) (0xF0 | (cp >> 18));
+						ch[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+						ch[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+						ch[3] = (char) (0x80 | (cp & 0x3F));
+						clen = 4;
+					}
+					break;
+				default:
+					return NULL;
+			}
+		}
+		else if (c < 0x80)
+		{
+			ch[0] = (c < 0x20 || c == 0x7f) ? ' ' : (char) c;
+			i++;
+		}
+		else
+		{
+			size_t		want = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 :
+				(c & 0xF8) == 0xF0 ? 4 : 1;
+
+			if (i + want > n)
+				break;			/* a character the cut splits */
+			clen = utf8_char_len((const unsigned char *) s + i, n - i);
+			if (clen == 0)
+			{
+				ch[0] = '?';	/* not UTF-8: never into a message */
+				clen = 1;
+				i++;
+			}
+			else
+			{
+				memcpy(ch, s + i, clen);
+				i += clen;
+			}
+		}
+		if (o + clen + 4 > outlen)
+			break;
+		memcpy(out + o, ch, clen);
+		o += clen;
+	}
+cut:
+	if (o == 0)
+		return NULL;
+	memcpy(out + o, "...", 3);
+	out[o + 3] = '\0';
+	return out;
+}
+
+/*
+ * cut_message
+ *		For an error body that does not parse: the string value of the
+ *		top-level key, when the body is cut short inside it (an API's
+ *		message longer than the error-body cap, CALLOGS_ERROR_BODY_LEN):
+ *		what fits, marked as cut (cut_string).  The members before it are
+ *		skipped, not checked.  NULL otherwise.
+ */
+static const char *
+cut_message(const char *body, size_t len, const char *key, char *out,
+			size_t outlen)
+{
+	size_t		p = 0;
+	size_t		klen = strlen(key);
+
+	cut_skip_ws(body, len, &p);
+	if (p >= len || body[p] != '{')
+		return NULL;
+	p++;
+	for (;;)
+	{
+		size_t		kstart;
+		bool		match;
+
+		cut_skip_ws(body, len, &p);
+		if (p >= len || body[p] != '"')
+			return NULL;
+		kstart = ++p;
+		if (!cut_skip_string(body, len, &p))
+			return NULL;
+		match = p - 1 - kstart == klen && memcmp(body + kstart, key, klen) == 0;
+		cut_skip_ws(body, len, &p);
+		if (p >= len || body[p] != ':')
+			return NULL;
+		p++;
+		cut_skip_ws(body, len, &p);
+		if (p >= len)
+			return NULL;
+		if (match && body[p] == '"')
+			return cut_string(body + p + 1, len - p - 1, out, outlen);
+		if (!cut_skip_value(body, len, &p))
+			return NULL;
+		cut_skip_ws(body, len, &p);
+		if (p >= len || body[p] != ',')
+			return NULL;
+		p++;
+	}
+}
+
 /*
  * cl_error_message
  *		Extract the API's "message" (or "detail"/"error") from an error body,
  *		printable and shortened to outlen.  Returns NULL if there is none.
+ *		A body that does not parse because it was cut short inside that
+ *		string (the transport keeps the first 2 kB of an error body) gives
+ *		what it holds, ending in "..." (cut_message).
  */
 const char *
 cl_error_message(const char *body, size_t len, char *out, size_t outlen)
@@ -1517,7 +1789,13 @@ cl_error_message(const char *body, size_t len, char *out, size_t outlen)
 		return NULL;
 	root = cl_json_parse(body, len > 65536 ? 65536 : len, 8, NULL, 0);
 	if (root == NULL)
+	{
+		/* a body cut by its cap inside the message: keep what fits */
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if ((result = cut_message(body, len, keys[k], out, outlen)) != NULL)
+				return result;
 		return NULL;
+	}
 
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && !result; k++)
 	{

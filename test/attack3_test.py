@@ -20,7 +20,9 @@ attack was run against (commit 97e4000).
    foreign table's concurrency.
 5. (minor) A max_requests_per_second just below 0.001 was refused as
    "value 0.001 is out of range"; IMPORT FOREIGN SCHEMA ... OPTIONS
-   (table_name '') failed with a syntax error of the statement it built.
+   (table_name '') failed with a syntax error of the statement it built;
+   a 400 whose message exceeded the 2 kB kept of an error body lost the
+   message entirely.
 
     /usr/bin/python3 -m unittest -q test/attack3_test.py
 """
@@ -107,6 +109,7 @@ class _CutApi(http.server.BaseHTTPRequestHandler):
       and more text (a prefix the whole-text scrub cannot know);
     /value/: a row whose bridge (integer) is 10 x 'A' + the header;
     /count/: "count" is 30 x 'A' + the header;
+    /huge/: 400, a message longer than the 2 kB kept of an error body;
     /probe/: one row, and 400 with the /msg/ message for start_date."""
     protocol_version = "HTTP/1.1"
 
@@ -132,6 +135,8 @@ class _CutApi(http.server.BaseHTTPRequestHandler):
             self.answer(200, {"count": 1, "data": [dict(row, bridge="A" * 10 + auth)]})
         elif kind == "count":
             self.answer(200, {"count": "A" * 30 + auth, "data": [row]})
+        elif kind == "huge":
+            self.answer(400, {"message": "B" * 1990 + "\u00e9" * 100 + auth})
         elif kind == "probe":
             if "start_date" in self.path:
                 self.answer(400, {"message": "A" * 150 + auth + " tail"})
@@ -192,6 +197,13 @@ class TokenCut(AttackBase):
                 if kind == "value":
                     self.assertIn('value "AAAAAAAAAAToken [token]"', e.diag.context)
         self.assertNoPiece(server_log_since(pos), "the server log")
+
+    def test_message_beyond_body_cap(self):
+        """Finding 5 (minor): a message longer than the 2 kB kept of an
+        error body was lost entirely ("HTTP 400 Bad Request" alone)."""
+        e = query_error(self.conn, "SELECT id FROM %s_t" % self.cut_table("huge"))
+        self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE)
+        self.assertRegex(e.diag.message_primary, r"HTTP 400 Bad Request: B{200}\.\.\.$")
 
     def test_probe_evidence(self):
         t = self.cut_table("probe")
@@ -383,7 +395,8 @@ class CapsAtUse(AttackBase):
 
 class Minor(AttackBase):
     """Finding 5 (minor): the refused rate is printed as given; an empty
-    table_name of IMPORT FOREIGN SCHEMA is an option error."""
+    table_name of IMPORT FOREIGN SCHEMA is an option error (and a message
+    beyond the error-body cap: TokenCut.test_message_beyond_body_cap)."""
 
     def test_import_empty_table_name(self):
         srv = next_name("imp")

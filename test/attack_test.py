@@ -108,7 +108,7 @@ class TinyRate(AttackBase):
                            "(url %s, org_handle 'a', max_requests_per_second '0.0000001')"
                         % (next_name("tiny"), sql_literal(self.UNRESOLVABLE)))
         self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE,
-                            r'value 1e-07 is out of range for option "max_requests_per_second"')
+                            r'value 0.0000001 is out of range for option "max_requests_per_second"')
         # below the floor of servers not owned by a superuser
         for rate in ("0.001", "0.05", "0.0999"):
             with self.subTest(rate=rate):
