@@ -408,9 +408,9 @@ class Minor(AttackBase):
 
     def test_value_as_given(self):
         e = query_error(self.conn, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw "
-                                   "OPTIONS (max_requests_per_second '0.0009999')" % next_name("r"))
+                                   "OPTIONS (max_requests_per_second '0.0009999999')" % next_name("r"))
         self.assertSqlState(e, FDW_INVALID_ATTRIBUTE_VALUE,
-                            r'value 0\.0009999 is out of range for option "max_requests_per_second"\n')
+                            r'value 0\.0009999999 is out of range for option "max_requests_per_second"\n')
 
 
 if __name__ == "__main__":
