@@ -11,10 +11,13 @@
  *
  *	- a fixed table of callogs_fdw.rate_limit_servers slots, one per
  *	  (database, server) with max_requests_per_second, under one LWLock,
- *	  holds the earliest moment the server's next request may start.  Every
+ *	  holds the start of the server's last request; the next may start
+ *	  1/rate later, with the rate of the options in force when it asks (a
+ *	  raised rate takes effect at once: issue 10 round 3, finding 3).  Every
  *	  backend reserves its request's moment there, so the rate holds for the
  *	  server as a whole, however many sessions use it.  A slot whose moment
- *	  has passed constrains nothing and is reused for another server.  When
+ *	  (the last start plus the spacing it was reserved with) has passed
+ *	  constrains nothing and is reused for another server.  When
  *	  every slot is still running (more servers rate limited at this moment
  *	  than slots), a request never waits for another server's slot (another
  *	  role's, maybe: issue 10 round 2, finding 3): its server is spaced by
