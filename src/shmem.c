@@ -265,7 +265,11 @@ reserve_slot(CallogsRateSlot *slot, int64 spacing, TimestampTz now,
 	TimestampTz last = Max(slot->last_start, last_elsewhere);
 
 	if (last > 0 && last + spacing > now)
+	{
+		/* held until then (a lowered rate holds it longer) */
+		slot->next_start = Max(slot->next_start, last + spacing);
 		return last + spacing - now;
+	}
 	slot->last_start = now;
 	slot->next_start = now + spacing;
 	return 0;
