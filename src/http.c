@@ -893,6 +893,12 @@ secret_match(const char *p, const char *end, const char *secret, size_t n,
 			q += 3;
 		else if (want == ' ' && *q == '+')
 			q++;
+		else if (partial && *q == '%' && end - q < 3 &&
+				 (end - q == 1 || hex_value(q[1]) >= 0))
+		{
+			q = end;			/* a %XX the end cuts: as far as it goes */
+			break;
+		}
 		else
 			return 0;
 	}

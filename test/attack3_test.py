@@ -107,6 +107,7 @@ class _CutApi(http.server.BaseHTTPRequestHandler):
     /msg/: 400, message 150 x 'A' + the header + ' tail' (the report's);
     /prefix/: 400, message 190 x 'A' + the secret's first 30 characters
       and more text (a prefix the whole-text scrub cannot know);
+    /pctprefix/: the same percent-encoded, cut inside a %XX;
     /value/: a row whose bridge (integer) is 10 x 'A' + the header;
     /count/: "count" is 30 x 'A' + the header;
     /huge/: 400, a message longer than the 2 kB kept of an error body;
@@ -131,6 +132,8 @@ class _CutApi(http.server.BaseHTTPRequestHandler):
             self.answer(400, {"message": "A" * 150 + auth + " tail"})
         elif kind == "prefix":
             self.answer(400, {"message": "A" * 190 + secret[:30] + " and more text after it"})
+        elif kind == "pctprefix":
+            self.answer(400, {"message": "A" * 187 + pct_all(secret[:30]) + " and more"})
         elif kind == "value":
             self.answer(200, {"count": 1, "data": [dict(row, bridge="A" * 10 + auth)]})
         elif kind == "count":
@@ -185,6 +188,7 @@ class TokenCut(AttackBase):
         pos = server_log_size()
         cases = [("msg", FDW_INVALID_ATTRIBUTE_VALUE, r"HTTP 400 Bad Request: A{150}Token \[token\] tail$"),
                  ("prefix", FDW_INVALID_ATTRIBUTE_VALUE, r"A{190}\[token\]\.\.\.$"),
+                 ("pctprefix", FDW_INVALID_ATTRIBUTE_VALUE, r"A{187}\[token\]\.\.\.$"),
                  ("value", "22P02", r'invalid input syntax for type integer: "A{10}Token \[token\]"'),
                  ("count", FDW_INVALID_STRING_FORMAT,
                   r'"count" is not a non-negative 64-bit integer: a JSON string of \d+ bytes')]
