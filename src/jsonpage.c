@@ -78,6 +78,9 @@
 #include <json_object_iterator.h>
 #include <linkhash.h>
 #include <json_tokener.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,12 +161,20 @@ budget_room(const ClBudget *b)
 	return b->used < b->limit ? b->limit - b->used : 0;
 }
 
+/*
+ * Bytes charged to any budget since cl_budget_trim last gave freed memory
+ * back to the system (process-wide: a backend is single-threaded).
+ */
+static size_t charged_since_trim = 0;
+
 /* Charge n bytes unconditionally, keeping the peak. */
 static void
 budget_add(ClBudget *b, size_t n)
 {
 	if (b == NULL)
 		return;
+	charged_since_trim = n > SIZE_MAX - charged_since_trim ?
+		SIZE_MAX : charged_since_trim + n;
 	b->used = n > SIZE_MAX - b->used ? SIZE_MAX : b->used + n;
 	if (b->used > b->peak)
 		b->peak = b->used;
@@ -194,6 +205,33 @@ cl_budget_release(ClBudget *b, size_t bytes)
 	if (b == NULL)
 		return;
 	b->used = bytes > b->used ? 0 : b->used - bytes;
+}
+
+/*
+ * cl_budget_trim
+ *		Once more than threshold bytes were charged to budgets since the
+ *		last trim, give the memory malloc keeps after pages were freed back
+ *		to the system (glibc's malloc_trim(0): free pages anywhere in the
+ *		heap, not only at its top); true if it did.  json-c allocates a
+ *		page's tree in many small chunks: after a 900 kB page of
+ *		"[{},{},..." (240 MB of objects) was freed, glibc kept the backend's
+ *		RSS at 250 MB until it disconnected.  Call it where pages were just
+ *		freed (the end of a scan, after an error); the threshold keeps its
+ *		cost (a walk over malloc's free lists) to once per that many bytes
+ *		decoded.  Does nothing without glibc.
+ */
+bool
+cl_budget_trim(size_t threshold)
+{
+	if (charged_since_trim <= threshold)
+		return false;
+	charged_since_trim = 0;
+#ifdef __GLIBC__
+	(void) malloc_trim(0);
+	return true;
+#else
+	return false;
+#endif
 }
 
 /*

@@ -83,6 +83,13 @@
 #define CALLOGS_SET_INITIAL		64
 
 /*
+ * Once pages of more than this many bytes (as charged to
+ * callogs_fdw.max_page_memory) were decoded, the end of a scan gives the
+ * memory malloc kept back to the system (cl_budget_trim).
+ */
+#define CALLOGS_TRIM_BYTES		(8 * 1024 * 1024)
+
+/*
  * Pages in a row that bring no row not seen already, before the scan gives
  * up: an API that ignores the page number (or a "count" far above what its
  * pages hold) would otherwise be read page after page for as long as
@@ -182,6 +189,7 @@ struct CallogsScan
 	int			max_pages;		/* 0: no limit (ANALYZE sets one) */
 	int			activity;		/* entry in callogs_fdw_activity, or -1 */
 	MemoryContextCallback activity_cb;	/* frees it if cxt goes first */
+	MemoryContextCallback trim_cb;	/* cl_budget_trim when cxt goes */
 	int			pages_submitted;
 	int64		reported_count; /* sum of page-1 counts */
 	hashset_hash *ids[2];		/* id hashes: two generations */
@@ -196,6 +204,7 @@ struct CallogsScan
 };
 
 static void activity_end(void *arg);
+static void trim_at_reset(void *arg);
 static void report_progress(CallogsScan *scan);
 
 /* ---- rows and their ids ---- */
@@ -420,6 +429,15 @@ callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
 	scan->cxt = cxt;
 	scan->opts = *opts;
 	scan->stats = stats;
+
+	/*
+	 * Registered before the fetcher's callbacks, this one runs after them
+	 * when cxt is reset or deleted (the end of the query, an error): once
+	 * the fetcher has freed the pages.
+	 */
+	scan->trim_cb.func = trim_at_reset;
+	scan->trim_cb.arg = NULL;
+	MemoryContextRegisterResetCallback(cxt, &scan->trim_cb);
 	scan->fetcher = callogs_fetcher_create(cxt, opts, stats);
 	scan->limit_rows = count_only ? -1 : limit_rows;
 	scan->page_size = callogs_scan_page_size(opts, limit_rows, count_only);
@@ -1169,6 +1187,44 @@ release_current(CallogsScan *scan)
 }
 
 /*
+ * forget_seen
+ *		Free the sets of ids and links once every stream has ended: a scan
+ *		that read many rows holds up to 2 MB there, and the executor keeps
+ *		a finished scan until the end of the query (every partition of an
+ *		Append).
+ */
+static void
+forget_seen(CallogsScan *scan)
+{
+	for (int g = 0; g < 2; g++)
+	{
+		if (scan->ids[g] != NULL)
+			hashset_destroy(scan->ids[g]);
+		scan->ids[g] = NULL;
+	}
+	for (int s = 0; s < scan->nstreams; s++)
+	{
+		if (scan->streams[s].links != NULL)
+			hashset_destroy(scan->streams[s].links);
+		scan->streams[s].links = NULL;
+	}
+}
+
+/*
+ * trim_at_reset
+ *		Memory-context reset callback of a scan: the pages are freed by now
+ *		(normal end, cancel, error); give what malloc kept of them back to
+ *		the system if they were large (cl_budget_trim).  No palloc, no
+ *		ereport: it may run during abort.
+ */
+static void
+trim_at_reset(void *arg)
+{
+	(void) arg;
+	(void) cl_budget_trim(CALLOGS_TRIM_BYTES);
+}
+
+/*
  * callogs_scan_next
  *		The next call-log object of the scan, in page order, or NULL at the
  *		end.  The object stays valid until the next call.  With
@@ -1219,7 +1275,11 @@ callogs_scan_next(CallogsScan *scan, bool *would_block)
 			scan->cur_stream++;
 		}
 		if (scan->cur_stream >= scan->nstreams)
+		{
+			forget_seen(scan);
+			(void) cl_budget_trim(CALLOGS_TRIM_BYTES);
 			return NULL;
+		}
 		refill(scan);
 		st = &scan->streams[scan->cur_stream];
 		if (st->queue == NIL)
