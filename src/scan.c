@@ -83,11 +83,13 @@
 #define CALLOGS_SET_INITIAL		64
 
 /*
- * Once pages of more than this many bytes (as charged to
- * callogs_fdw.max_page_memory) were decoded, the end of a scan gives the
- * memory malloc kept back to the system (cl_budget_trim).
+ * Once the pages held at once (as charged to callogs_fdw.max_page_memory)
+ * reached more than this many bytes, the end of a scan gives the memory
+ * malloc kept of them back to the system (cl_budget_trim).  Ordinary
+ * scans hold less (the defaults, 4 pages of 100 rows: 1 MB; the most a
+ * non-superuser may ask for, 8 pages of 1000 rows: 20 MB).
  */
-#define CALLOGS_TRIM_BYTES		(8 * 1024 * 1024)
+#define CALLOGS_TRIM_BYTES		(32 * 1024 * 1024)
 
 /*
  * Pages in a row that bring no row not seen already, before the scan gives
