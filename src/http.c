@@ -148,6 +148,7 @@ struct CallogsRequest
 	const char *refused_why;	/* netcheck.c's reason an address was refused */
 	char		refused_ip[INET6_ADDRSTRLEN];
 	bool		no_fd;			/* a socket was refused: AcquireExternalFD failed */
+	bool		fd_flushed;		/* idle connections were closed for it once */
 
 	/* the outcome (state REQ_DONE) */
 	ClJson	   *root;			/* parsed page, on success */
@@ -176,6 +177,8 @@ typedef struct Transport
 	dlist_head	pending;		/* PENDING requests of every fetcher */
 	int			running;		/* transfers handed to curl */
 	int			conn_limit;		/* callogs_max_transfers as curl has it */
+	int			fd_limit;		/* transfers the descriptors allow, or 0 */
+	bool		flush_idle;		/* close the idle connections when none runs */
 	int64		own_due_ms;		/* ms until a PENDING request is due, or -1 */
 	int64		own_due_us;		/* ... as a CLOCK_MONOTONIC time, or -1 */
 	int64		curl_due_us;	/* curl's next timeout, CLOCK_MONOTONIC, or -1 */
@@ -478,6 +481,26 @@ get_transport(void)
 	curl_multi_setopt(transport.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(transport.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	return transport.multi;
+}
+
+/*
+ * flush_idle_connections
+ *		Close every connection in curl's cache, when no transfer runs, by
+ *		replacing the multi handle (curl_multi_cleanup closes the cached
+ *		connections through closesocket_cb, which gives their descriptors
+ *		back to fd.c).  For a request that found no descriptor for a new
+ *		connection while idle ones held them all.
+ */
+static void
+flush_idle_connections(void)
+{
+	transport.flush_idle = false;
+	if (transport.multi == NULL || transport.running > 0)
+		return;
+	curl_multi_cleanup(transport.multi);
+	transport.multi = NULL;
+	transport.curl_due_us = -1;
+	(void) get_transport();
 }
 
 /*
@@ -1020,6 +1043,37 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 }
 
 /*
+ * acquire_fd_with_spares
+ *		AcquireExternalFD, but only while spare more would still be
+ *		available after it: PostgreSQL itself takes external descriptors as
+ *		it runs (an asynchronous Append's WaitEventSet is an epoll
+ *		descriptor, created after the scans have started their transfers,
+ *		and fails the query when none is left), so curl's sockets and the
+ *		scans' wait descriptors never take the last ones.  fd.c does not say
+ *		how many are left: the spares are acquired and given back.  Never
+ *		throws.
+ */
+#define CALLOGS_SPARE_FDS 4
+
+static bool
+acquire_fd_with_spares(int spare)
+{
+	int			got = 0;
+
+	while (got <= spare && AcquireExternalFD())
+		got++;
+	if (got <= spare)
+	{
+		while (got-- > 0)
+			ReleaseExternalFD();
+		return false;
+	}
+	while (got-- > 1)
+		ReleaseExternalFD();
+	return true;
+}
+
+/*
  * opensocket_cb
  *		CURLOPT_OPENSOCKETFUNCTION: before connecting to each address a name
  *		resolved to, refuse what a server owned by a non-superuser may not
@@ -1054,7 +1108,7 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address
 	 * together stay within max_files_per_process.  AcquireExternalFD never
 	 * throws: it only says no.
 	 */
-	if (!AcquireExternalFD())
+	if (!acquire_fd_with_spares(CALLOGS_SPARE_FDS))
 	{
 		req->no_fd = true;
 		return CURL_SOCKET_BAD;
@@ -1321,7 +1375,8 @@ start_due_requests(void)
 		int64		wait_ms = 0;
 
 		/* no more now: a transfer that finishes starts the next */
-		if (transport.running >= callogs_max_transfers)
+		if (transport.running >= callogs_max_transfers ||
+			(transport.fd_limit > 0 && transport.running >= transport.fd_limit))
 			break;
 		if (req->not_before > now)
 			wait_ms = (req->not_before - now + 999) / 1000;
@@ -1692,6 +1747,38 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 								req->parser.errmsg),
 					 NULL, NULL, NULL);
 	}
+	else if (req->no_fd && cres == CURLE_COULDNT_CONNECT &&
+			 transport.running > (req->in_multi ? 1 : 0))
+	{
+		/*
+		 * No descriptor for a new connection, but other transfers run: wait
+		 * for one of them (its connection is then reused, or its socket
+		 * closed) instead of failing.  Until a transfer completes, no more
+		 * than those run; each completion lets one more try (fd_limit).
+		 * Not an attempt: nothing was sent.
+		 */
+		release_transfer(req);
+		req->attempts--;
+		req->state = REQ_PENDING;
+		req->not_before = 0;
+		dlist_push_head(&transport.pending, &req->pending_node);
+		transport.fd_limit = Max(1, transport.running);
+	}
+	else if (req->no_fd && cres == CURLE_COULDNT_CONNECT && !req->fd_flushed)
+	{
+		/*
+		 * Nothing else runs: the descriptors are held by idle connections
+		 * in curl's cache (to this or other servers).  Close them, once,
+		 * and try again (flush_idle_connections, from drive_transport).
+		 */
+		release_transfer(req);
+		req->attempts--;
+		req->fd_flushed = true;
+		req->state = REQ_PENDING;
+		req->not_before = 0;
+		dlist_push_head(&transport.pending, &req->pending_node);
+		transport.flush_idle = true;
+	}
 	else if (req->no_fd && cres == CURLE_COULDNT_CONNECT)
 	{
 		fail_request(req, ERRCODE_INSUFFICIENT_RESOURCES,
@@ -1866,6 +1953,9 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 	{
 		release_transfer(req);
 		transport.settled++;
+		/* a descriptor may be free again: let one more transfer try */
+		if (transport.fd_limit > 0 && ++transport.fd_limit >= callogs_max_transfers)
+			transport.fd_limit = 0;
 	}
 	callogs_activity_transport(transport.running, 0, -1);
 }
@@ -1932,7 +2022,11 @@ transport_drive(void)
 	}
 
 	if (process_completions() > 0)
+	{
+		if (transport.flush_idle && transport.running == 0)
+			flush_idle_connections();
 		start_due_requests();	/* retries without a wait, freed rate slots */
+	}
 	arm_timer();
 	return (int) (transport.settled - settled_before);
 }
@@ -2209,7 +2303,11 @@ callogs_http_wait_fd(MemoryContext cxt)
 	WaitFd	   *w;
 
 	(void) get_transport();
-	if (!AcquireExternalFD())
+	/*
+	 * One more spare than a socket leaves: a scan can wait without a
+	 * descriptor of its own, but no transfer runs without a socket.
+	 */
+	if (!acquire_fd_with_spares(CALLOGS_SPARE_FDS + 1))
 		return -1;
 	w = MemoryContextAllocZero(cxt, sizeof(WaitFd));
 	w->fd = dup(transport.epfd);

@@ -541,7 +541,6 @@ submit_next(CallogsScan *scan, StreamState *st, int s)
 									 st->pages_read + list_length(st->queue) + 1, true);
 		pfree(st->next_url);
 		st->next_url = NULL;
-		scan->paging.pages_by_link++;
 	}
 	else
 	{
@@ -550,7 +549,6 @@ submit_next(CallogsScan *scan, StreamState *st, int s)
 		req = callogs_request_submit(scan->fetcher, url, s, st->next_page, true);
 		pfree(url);
 		st->next_page++;
-		scan->paging.pages_by_number++;
 	}
 	st->queue = lappend(st->queue, req);
 	scan->outstanding++;
@@ -981,6 +979,19 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	int64		fresh;
 	uint64		sig;
 
+	/*
+	 * API Paging counts the pages after the first as they are read (a page
+	 * queued and never sent, or dropped, is not counted; a re-fetched page
+	 * once)
+	 */
+	if (st->page1_done)
+	{
+		if (st->link_mode)
+			scan->paging.pages_by_link++;
+		else
+			scan->paging.pages_by_number++;
+	}
+
 	if (root == NULL)
 	{
 		/* only pages after the first may be past the end */
@@ -1163,7 +1174,6 @@ fetched_too_early(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	st->queue = lcons(again, st->queue);
 	st->refetched_page = pageno;
 	scan->outstanding++;
-	scan->paging.pages_by_number++;
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }

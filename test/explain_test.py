@@ -68,7 +68,6 @@ class ApiPaging(FdwTestCase):
                              % (paging, len(log)))
         return lines, log, paging
 
-    @unittest.expectedFailure
     def test_limit_with_local_filter(self):
         """The tester's case: LIMIT 5 under a local filter needs page 1
         only; pages 2-4 were queued (the fetch is sized for 1000 rows) but

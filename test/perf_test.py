@@ -112,7 +112,7 @@ class NextLinks(FdwTestCase):
         emu_reset(tag)
         paging = explain_paging(self.conn, "SELECT * FROM perf_curfrom WHERE call_type = 'inbound'")
         self.assertRegex(paging, r"^API Paging: page numbers, then next links one by one: a next "
-                                 r"link was not the following page \([4-7] pages by number, %d by link\)$"
+                                 r"link was not the following page \(3 pages by number, %d by link\)$"
                          % (pages - 4))
 
     def test_links_turn_into_cursors_under_new_calls(self):
