@@ -68,11 +68,20 @@
 #define CALLOGS_MAX_PAGES		10000000
 
 /*
- * Ids remembered to drop rows seen twice: two generations of this many,
- * the older one forgotten when the newer fills, so that memory stays
- * bounded (2 MB) whatever the size of the scan.
+ * Ids remembered to drop rows seen twice: two generations, the older one
+ * forgotten when the newer fills, so that memory stays bounded whatever
+ * the size of the scan.  A row comes back only while new calls push it
+ * along with the scan: within the pages in flight and a page or two
+ * after, or, when calls arrive a page or more per request, for at most
+ * CALLOGS_MAX_IDLE_PAGES pages of nothing new.  A generation holds the
+ * ids of twice that many windows of pages (id_generation): between
+ * CALLOGS_ID_MIN_GENERATION and CALLOGS_ID_GENERATION ids, 128 kB to 1 MB
+ * a generation.  The defaults (4 pages of 100 rows) remember 6400 to
+ * 12800 ids; an asynchronous Append reads all its partitions at once, and
+ * each scan holds its sets until it ends.
  */
 #define CALLOGS_ID_GENERATION	32768
+#define CALLOGS_ID_MIN_GENERATION	4096
 
 /*
  * The sets of ids and links start this small and grow (simplehash doubles
@@ -196,6 +205,7 @@ struct CallogsScan
 	int64		reported_count; /* sum of page-1 counts */
 	hashset_hash *ids[2];		/* id hashes: two generations */
 	int			ids_cur;		/* the generation being filled */
+	int64		max_page_rows;	/* most rows a page brought (id_generation) */
 	CallogsPaging paging;		/* how the pages were asked for */
 	bool	   *cur_repeat;		/* rows of cur_page seen before (dropped) */
 	const char *order_field;	/* JSON key rows come newest first on, or NULL */
@@ -232,10 +242,25 @@ hash_string(const char *s, size_t len)
 }
 
 /*
+ * id_generation
+ *		The ids a generation holds (see CALLOGS_ID_GENERATION): twice
+ *		CALLOGS_MAX_IDLE_PAGES windows of the largest pages seen (a server
+ *		may put more rows on a page than page_size asks for).
+ */
+static int64
+id_generation(const CallogsScan *scan)
+{
+	int64		rows = Max(scan->page_size, scan->max_page_rows);
+	int64		g = 2 * CALLOGS_MAX_IDLE_PAGES * (int64) scan->window * Max(rows, 1);
+
+	return Min(Max(g, CALLOGS_ID_MIN_GENERATION), CALLOGS_ID_GENERATION);
+}
+
+/*
  * id_seen
  *		Whether an object id was seen recently in this scan; remembers it.
- *		Rows shifted by new calls reappear within a page or two, far inside
- *		the window of the last CALLOGS_ID_GENERATION..2x ids.
+ *		Rows shifted by new calls reappear within a page or two, inside the
+ *		window of the last id_generation()..2x ids.
  */
 static bool
 id_seen(CallogsScan *scan, uint64 h)
@@ -252,7 +277,7 @@ id_seen(CallogsScan *scan, uint64 h)
 	(void) hashset_insert(cur, h, &found);
 	if (found)
 		return true;
-	if (cur->members >= CALLOGS_ID_GENERATION)
+	if (cur->members >= id_generation(scan))
 	{
 		/* the older generation is forgotten; this one becomes the older */
 		scan->ids_cur = 1 - scan->ids_cur;
@@ -735,6 +760,7 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	bool		have_oldest = false;
 
 	*sig = 0;
+	scan->max_page_rows = Max(scan->max_page_rows, (int64) page->ndata);
 	scan->cur_repeat = MemoryContextAllocZero(scan->cxt, Max(page->ndata, 1));
 	for (size_t i = 0; i < page->ndata; i++)
 	{
