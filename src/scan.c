@@ -60,6 +60,7 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "utils/memutils.h"
 
 #include "callogs_fdw.h"
@@ -921,6 +922,20 @@ follow_link(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 }
 
 /*
+ * pages_for
+ *		Pages of capacity rows that count rows fill, without the overflow of
+ *		(count + capacity - 1) / capacity: an API's count may be anything up
+ *		to INT64_MAX.
+ */
+static inline int64
+pages_for(int64 count, int capacity)
+{
+	int64		cap = Max(capacity, 1);
+
+	return count / cap + (count % cap != 0);
+}
+
+/*
  * check_progress
  *		A page after the first must bring rows not seen before, unless new
  *		calls explain it ("count" grew since the previous page by at least
@@ -941,6 +956,7 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 			   const ClPage *page, int64 fresh, uint64 sig, int64 growth)
 {
 	bool		explained = growth >= (int64) page->ndata;
+	int64		pages;
 	int64		limit;
 
 	if (st->pages_read > 1 && page->ndata > 0)
@@ -968,14 +984,17 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	}
 	st->prev_sig = sig;
 
-	limit = CALLOGS_SHIFT_FACTOR * ((st->min_count + st->capacity - 1) / Max(st->capacity, 1)) +
-		CALLOGS_SHIFT_SLACK;
+	/* count may be anything up to INT64_MAX: no sum may overflow */
+	pages = pages_for(st->min_count, st->capacity);
+	if (pages > (PG_INT64_MAX - CALLOGS_SHIFT_SLACK) / CALLOGS_SHIFT_FACTOR)
+		limit = PG_INT64_MAX;
+	else
+		limit = CALLOGS_SHIFT_FACTOR * pages + CALLOGS_SHIFT_SLACK;
 	if (st->pages_read > limit)
 		contradiction(scan, req, "its rows shift faster than the scan reads them",
 					  psprintf("is page %d read, although \"count\" (" INT64_FORMAT " at the least, " INT64_FORMAT " now) explains " INT64_FORMAT " pages of %d rows",
 							   st->pages_read, st->min_count, page->count,
-							   (st->min_count + st->capacity - 1) / Max(st->capacity, 1),
-							   st->capacity),
+							   pages, st->capacity),
 					  HINT_SHIFT);
 }
 
@@ -1044,7 +1063,10 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	if (!st->page1_done)
 	{
 		st->page1_done = true;
-		scan->reported_count += page->count;
+		/* saturating: each count may be up to INT64_MAX */
+		if (pg_add_s64_overflow(scan->reported_count, page->count,
+								&scan->reported_count))
+			scan->reported_count = PG_INT64_MAX;
 		/* a short first page that is not the last reveals a server cap */
 		if ((int64) page->ndata < page->count && page->ndata < (size_t) scan->page_size)
 			st->capacity = Max(1, (int) page->ndata);
@@ -1119,7 +1141,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 		end_stream(scan, st, pageno, "was empty");
 	else if (st->link_mode)
 	{
-		int64		explainable = (st->max_count + st->capacity - 1) / st->capacity;
+		int64		explainable = pages_for(st->max_count, st->capacity);
 		bool		found;
 
 		if (page->next == NULL)
@@ -1142,7 +1164,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	}
 	else
 	{
-		int64		pages = (st->max_count + st->capacity - 1) / st->capacity;
+		int64		pages = pages_for(st->max_count, st->capacity);
 
 		st->known_pages = Min(pages, CALLOGS_MAX_PAGES);
 		if (pageno >= st->known_pages && st->queue == NIL)
@@ -1463,11 +1485,14 @@ report_progress(CallogsScan *scan)
 		if (!st->page1_done)
 			continue;
 		known++;
-		if (st->link_mode)
-			pages += Max((st->max_count + st->capacity - 1) / Max(st->capacity, 1),
-						 st->pages_read);
-		else
-			pages += Max(st->known_pages, st->pages_read);
+		/* saturating: a count near INT64_MAX on several streams */
+		if (pg_add_s64_overflow(pages,
+								st->link_mode ?
+								Max(pages_for(st->max_count, st->capacity),
+									st->pages_read) :
+								Max(st->known_pages, st->pages_read),
+								&pages))
+			pages = PG_INT64_MAX;
 	}
 	callogs_activity_scan_progress(scan->activity, known, done, pages, rows);
 }
