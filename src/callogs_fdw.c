@@ -1252,7 +1252,7 @@ callogsBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	fsstate->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											  "callogs_fdw scan",
-											  ALLOCSET_DEFAULT_SIZES);
+											  ALLOCSET_SMALL_SIZES);
 	if ((eflags & EXEC_FLAG_REWIND) && !fsstate->count_only)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);

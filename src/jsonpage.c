@@ -78,6 +78,9 @@
 #include <json_object_iterator.h>
 #include <linkhash.h>
 #include <json_tokener.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +161,13 @@ budget_room(const ClBudget *b)
 	return b->used < b->limit ? b->limit - b->used : 0;
 }
 
+/*
+ * The most bytes a budget held at once since cl_budget_trim last gave
+ * freed memory back to the system (process-wide: a backend is
+ * single-threaded).
+ */
+static size_t peak_since_trim = 0;
+
 /* Charge n bytes unconditionally, keeping the peak. */
 static void
 budget_add(ClBudget *b, size_t n)
@@ -167,6 +177,8 @@ budget_add(ClBudget *b, size_t n)
 	b->used = n > SIZE_MAX - b->used ? SIZE_MAX : b->used + n;
 	if (b->used > b->peak)
 		b->peak = b->used;
+	if (b->used > peak_since_trim)
+		peak_since_trim = b->used;
 }
 
 /*
@@ -194,6 +206,35 @@ cl_budget_release(ClBudget *b, size_t bytes)
 	if (b == NULL)
 		return;
 	b->used = bytes > b->used ? 0 : b->used - bytes;
+}
+
+/*
+ * cl_budget_trim
+ *		If a budget held more than threshold bytes at once since the last
+ *		trim, give the memory malloc keeps after pages were freed back to
+ *		the system (glibc's malloc_trim(0): free pages anywhere in the heap,
+ *		not only at its top); true if it did.  json-c allocates a page's
+ *		tree in many small chunks: after a 900 kB page of "[{},{},..."
+ *		(240 MB of objects) was freed, glibc kept the backend's RSS at
+ *		250 MB until it disconnected.  Call it where pages were just freed
+ *		(the end of a scan, after an error).  The threshold leaves ordinary
+ *		scans alone: what they free is reused by the next scan, and a trim
+ *		costs a walk over malloc's free chunks (6 ms after 300000 freed
+ *		objects) and page faults when the memory is needed again.  Does
+ *		nothing without glibc.
+ */
+bool
+cl_budget_trim(size_t threshold)
+{
+	if (peak_since_trim <= threshold)
+		return false;
+	peak_since_trim = 0;
+#ifdef __GLIBC__
+	(void) malloc_trim(0);
+	return true;
+#else
+	return false;
+#endif
 }
 
 /*

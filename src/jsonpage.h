@@ -72,6 +72,7 @@ typedef struct ClBudget
 extern void cl_budget_init(ClBudget *b, size_t limit);
 extern bool cl_budget_charge(ClBudget *b, size_t bytes);
 extern void cl_budget_release(ClBudget *b, size_t bytes);
+extern bool cl_budget_trim(size_t threshold);
 
 /* Outcome of feeding bytes to a ClJsonParser. */
 typedef enum ClParseStatus

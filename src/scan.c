@@ -60,6 +60,7 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "utils/memutils.h"
 
 #include "callogs_fdw.h"
@@ -68,11 +69,37 @@
 #define CALLOGS_MAX_PAGES		10000000
 
 /*
- * Ids remembered to drop rows seen twice: two generations of this many,
- * the older one forgotten when the newer fills, so that memory stays
- * bounded (2 MB) whatever the size of the scan.
+ * Ids remembered to drop rows seen twice: two generations, the older one
+ * forgotten when the newer fills, so that memory stays bounded whatever
+ * the size of the scan.  A row comes back only while new calls push it
+ * along with the scan: within the pages in flight and a page or two
+ * after, or, when calls arrive a page or more per request, for at most
+ * CALLOGS_MAX_IDLE_PAGES pages of nothing new.  A generation holds the
+ * ids of twice that many windows of pages (id_generation): between
+ * CALLOGS_ID_MIN_GENERATION and CALLOGS_ID_GENERATION ids, 128 kB to 1 MB
+ * a generation.  The defaults (4 pages of 100 rows) remember 6400 to
+ * 12800 ids; an asynchronous Append reads all its partitions at once, and
+ * each scan holds its sets until it ends.
  */
 #define CALLOGS_ID_GENERATION	32768
+#define CALLOGS_ID_MIN_GENERATION	4096
+
+/*
+ * The sets of ids and links start this small and grow (simplehash doubles
+ * them) with the rows and links a scan really sees: a set created at its
+ * final size costs 1 MB (65536 buckets of 16 bytes, zeroed) in every scan,
+ * 400 MB for 400 one-row partitions (issue 10, section 3).
+ */
+#define CALLOGS_SET_INITIAL		64
+
+/*
+ * Once the pages held at once (as charged to callogs_fdw.max_page_memory)
+ * reached more than this many bytes, the end of a scan gives the memory
+ * malloc kept of them back to the system (cl_budget_trim).  Ordinary
+ * scans hold less (the defaults, 4 pages of 100 rows: 1 MB; the most a
+ * non-superuser may ask for, 8 pages of 1000 rows: 20 MB).
+ */
+#define CALLOGS_TRIM_BYTES		(32 * 1024 * 1024)
 
 /*
  * Pages in a row that bring no row not seen already, before the scan gives
@@ -150,7 +177,8 @@ typedef struct StreamState
 	uint64		prev_sig;		/* hash of the rows of the page read last */
 	bool		one_ahead;		/* re-fetched once: one page in flight */
 	List	   *queue;			/* submitted requests, in page order */
-	hashset_hash *links;		/* hashes of the "next" links followed */
+	hashset_hash *links;		/* hashes of the "next" links followed, or
+								 * NULL before the first */
 } StreamState;
 
 struct CallogsScan
@@ -173,10 +201,12 @@ struct CallogsScan
 	int			max_pages;		/* 0: no limit (ANALYZE sets one) */
 	int			activity;		/* entry in callogs_fdw_activity, or -1 */
 	MemoryContextCallback activity_cb;	/* frees it if cxt goes first */
+	MemoryContextCallback trim_cb;	/* cl_budget_trim when cxt goes */
 	int			pages_submitted;
 	int64		reported_count; /* sum of page-1 counts */
 	hashset_hash *ids[2];		/* id hashes: two generations */
 	int			ids_cur;		/* the generation being filled */
+	int64		max_page_rows;	/* most rows a page brought (id_generation) */
 	CallogsPaging paging;		/* how the pages were asked for */
 	bool	   *cur_repeat;		/* rows of cur_page seen before (dropped) */
 	const char *order_field;	/* JSON key rows come newest first on, or NULL */
@@ -187,6 +217,7 @@ struct CallogsScan
 };
 
 static void activity_end(void *arg);
+static void trim_at_reset(void *arg);
 static void report_progress(CallogsScan *scan);
 
 /* ---- rows and their ids ---- */
@@ -212,10 +243,25 @@ hash_string(const char *s, size_t len)
 }
 
 /*
+ * id_generation
+ *		The ids a generation holds (see CALLOGS_ID_GENERATION): twice
+ *		CALLOGS_MAX_IDLE_PAGES windows of the largest pages seen (a server
+ *		may put more rows on a page than page_size asks for).
+ */
+static int64
+id_generation(const CallogsScan *scan)
+{
+	int64		rows = Max(scan->page_size, scan->max_page_rows);
+	int64		g = 2 * CALLOGS_MAX_IDLE_PAGES * (int64) scan->window * Max(rows, 1);
+
+	return Min(Max(g, CALLOGS_ID_MIN_GENERATION), CALLOGS_ID_GENERATION);
+}
+
+/*
  * id_seen
  *		Whether an object id was seen recently in this scan; remembers it.
- *		Rows shifted by new calls reappear within a page or two, far inside
- *		the window of the last CALLOGS_ID_GENERATION..2x ids.
+ *		Rows shifted by new calls reappear within a page or two, inside the
+ *		window of the last id_generation()..2x ids.
  */
 static bool
 id_seen(CallogsScan *scan, uint64 h)
@@ -227,12 +273,12 @@ id_seen(CallogsScan *scan, uint64 h)
 		hashset_lookup(scan->ids[1 - scan->ids_cur], h) != NULL)
 		return true;
 	if (scan->ids[scan->ids_cur] == NULL)
-		scan->ids[scan->ids_cur] = hashset_create(scan->cxt, CALLOGS_ID_GENERATION, NULL);
+		scan->ids[scan->ids_cur] = hashset_create(scan->cxt, CALLOGS_SET_INITIAL, NULL);
 	cur = scan->ids[scan->ids_cur];
 	(void) hashset_insert(cur, h, &found);
 	if (found)
 		return true;
-	if (cur->members >= CALLOGS_ID_GENERATION)
+	if (cur->members >= id_generation(scan))
 	{
 		/* the older generation is forgotten; this one becomes the older */
 		scan->ids_cur = 1 - scan->ids_cur;
@@ -411,6 +457,15 @@ callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
 	scan->cxt = cxt;
 	scan->opts = *opts;
 	scan->stats = stats;
+
+	/*
+	 * Registered before the fetcher's callbacks, this one runs after them
+	 * when cxt is reset or deleted (the end of the query, an error): once
+	 * the fetcher has freed the pages.
+	 */
+	scan->trim_cb.func = trim_at_reset;
+	scan->trim_cb.arg = NULL;
+	MemoryContextRegisterResetCallback(cxt, &scan->trim_cb);
 	scan->fetcher = callogs_fetcher_create(cxt, opts, stats);
 	scan->limit_rows = count_only ? -1 : limit_rows;
 	scan->page_size = callogs_scan_page_size(opts, limit_rows, count_only);
@@ -425,7 +480,7 @@ callogs_scan_create(MemoryContext cxt, const CallogsOptions *opts,
 		st->next_page = 1;
 		st->known_pages = 1;
 		st->capacity = scan->page_size;
-		st->links = hashset_create(cxt, 64, NULL);
+		/* st->links: created by the first link followed */
 	}
 	scan->activity = callogs_activity_scan_begin(opts, scan->nstreams);
 	scan->activity_cb.func = activity_end;
@@ -706,6 +761,7 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	bool		have_oldest = false;
 
 	*sig = 0;
+	scan->max_page_rows = Max(scan->max_page_rows, (int64) page->ndata);
 	scan->cur_repeat = MemoryContextAllocZero(scan->cxt, Max(page->ndata, 1));
 	for (size_t i = 0; i < page->ndata; i++)
 	{
@@ -866,6 +922,20 @@ follow_link(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 }
 
 /*
+ * pages_for
+ *		Pages of capacity rows that count rows fill, without the overflow of
+ *		(count + capacity - 1) / capacity: an API's count may be anything up
+ *		to INT64_MAX.
+ */
+static inline int64
+pages_for(int64 count, int capacity)
+{
+	int64		cap = Max(capacity, 1);
+
+	return count / cap + (count % cap != 0);
+}
+
+/*
  * check_progress
  *		A page after the first must bring rows not seen before, unless new
  *		calls explain it ("count" grew since the previous page by at least
@@ -886,6 +956,7 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 			   const ClPage *page, int64 fresh, uint64 sig, int64 growth)
 {
 	bool		explained = growth >= (int64) page->ndata;
+	int64		pages;
 	int64		limit;
 
 	if (st->pages_read > 1 && page->ndata > 0)
@@ -913,14 +984,17 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	}
 	st->prev_sig = sig;
 
-	limit = CALLOGS_SHIFT_FACTOR * ((st->min_count + st->capacity - 1) / Max(st->capacity, 1)) +
-		CALLOGS_SHIFT_SLACK;
+	/* count may be anything up to INT64_MAX: no sum may overflow */
+	pages = pages_for(st->min_count, st->capacity);
+	if (pages > (PG_INT64_MAX - CALLOGS_SHIFT_SLACK) / CALLOGS_SHIFT_FACTOR)
+		limit = PG_INT64_MAX;
+	else
+		limit = CALLOGS_SHIFT_FACTOR * pages + CALLOGS_SHIFT_SLACK;
 	if (st->pages_read > limit)
 		contradiction(scan, req, "its rows shift faster than the scan reads them",
 					  psprintf("is page %d read, although \"count\" (" INT64_FORMAT " at the least, " INT64_FORMAT " now) explains " INT64_FORMAT " pages of %d rows",
 							   st->pages_read, st->min_count, page->count,
-							   (st->min_count + st->capacity - 1) / Max(st->capacity, 1),
-							   st->capacity),
+							   pages, st->capacity),
 					  HINT_SHIFT);
 }
 
@@ -989,7 +1063,10 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	if (!st->page1_done)
 	{
 		st->page1_done = true;
-		scan->reported_count += page->count;
+		/* saturating: each count may be up to INT64_MAX */
+		if (pg_add_s64_overflow(scan->reported_count, page->count,
+								&scan->reported_count))
+			scan->reported_count = PG_INT64_MAX;
 		/* a short first page that is not the last reveals a server cap */
 		if ((int64) page->ndata < page->count && page->ndata < (size_t) scan->page_size)
 			st->capacity = Max(1, (int) page->ndata);
@@ -1064,7 +1141,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 		end_stream(scan, st, pageno, "was empty");
 	else if (st->link_mode)
 	{
-		int64		explainable = (st->max_count + st->capacity - 1) / st->capacity;
+		int64		explainable = pages_for(st->max_count, st->capacity);
 		bool		found;
 
 		if (page->next == NULL)
@@ -1077,6 +1154,8 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 		{
 			char	   *next = follow_link(scan, st, req, page);
 
+			if (st->links == NULL)
+				st->links = hashset_create(scan->cxt, CALLOGS_SET_INITIAL, NULL);
 			(void) hashset_insert(st->links, hash_string(next, strlen(next)), &found);
 			if (found)
 				bad_page(scan, req, "the \"next\" link repeats a page already read");
@@ -1085,7 +1164,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	}
 	else
 	{
-		int64		pages = (st->max_count + st->capacity - 1) / st->capacity;
+		int64		pages = pages_for(st->max_count, st->capacity);
 
 		st->known_pages = Min(pages, CALLOGS_MAX_PAGES);
 		if (pageno >= st->known_pages && st->queue == NIL)
@@ -1168,6 +1247,44 @@ release_current(CallogsScan *scan)
 }
 
 /*
+ * forget_seen
+ *		Free the sets of ids and links once every stream has ended: a scan
+ *		that read many rows holds up to 2 MB there, and the executor keeps
+ *		a finished scan until the end of the query (every partition of an
+ *		Append).
+ */
+static void
+forget_seen(CallogsScan *scan)
+{
+	for (int g = 0; g < 2; g++)
+	{
+		if (scan->ids[g] != NULL)
+			hashset_destroy(scan->ids[g]);
+		scan->ids[g] = NULL;
+	}
+	for (int s = 0; s < scan->nstreams; s++)
+	{
+		if (scan->streams[s].links != NULL)
+			hashset_destroy(scan->streams[s].links);
+		scan->streams[s].links = NULL;
+	}
+}
+
+/*
+ * trim_at_reset
+ *		Memory-context reset callback of a scan: the pages are freed by now
+ *		(normal end, cancel, error); give what malloc kept of them back to
+ *		the system if they were large (cl_budget_trim).  No palloc, no
+ *		ereport: it may run during abort.
+ */
+static void
+trim_at_reset(void *arg)
+{
+	(void) arg;
+	(void) cl_budget_trim(CALLOGS_TRIM_BYTES);
+}
+
+/*
  * callogs_scan_next
  *		The next call-log object of the scan, in page order, or NULL at the
  *		end.  The object stays valid until the next call.  With
@@ -1218,7 +1335,11 @@ callogs_scan_next(CallogsScan *scan, bool *would_block)
 			scan->cur_stream++;
 		}
 		if (scan->cur_stream >= scan->nstreams)
+		{
+			forget_seen(scan);
+			(void) cl_budget_trim(CALLOGS_TRIM_BYTES);
 			return NULL;
+		}
 		refill(scan);
 		st = &scan->streams[scan->cur_stream];
 		if (st->queue == NIL)
@@ -1364,11 +1485,14 @@ report_progress(CallogsScan *scan)
 		if (!st->page1_done)
 			continue;
 		known++;
-		if (st->link_mode)
-			pages += Max((st->max_count + st->capacity - 1) / Max(st->capacity, 1),
-						 st->pages_read);
-		else
-			pages += Max(st->known_pages, st->pages_read);
+		/* saturating: a count near INT64_MAX on several streams */
+		if (pg_add_s64_overflow(pages,
+								st->link_mode ?
+								Max(pages_for(st->max_count, st->capacity),
+									st->pages_read) :
+								Max(st->known_pages, st->pages_read),
+								&pages))
+			pages = PG_INT64_MAX;
 	}
 	callogs_activity_scan_progress(scan->activity, known, done, pages, rows);
 }

@@ -92,6 +92,20 @@ class CountAgreement(StreamCase):
     def test_next_after_count_cursor(self):
         self.check_next_after_count("cntcur", "cursor")
 
+    def test_count_int64_max(self):
+        # every page says count 2^63-1 (no overflow in the page arithmetic:
+        # the scan read page 1 and reported "-92233720368547757 pages");
+        # the pages end after 500 rows, which that count does not explain
+        t = self.table("cntmax", rows=500, fault="count_value",
+                       count_value=9223372036854775807, fault_times=0, links=0)
+        e = self.assertFails("SELECT count(id) FROM %s" % t, FDW_INVALID_STRING_FORMAT)
+        self.assertNotIn("-", e.diag.message_detail)
+        self.assertIn("500 of 9223372036854775807", e.diag.message_detail + e.diag.message_primary)
+        # pages 1-5, then the pages past the end that were in flight (at
+        # most concurrency 4), each 404 retried (4 attempts): the count says
+        # they exist
+        self.assertLessEqual(len(self.requests(t)), 5 + 4 * 4)
+
     def test_count_right_still_exact(self):
         # no false alarm: the same scans without the fault are exact
         for links in ("page", "cursor", "0"):

@@ -220,7 +220,7 @@ class RateLimitTest(TransportBase):
                 for tag in ("fd_count", "fd_other"):
                     emu_reset(tag)
                     self.assertEqual(query(conn, "SELECT count(id) FROM %s" % tag)[0][0], 5000)
-                    log = emu_log(tag)
+                    log = wait_emu_quiet(tag)
                     self.assertEqual(len(log), 50)
                     events = sorted([(float(e["start"]), 1) for e in log] +
                                     [(float(e["end"]), -1) for e in log])
