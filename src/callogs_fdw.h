@@ -276,6 +276,8 @@ extern char *callogs_url_follow(const char *base_url, const char *stream_url,
 								const char *link, size_t len, const char **why);
 extern bool callogs_url_is_page_link(const char *stream_url, const char *link,
 									 int page);
+extern bool callogs_url_is_page_number_link(const char *stream_url,
+											 const char *link);
 extern char *callogs_url_fix_path(const char *url, bool *no_path);
 extern void callogs_url_check_base(const char *url, const char *server_name);
 

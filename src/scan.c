@@ -163,6 +163,9 @@ typedef struct StreamState
 	int64		max_count;		/* largest "count" seen */
 	int64		min_count;		/* smallest "count" seen */
 	int64		last_count;		/* "count" of the page read last */
+	int64		first_count;	/* "count" of page 1 */
+	int64		new_calls;		/* rows dropped as calls newer than those
+								 * handed out (check_rows) */
 	int			refetched_page; /* last page asked for again (see below) */
 	int64		rows_received;	/* rows of the pages read, repeats included */
 	int64		rows_delivered; /* rows handed out (repeats dropped) */
@@ -213,6 +216,8 @@ struct CallogsScan
 	const char *order_colname;	/* its column, for messages */
 	const char *order_relname;	/* the foreign table, for messages */
 	bool		order_started;	/* order_last is set */
+	hashset_hash *tie_sigs;		/* without ids: signatures of the rows handed
+								 * out at order_last (check_rows) */
 	TimestampTz order_last;		/* oldest order value handed out */
 };
 
@@ -736,14 +741,21 @@ order_error(CallogsScan *scan, TimestampTz value, TimestampTz prev, int64 rowno)
  *		calls pushed them across a page boundary) are marked in
  *		scan->cur_repeat, to be dropped; with an order field, the page must
  *		be newest first, and its new rows must not be newer than those
- *		handed out already.  A row newer than those means the API does not
- *		sort, unless "count" grew since the previous page by at least as
- *		many rows (new calls arrived, more than a page of them between two
- *		requests): with ids, the new calls are dropped (a scan may leave
- *		out calls that arrive while it runs); without ids it is an error
- *		that says rows shifted faster than a page.  Returns the rows not seen before; *sig is a hash of the
- *		page's rows when none has an id (variant B), else 0.  SQLSTATE
- *		HV00A.
+ *		handed out already.
+ *
+ *		A row newer than those handed out is, in an API that sorts, a call
+ *		that arrived during the scan, or (without ids) a copy of a row
+ *		handed out that new calls pushed onto this page; so is, without
+ *		ids, a row as old as the oldest handed out that is a copy of one of
+ *		those (same signature: tie_sigs).  Neither belongs in the answer (a
+ *		scan may leave out calls that arrive while it runs).  They are
+ *		dropped as long as "count" grew by as many since the stream began
+ *		(growth: its growth since the smallest "count", less the rows
+ *		dropped this way before), whatever the size of the shift and
+ *		whenever the page was answered.  More such rows than that means the
+ *		API does not sort: an error whose hint names order_column.  Returns
+ *		the rows not seen before; *sig is a hash of the page's rows when
+ *		none has an id (variant B), else 0.  SQLSTATE HV00A.
  */
 static int64
 check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
@@ -751,33 +763,47 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 {
 	int64		fresh = 0;
 	int64		newer = 0;
+	int64		copies = 0;
 	bool		ids = false;
 	bool		have_prev = false;
 	TimestampTz prev = 0;
 	TimestampTz oldest = 0;
 	TimestampTz first_newer = 0;
 	int64		newer_pos = 0;
-	int64		last_newer = -1;	/* index of the last row newer than order_last */
 	bool		have_oldest = false;
+	uint64	   *rowsig = NULL;
+	char	   *kind = NULL;	/* 1: newer, 2: a copy of the oldest */
 
 	*sig = 0;
 	scan->max_page_rows = Max(scan->max_page_rows, (int64) page->ndata);
 	scan->cur_repeat = MemoryContextAllocZero(scan->cxt, Max(page->ndata, 1));
+	if (scan->order_field != NULL)
+	{
+		rowsig = palloc0(sizeof(uint64) * Max(page->ndata, 1));
+		kind = palloc0(Max(page->ndata, 1));
+	}
 	for (size_t i = 0; i < page->ndata; i++)
 	{
 		ClJson	   *obj = page_row(page, i);
 		uint64		h;
 		TimestampTz v;
+		bool		has_id;
 
 		if (cl_type(obj) != CL_JSON_OBJECT)
 			bad_page(scan, req, psprintf("element %zu of \"data\" is not an object", i));
-		if (row_id_hash(obj, &h))
+		has_id = row_id_hash(obj, &h);
+		if (has_id)
 		{
 			ids = true;
 			scan->cur_repeat[i] = id_seen(scan, h);
 		}
 		else
-			*sig = hash_combine64(*sig, row_signature(obj));
+		{
+			h = row_signature(obj);
+			*sig = hash_combine64(*sig, h);
+			if (rowsig)
+				rowsig[i] = h;
+		}
 		if (!scan->cur_repeat[i])
 			fresh++;
 		if (scan->order_field == NULL || !row_order_value(scan, obj, &v))
@@ -795,54 +821,74 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 				first_newer = v;
 				newer_pos = fresh;
 			}
-			last_newer = (int64) i;
+			kind[i] = 1;
+			continue;
+		}
+		if (!has_id && scan->order_started && v == scan->order_last &&
+			scan->tie_sigs != NULL && hashset_lookup(scan->tie_sigs, h) != NULL)
+		{
+			copies++;
+			kind[i] = 2;
 			continue;
 		}
 		have_oldest = true;
 		oldest = v;
 	}
-	if (newer > 0 && ids && growth >= newer)
+	if (newer > growth)
+		order_error(scan, first_newer, scan->order_last,
+					scan->rows_returned + newer_pos);
+	if (newer > 0 || (copies > 0 && newer + copies <= growth))
 	{
 		/*
-		 * New calls, as many as "count" grew by: the page was answered
-		 * after more new calls than the rows before it had arrived (more
-		 * than a page of them, or pages fetched concurrently).  A scan may
-		 * leave out calls that arrive while it runs: they are dropped (by
-		 * their ids, also when a later page shows them again), and the
-		 * order holds.  The rows the scan still needs come on the later
-		 * pages, answered later still; check_progress bounds the pages
-		 * that bring nothing else.
+		 * New calls (and copies of rows handed out), no more than "count"
+		 * grew by: dropped.  The rows the scan still needs come on the
+		 * later pages, answered later still; check_progress bounds the
+		 * pages that bring nothing else.  Copies of the oldest rows that
+		 * growth does not explain are kept (variant B: each may be a row
+		 * of its own with the same values), as old as order_last.
 		 */
-		for (int64 i = 0; i <= last_newer; i++)
-		{
-			TimestampTz v;
+		bool		with_copies = newer + copies <= growth;
 
-			if (!scan->cur_repeat[i] &&
-				row_order_value(scan, page_row(page, i), &v) && v > scan->order_last)
+		for (size_t i = 0; i < page->ndata; i++)
+			if (kind[i] == 1 || (kind[i] == 2 && with_copies))
 			{
 				scan->cur_repeat[i] = true;
 				fresh--;
+				st->new_calls++;
 			}
-		}
-		newer = 0;
-	}
-	if (newer > 0)
-	{
-		char	   *last = pstrdup(timestamptz_to_str(scan->order_last));
-
-		if (growth >= newer)
-			contradiction(scan, req, "its rows shifted by more than a page between two requests",
-						  psprintf("brings " INT64_FORMAT " rows newer than the rows already returned (%s %s after %s), and \"count\" grew by " INT64_FORMAT " since the page before",
-								   newer, scan->order_colname,
-								   timestamptz_to_str(first_newer), last, growth),
-						  HINT_SHIFT);
-		order_error(scan, first_newer, scan->order_last,
-					scan->rows_returned + newer_pos);
 	}
 	if (have_oldest)
 	{
+		/*
+		 * Without ids, remember the signatures of the rows handed out at
+		 * the oldest time (at most a generation of ids' worth): a copy of
+		 * one of them on a later page is as old, not newer.
+		 */
+		if (!ids && rowsig != NULL)
+		{
+			if (scan->tie_sigs == NULL)
+				scan->tie_sigs = hashset_create(scan->cxt, CALLOGS_SET_INITIAL, NULL);
+			else if (oldest != scan->order_last)
+				hashset_reset(scan->tie_sigs);
+			for (size_t i = 0; i < page->ndata; i++)
+			{
+				TimestampTz v;
+				bool		found;
+
+				if (scan->cur_repeat[i] ||
+					scan->tie_sigs->members >= id_generation(scan) ||
+					!row_order_value(scan, page_row(page, i), &v) || v != oldest)
+					continue;
+				(void) hashset_insert(scan->tie_sigs, rowsig[i], &found);
+			}
+		}
 		scan->order_started = true;
 		scan->order_last = oldest;
+	}
+	if (rowsig)
+	{
+		pfree(rowsig);
+		pfree(kind);
 	}
 	if (ids)
 		*sig = 0;
@@ -899,6 +945,21 @@ verify_stream(CallogsScan *scan, StreamState *st, int s)
 }
 
 /*
+ * url_shown
+ *		The path and query of url as error details show them (as the
+ *		request log does: secrets scrubbed), palloc'd.
+ */
+static char *
+url_shown(const char *url)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	callogs_url_path(url, &buf);
+	return pstrdup(callogs_scrub_secrets(buf.data));
+}
+
+/*
  * follow_link
  *		The URL a page's "next" link leads to (in the scan's memory), or an
  *		error (HV00A) when it is not a URL of the server's origin.
@@ -936,10 +997,47 @@ pages_for(int64 count, int capacity)
 }
 
 /*
+ * shift_explains
+ *		Whether new calls explain that a page brought no row not seen
+ *		before (fresh rows: 0).  A page asked for by number, page k of
+ *		capacity c, answered with "count" C_k where page 1 had C_1, holds
+ *		the rows that were at positions (k - 1) * c + 1 - (C_k - C_1) to
+ *		(k - 1) * c + n - (C_k - C_1) when page 1 was answered (n: its
+ *		rows): the calls that arrived in between pushed them down.  All of
+ *		them were returned already when the last of them is within the
+ *		rows handed out before the page (pages are read in page order).
+ *		Comparing "count" with the page read just before fails under
+ *		concurrency: the two pages were answered at different moments, so
+ *		the growth between them says nothing about where either started
+ *		(a busy API failed with "its pages bring no new rows").  An API
+ *		that ignores the page number has a "count" that does not grow:
+ *		page k >= 2 then starts past the rows handed out, and is not
+ *		explained.  Following links, a page's position is unknown: "count"
+ *		must have grown by the page's rows since the page before.
+ */
+static bool
+shift_explains(StreamState *st, CallogsRequest *req, const ClPage *page,
+			   int64 fresh, int64 growth)
+{
+	int64		shift;
+	int64		last;
+
+	if (st->link_mode)
+		return growth >= (int64) page->ndata;
+	if (pg_sub_s64_overflow(page->count, st->first_count, &shift))
+		return false;
+	last = (int64) (callogs_request_page(req) - 1) * st->capacity + (int64) page->ndata;
+	/* last - shift cannot overflow: last is below 2^55, shift above -2^63 */
+	if (shift < 0)
+		return false;
+	return last - shift <= st->rows_fresh - fresh;
+}
+
+/*
  * check_progress
  *		A page after the first must bring rows not seen before, unless new
- *		calls explain it ("count" grew since the previous page by at least
- *		the page's rows, which new calls pushed down from it): a page made
+ *		calls explain it (shift_explains: "count" grew enough since page 1
+ *		to push all of its rows into those handed out): a page made
  *		only of rows already returned (by id), or without ids the very rows
  *		of the previous page (by a hash of their text), is no progress.  An
  *		API that ignores the page number would otherwise hand out copies of
@@ -955,7 +1053,7 @@ static void
 check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 			   const ClPage *page, int64 fresh, uint64 sig, int64 growth)
 {
-	bool		explained = growth >= (int64) page->ndata;
+	bool		explained = shift_explains(st, req, page, fresh, growth);
 	int64		pages;
 	int64		limit;
 
@@ -963,7 +1061,7 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 	{
 		if (sig != 0 && sig == st->prev_sig && !explained)
 			contradiction(scan, req, "a page repeats the page before it",
-						  psprintf("holds the same %zu rows as the page before it, and \"count\" (" INT64_FORMAT ") did not grow by as many",
+						  psprintf("holds the same %zu rows as the page before it, and \"count\" (" INT64_FORMAT ") did not grow enough to push them down",
 								   page->ndata, page->count),
 						  "The API seems to ignore the page number: check the server's url (ALTER SERVER ... OPTIONS (SET url ...)), or report the inconsistency to the API's provider.");
 		if (fresh == 0 && ++st->idle_pages >= CALLOGS_MAX_IDLE_PAGES)
@@ -975,7 +1073,7 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 		{
 			if (++st->stale_pages >= CALLOGS_MAX_STALE_PAGES)
 				contradiction(scan, req, "its pages bring no new rows",
-							  psprintf("is the 3rd page in a row whose %zu rows were all returned already, and \"count\" (" INT64_FORMAT ") did not grow by as many",
+							  psprintf("is the 3rd page in a row whose %zu rows were all returned already, and \"count\" (" INT64_FORMAT ") did not grow enough to push them down",
 									   page->ndata, page->count),
 							  "The API seems to ignore the page number, or its \"count\" exceeds its rows: check the server's url, or report the inconsistency to the API's provider.");
 		}
@@ -1021,6 +1119,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	bool		by_number = !st->link_mode;
 	bool		first = !st->page1_done;
 	int64		growth;
+	int64		newcalls;
 	int64		fresh;
 	uint64		sig;
 
@@ -1063,6 +1162,7 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	if (!st->page1_done)
 	{
 		st->page1_done = true;
+		st->first_count = page->count;
 		/* saturating: each count may be up to INT64_MAX */
 		if (pg_add_s64_overflow(scan->reported_count, page->count,
 								&scan->reported_count))
@@ -1072,7 +1172,15 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 			st->capacity = Max(1, (int) page->ndata);
 	}
 
-	fresh = check_rows(scan, st, req, page, growth, &sig);
+	/*
+	 * Rows newer than those handed out that new calls explain: the growth
+	 * of "count" since the stream began, less the rows dropped as such
+	 * (saturating: counts may be anything up to INT64_MAX)
+	 */
+	if (pg_sub_s64_overflow(page->count, st->min_count, &newcalls) ||
+		pg_sub_s64_overflow(newcalls, st->new_calls, &newcalls))
+		newcalls = 0;
+	fresh = check_rows(scan, st, req, page, newcalls, &sig);
 	st->rows_fresh += fresh;
 
 	if (by_number && page->ndata > 0 &&
@@ -1108,16 +1216,27 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 	else if (st->page_links && !st->link_mode && page->next != NULL)
 	{
 		/*
-		 * Page-number links: this page's "next" must be the page after it.
-		 * Pages are read in order, so the rows handed out so far are those
-		 * of pages 1..pageno-1: if the link leads elsewhere, follow links
-		 * from here on and drop the pages fetched ahead by number unread.
-		 * (No "next" at all is left to "count" to judge, as without links.)
+		 * Page-number links: this page's "next" must be the page after it,
+		 * with the same parameters.  A link by page number that is not (it
+		 * skips or repeats a page, changes page_size, names the page
+		 * twice) contradicts the links before it: following it would skip
+		 * or repeat rows in silence, and a LIMIT that stops early never
+		 * sees the end of the stream, where "count" is checked.  An error
+		 * at once.  A link that is no page number (an opaque cursor from
+		 * here on) is followed: pages are read in order, so the rows
+		 * handed out so far are those of pages 1..pageno-1, and the pages
+		 * fetched ahead by number are dropped unread.  (No "next" at all
+		 * is left to "count" to judge, as without links.)
 		 */
 		char	   *next = follow_link(scan, st, req, page);
 
 		if (callogs_url_is_page_link(st->url, next, pageno + 1))
 			scan->paging.links_checked++;
+		else if (callogs_url_is_page_number_link(st->url, next))
+			contradiction(scan, req, "a \"next\" link is not the following page",
+						  psprintf("links to %s, which is not page %d of the request \"%s\"",
+								   url_shown(next), pageno + 1, url_shown(st->url)),
+						  HINT_REPORT);
 		else
 		{
 			drop_queued(scan, st);
@@ -1126,6 +1245,19 @@ take_page(CallogsScan *scan, StreamState *st, CallogsRequest *req, ClJson *root,
 		}
 		pfree(next);
 	}
+
+	/*
+	 * A page asked for by number that says more follow (a "next" link) is
+	 * full: page k holds rows (k - 1) * capacity + 1 on, and a short one
+	 * in the middle means a row is missing from the stream (new calls
+	 * only push rows along, deletions pull later rows up).  An error at
+	 * once, as a LIMIT may never read the end of the stream.
+	 */
+	if (by_number && page->next != NULL && (int64) page->ndata < st->capacity)
+		contradiction(scan, req, "a page is short of rows although a \"next\" link follows",
+					  psprintf("holds %zu rows, pages hold %d, and it has a \"next\" link",
+							   page->ndata, st->capacity),
+					  HINT_REPORT);
 
 	if (st->rows_received >= st->max_count)
 	{
@@ -1262,6 +1394,9 @@ forget_seen(CallogsScan *scan)
 			hashset_destroy(scan->ids[g]);
 		scan->ids[g] = NULL;
 	}
+	if (scan->tie_sigs != NULL)
+		hashset_destroy(scan->tie_sigs);
+	scan->tie_sigs = NULL;
 	for (int s = 0; s < scan->nstreams; s++)
 	{
 		if (scan->streams[s].links != NULL)

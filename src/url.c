@@ -13,7 +13,9 @@
  *	- callogs_url_follow: a "next" link resolved against the stream's
  *	  request, accepted only on the origin of the server's url.
  *	- callogs_url_is_page_link: whether a "next" link is just the next
- *	  page number, so that pages can be fetched concurrently.
+ *	  page number, so that pages can be fetched concurrently;
+ *	  callogs_url_is_page_number_link: whether it is a link by page number
+ *	  at all (the scan's check of each page's link).
  *	- callogs_url_path: the path and query of a URL, which is what EXPLAIN,
  *	  error messages and the request log show (a URL never holds the token).
  *
@@ -575,6 +577,35 @@ callogs_url_is_page_link(const char *stream_url, const char *link, int page)
 		if (strcmp((char *) lfirst(ls), (char *) lfirst(ll)) != 0)
 			return false;
 	return true;
+}
+
+/*
+ * callogs_url_is_page_number_link
+ *		Whether link (an absolute URL from callogs_url_follow) has the path
+ *		of stream_url and a "page" query parameter: a link by page number,
+ *		whatever its other parameters.  A stream whose links were checked
+ *		as page numbers (callogs_url_is_page_link) and that gets such a
+ *		link for another page, or with other parameters, has an API that
+ *		contradicts itself; a link without a page parameter is an opaque
+ *		cursor the scan may follow.
+ */
+bool
+callogs_url_is_page_number_link(const char *stream_url, const char *link)
+{
+	char	   *spath,
+			   *lpath;
+	List	   *sparams,
+			   *lparams;
+	ListCell   *ll;
+
+	if (!query_params(stream_url, &spath, &sparams) ||
+		!query_params(link, &lpath, &lparams) ||
+		strcmp(spath, lpath) != 0)
+		return false;
+	foreach(ll, lparams)
+		if (strncmp((char *) lfirst(ll), "page=", 5) == 0)
+			return true;
+	return false;
 }
 
 /*
