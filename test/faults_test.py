@@ -545,8 +545,9 @@ class Content(FaultCase):
     def check_count_lie(self, how, **kw):
         """"count" says 10 times the real rows on every page: the pages run
         out long before it is reached, which is an ERROR, never a short
-        answer."""
-        t, tag = self.setup_fault("count_lie", **kw)
+        answer.  Without next links (links=0) the end of the stream shows
+        it."""
+        t, tag = self.setup_fault("count_lie", links=0, **kw)
         e = query_error(self.conn, "SELECT count(*), count(DISTINCT id) FROM %s" % t)
         self.assertSqlState(e, FDW_INVALID_STRING_FORMAT)
         self.assertEqual(e.diag.message_primary,
@@ -561,6 +562,19 @@ class Content(FaultCase):
 
     def test_count_lie_empty_past_end(self):
         self.check_count_lie("was empty", past_end="empty")
+
+    def test_count_lie_short_page_with_next(self):
+        """The same with next links (the emulator's default): page 3 holds
+        the last 50 rows and still links to page 4, which "count" explains:
+        a short page that says more follow is an ERROR at once."""
+        t, tag = self.setup_fault("count_lie")
+        e = query_error(self.conn, "SELECT count(*), count(DISTINCT id) FROM %s" % t)
+        self.assertSqlState(e, FDW_INVALID_STRING_FORMAT)
+        self.assertEqual(e.diag.message_primary,
+                         "call logs API returned an unexpected response: "
+                         "a page is short of rows although a \"next\" link follows")
+        self.assertIn("Page 3 of request stream 1", e.diag.message_detail)
+        self.assertIn("holds 50 rows, pages hold 100", e.diag.message_detail)
 
     def test_count_lie_first_page_only(self):
         """Only page 1 overstates "count" (as when rows are deleted during
