@@ -17,10 +17,13 @@
  *	  to `concurrency` requests in flight, delivered strictly in page order.
  *	  With page-number links, each page's own "next" link is checked
  *	  against the prediction (page n's link is page n+1 of the same
- *	  request) when the page is read, in page order: a link that is not
- *	  falls back to following the links from that page on, the pages
- *	  fetched ahead by number being dropped unread, so that no row is lost
- *	  or returned twice (API.md, open question 8).
+ *	  request) when the page is read, in page order: a link by page
+ *	  number to another page or with other parameters is an error (the
+ *	  API contradicts itself), and a page with a "next" link must be full;
+ *	  a link that is no page number (a cursor) falls back to following the
+ *	  links from that page on, the pages fetched ahead by number being
+ *	  dropped unread, so that no row is lost or returned twice (API.md,
+ *	  open question 8).
  *
  * A stream ends when its rows reach "count", or when a page comes back
  * empty, a page after the first answers 404 (after the transport's

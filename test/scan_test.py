@@ -223,9 +223,11 @@ class PagesAgainstCount(FakeApiCase):
         than "count" grew by: the API does not sort, the error names
         order_column."""
         def answer(page, size):
-            if page == 1:
-                return 500, range(100, 200)
-            return 505, range((page - 2) * size, min((page - 1) * size, 500))
+            # rows 100-199, then 0-99 (newer, 100 of them; "count" grew
+            # by 5), then 200-499
+            if page <= 2:
+                return 500 + 5 * (page - 1), range(100 * (2 - page), 100 * (3 - page))
+            return 505, range((page - 1) * size, min(page * size, 500))
         t = self.table("unsorted_b", answer, make_row=lambda i: timed_row(i, ids=False))
         e = query_error(self.conn, "SELECT call_duration FROM %s ORDER BY creation_time DESC" % t)
         self.assertSqlState(e, FDW_INVALID_STRING_FORMAT, "order_column")
