@@ -50,6 +50,7 @@ FAULTS = {
     "400": ({}, {FDW_INVALID_ATTRIBUTE_VALUE}), "401": ({}, {INVALID_AUTH}),
     "403": ({}, {INSUFFICIENT_PRIVILEGE}), "404": ({}, {FDW_TABLE_NOT_FOUND, FDW_INVALID_STRING_FORMAT}),
     "reset": ({}, TRANSPORT), "truncate": ({}, TRANSPORT), "bad_gzip": ({}, TRANSPORT),
+    "gzip_members": ({}, TRANSPORT),
     "hang_before_headers": ({"delay": "1500"}, TRANSPORT),
     "hang_after_headers": ({"delay": "1500"}, TRANSPORT),
     "slow": ({"delay": "300"}, TRANSPORT),
