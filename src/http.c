@@ -1925,8 +1925,8 @@ finish_transfer(CallogsRequest *req, CURLcode cres)
 			cres = CURLE_BAD_CONTENT_ENCODING;
 			if (req->errbuf[0] == '\0' ||
 				strstr(req->errbuf, "Failed writing") != NULL)
-				strlcpy(req->errbuf, "its compressed body (Content-Encoding) could not be decoded",
-						sizeof(req->errbuf));
+				snprintf(req->errbuf, sizeof(req->errbuf), "%s",
+						 "its compressed body (Content-Encoding) could not be decoded");
 		}
 		if (!curl_error_is_transient(cres) ||
 			(retry_ms = schedule_retry(req, -1)) < 0)
