@@ -116,7 +116,10 @@
  * Pages in a row that bring no row not seen already although new calls
  * explain it ("count" grew by a page or more each time): calls arriving
  * faster than the scan reads them.  A busy API answering pages fetched
- * concurrently can do it for a page or two.
+ * concurrently can do it for a whole window of pages fetched ahead, each
+ * answered late and holding only new calls (which ordered scans leave
+ * out), and again for the next window: the limit is this plus twice the
+ * window (check_progress).  The scan still ends: see CALLOGS_SHIFT_FACTOR.
  */
 #define CALLOGS_MAX_IDLE_PAGES	8
 
@@ -711,7 +714,7 @@ contradiction(CallogsScan *scan, CallogsRequest *req, const char *why,
 }
 
 #define HINT_REPORT "Run the query again; if it fails again, report the inconsistency to the API's provider."
-#define HINT_SHIFT "New calls arrived faster than the scan read its pages: run the query again when fewer calls arrive, or raise the option page_size so that a page holds more rows than arrive between two requests."
+#define HINT_SHIFT "New calls arrived faster than the scan read its pages: run the query again when fewer calls arrive, lower the option concurrency (pages fetched ahead are answered later, when more calls have arrived), or raise the option page_size so that a page holds more rows than arrive between two requests."
 
 /*
  * order_error
@@ -837,7 +840,8 @@ check_rows(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 		have_oldest = true;
 		oldest = v;
 	}
-	if (newer > growth)
+	/* growth is negative when "count" went down: only newer rows are errors */
+	if (newer > 0 && newer > growth)
 		order_error(scan, first_newer, scan->order_last,
 					scan->rows_returned + newer_pos);
 	if (newer > 0 || (copies > 0 && newer + copies <= growth))
@@ -1067,7 +1071,8 @@ check_progress(CallogsScan *scan, StreamState *st, CallogsRequest *req,
 						  psprintf("holds the same %zu rows as the page before it, and \"count\" (" INT64_FORMAT ") did not grow enough to push them down",
 								   page->ndata, page->count),
 						  "The API seems to ignore the page number: check the server's url (ALTER SERVER ... OPTIONS (SET url ...)), or report the inconsistency to the API's provider.");
-		if (fresh == 0 && ++st->idle_pages >= CALLOGS_MAX_IDLE_PAGES)
+		if (fresh == 0 &&
+			++st->idle_pages >= CALLOGS_MAX_IDLE_PAGES + 2 * scan->window)
 			contradiction(scan, req, "its rows shift faster than the scan reads them",
 						  psprintf("is the %dth page in a row that brings no row not returned already (\"count\" " INT64_FORMAT ", grown by " INT64_FORMAT " since the page before)",
 								   st->idle_pages, page->count, growth),
