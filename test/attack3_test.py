@@ -41,6 +41,8 @@ import psycopg2
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdwtest import *  # noqa: E402,F401,F403
 from pgcluster import ThrowawayCluster  # noqa: E402
+import attack_test  # noqa: E402  (its AttackBase, with this file's DB and role)
+from attack_test import next_name  # noqa: E402
 
 DB = "attack3_test"
 ATTACKER = "callogs_atk3"
@@ -63,40 +65,10 @@ def tearDownModule():
     drop_role(ATTACKER)
 
 
-_n = [0]
-
-
-def next_name(prefix):
-    _n[0] += 1
-    return "%s%d" % (prefix, _n[0])
-
-
-class AttackBase(FdwTestCase):
+class AttackBase(attack_test.AttackBase):
     DB = DB
-
-    def setUp(self):
-        self.log_pos = server_log_size()
-
-    def tearDown(self):
-        log = server_log_since(self.log_pos)
-        self.assertIsNone(CRASH_RE.search(log), "a backend crashed:\n" + log[-3000:])
-        self.assertNotIn("TRAP:", log)
-
-    def attacker(self):
-        c = connect(DB, user=ATTACKER)
-        self.addCleanup(c.close)
-        return c
-
-    def server(self, conn, url, opts, token="tok_atk3_1234", table_opts=None):
-        """Server <name>, the caller's user mapping and table <name>_t."""
-        name = next_name("srv")
-        query(conn, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw %s"
-              % (name, options_clause(dict({"url": url, "org_handle": "acme"}, **opts))))
-        query(conn, "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token %s)"
-              % (name, sql_literal(token)))
-        query(conn, "CREATE FOREIGN TABLE %s_t (%s) SERVER %s %s"
-              % (name, COLUMNS, name, options_clause(table_opts or {})))
-        return name
+    ATTACKER = ATTACKER
+    TOKEN = "tok_atk3_1234"
 
 
 # ---------------------------------------------------------------------------

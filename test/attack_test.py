@@ -66,7 +66,12 @@ def next_name(prefix):
 
 
 class AttackBase(FdwTestCase):
+    """A database of its own with an attacker role (ATTACKER: USAGE on the
+    wrapper, CREATE on public); every test checks the server log for a
+    crash.  test/attack3_test.py reuses it with its own DB and role."""
     DB = DB
+    ATTACKER = ATTACKER
+    TOKEN = "tok_atk_1234"
 
     def setUp(self):
         self.log_pos = server_log_size()
@@ -77,18 +82,19 @@ class AttackBase(FdwTestCase):
         self.assertNotIn("TRAP:", log)
 
     def attacker(self):
-        c = connect(DB, user=ATTACKER)
+        c = connect(self.DB, user=self.ATTACKER)
         self.addCleanup(c.close)
         return c
 
-    def server(self, conn, url, opts, token="tok_atk_1234"):
+    def server(self, conn, url, opts, token=None, table_opts=None):
         """Server <name>, the caller's user mapping and table <name>_t."""
         name = next_name("srv")
         query(conn, "CREATE SERVER %s FOREIGN DATA WRAPPER callogs_fdw %s"
               % (name, options_clause(dict({"url": url, "org_handle": "acme"}, **opts))))
         query(conn, "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token %s)"
-              % (name, sql_literal(token)))
-        query(conn, "CREATE FOREIGN TABLE %s_t (%s) SERVER %s" % (name, COLUMNS, name))
+              % (name, sql_literal(token or self.TOKEN)))
+        query(conn, "CREATE FOREIGN TABLE %s_t (%s) SERVER %s %s"
+              % (name, COLUMNS, name, options_clause(table_opts or {})))
         return name
 
 
