@@ -15,7 +15,8 @@
 #      or leak WARNING).
 # 2. With CL_VERSIONS="15 17 18" (what .ci/run sets): pg_regress and the
 #    Python suites again on Debian's packaged 15 and on 17 and 18
-#    (scripts/versions.sh), each with its own server log check.
+#    (scripts/versions.sh), each with its own server log check, the
+#    versions at once (CL_VERSIONS_PARALLEL=0: one after another).
 #
 # Environment:
 #   CL_PG_CONFIG      run part 1 on this installation instead of the assert build
@@ -121,9 +122,9 @@ cl_check "mutation check: every break still applies" "$CL_PY" "$SCRIPTS/mutate.p
 # part 2: the other versions
 if [ -n "${CL_VERSIONS:-}" ]; then
   . "$SCRIPTS/versions.sh"
-  for v in $CL_VERSIONS; do
-    cl_version_run "$v" "$RUN_DIR"
-  done
+  # shellcheck disable=SC2086
+  cl_versions_run "$RUN_DIR" $CL_VERSIONS
+  cl_log "part 2 took $(( $(date +%s) - T0 )) s since the start"
 fi
 
 cl_log "the whole run took $(( $(date +%s) - T0 )) s"

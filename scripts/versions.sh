@@ -192,6 +192,58 @@ cl_version_run() {
   cl_log "$label took $(( $(date +%s) - t0 )) s"
 }
 
+# cl_versions_run RUN_DIR MAJOR...: cl_version_run for each major.  With
+# CL_VERSIONS_PARALLEL=1 (the default) all at once, each in a subshell of
+# its own (own server, emulator, ports and work directory RUN_DIR/vMAJOR),
+# started 15 s apart; their suites mostly wait on the emulator's latency
+# and timeouts, so on 2 cores three versions take about the time of one
+# and a half.  Each one's log is printed whole when all are done, in the
+# order given, and its counts are added to this shell's (a version whose
+# subshell left no counts counts one failure).  CL_VERSIONS_PARALLEL=0:
+# one after another, as before.
+cl_versions_run() {
+  local run=$1 v pids=() n=0
+  shift
+  if [ "${CL_VERSIONS_PARALLEL:-1}" != 1 ] || [ $# -le 1 ]; then
+    for v in "$@"; do cl_version_run "$v" "$run"; done
+    return
+  fi
+  # downloads first, one at a time (a cold run: one private APT state and
+  # npm cache); a failure is counted by that version's own run
+  for v in "$@"; do
+    case $v in 17|18) bash "$CL_VERSIONS_SCRIPTS/fetch-pg.sh" "$v" >/dev/null || true ;; esac
+  done
+  for v in "$@"; do
+    [ $n -gt 0 ] && sleep 15
+    n=$((n + 1))
+    rm -f "$run/v$v.counts"
+    (
+      exec >"$run/v$v.out" 2>&1
+      CL_PASSED=0 CL_FAILED=0 CL_SKIPPED=0 CL_FAILURES=() CL_SKIPS=()
+      cl_version_run "$v" "$run"
+      { printf 'V_PASSED=%q V_FAILED=%q V_SKIPPED=%q\n' "$CL_PASSED" "$CL_FAILED" "$CL_SKIPPED"
+        printf 'V_FAILURES=('
+        [ ${#CL_FAILURES[@]} -gt 0 ] && printf '%q ' "${CL_FAILURES[@]}"
+        printf ')\nV_SKIPS=('
+        [ ${#CL_SKIPS[@]} -gt 0 ] && printf '%q ' "${CL_SKIPS[@]}"
+        printf ')\n'
+      } >"$run/v$v.counts"
+    ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for v in "$@"; do
+    cat "$run/v$v.out" >&2
+    local V_PASSED=0 V_FAILED=1 V_SKIPPED=0 V_FAILURES=("PostgreSQL $v: left no counts") V_SKIPS=()
+    # shellcheck disable=SC1090
+    [ -f "$run/v$v.counts" ] && . "$run/v$v.counts"
+    CL_PASSED=$((CL_PASSED + V_PASSED)); CL_FAILED=$((CL_FAILED + V_FAILED))
+    CL_SKIPPED=$((CL_SKIPPED + V_SKIPPED))
+    [ ${#V_FAILURES[@]} -gt 0 ] && CL_FAILURES+=("${V_FAILURES[@]}")
+    [ ${#V_SKIPS[@]} -gt 0 ] && CL_SKIPS+=("${V_SKIPS[@]}")
+  done
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   . "$CL_VERSIONS_SCRIPTS/env.sh"
   . "$CL_VERSIONS_SCRIPTS/testlib.sh"
@@ -199,9 +251,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   RUN=$(mktemp -d /tmp/callogs_versions.XXXXXX); chmod 755 "$RUN"
   trap cl_stop_all EXIT
   T0=$(date +%s)
-  for v in "${@:-15 17 18}"; do
-    for w in $v; do cl_version_run "$w" "$RUN"; done
-  done
+  # shellcheck disable=SC2046
+  cl_versions_run "$RUN" $(echo "${@:-15 17 18}")
   cl_log "versions took $(( $(date +%s) - T0 )) s (work directory $RUN)"
   cl_summary
 fi
