@@ -27,19 +27,6 @@ BEGIN
   PERFORM emu_log('cntl');
   RETURN CASE WHEN a IS NOT DISTINCT FROM b THEN 'same ' || n || ' rows' ELSE 'DIFFERENT' END;
 END $$;
--- the plan of q without what PostgreSQL versions print differently
-CREATE OR REPLACE FUNCTION cl_plan(q text, with_analyze bool DEFAULT false)
-RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE
-  l text;
-BEGIN
-  FOR l IN EXECUTE format('EXPLAIN (COSTS OFF%s) %s',
-                          CASE WHEN with_analyze THEN ', ANALYZE, TIMING OFF, SUMMARY OFF' ELSE '' END, q) LOOP
-    CONTINUE WHEN l ~ '^\s*Window: ';
-    l := regexp_replace(l, ' \(actual rows=[0-9.]+ loops=[0-9]+\)', '');
-    RETURN NEXT regexp_replace(l, '(InitPlan [0-9]+).*', '\1');
-  END LOOP;
-END $$;
 -- how q's count is made: by the API's "count", or locally
 CREATE FUNCTION cnt_how(q text) RETURNS text LANGUAGE sql AS $$
   SELECT CASE WHEN bool_or(l ~ 'answered by the API''s count') THEN 'from count' ELSE 'local' END

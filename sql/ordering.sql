@@ -14,20 +14,6 @@ SELECT emu_table('ord_calls', 'ord');
 SELECT emu_server('ord_local', 'tag=ordl,rows=25000,anchor=2025-11-30T00:00:00Z', ', pushdown ''false''');
 SELECT emu_table('ord_calls_local', 'ord_local', 'OPTIONS (order_column '''')');
 
--- the plan of q without what PostgreSQL versions print differently
-CREATE OR REPLACE FUNCTION cl_plan(q text, with_analyze bool DEFAULT false)
-RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE
-  l text;
-BEGIN
-  FOR l IN EXECUTE format('EXPLAIN (COSTS OFF%s) %s',
-                          CASE WHEN with_analyze THEN ', ANALYZE, TIMING OFF, SUMMARY OFF' ELSE '' END, q) LOOP
-    CONTINUE WHEN l ~ '^\s*Window: ';
-    l := regexp_replace(l, ' \(actual rows=[0-9.]+ loops=[0-9]+\)', '');
-    RETURN NEXT regexp_replace(l, '(InitPlan [0-9]+).*', '\1');
-  END LOOP;
-END $$;
-
 -- same_ordered(q): q's rows on ord_calls, in q's order, are those of the
 -- same query on ord_calls_local (the local table's requests are forgotten)
 CREATE FUNCTION same_ordered(q text) RETURNS text LANGUAGE plpgsql AS $$

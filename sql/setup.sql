@@ -95,6 +95,21 @@ RETURNS SETOF text LANGUAGE sql AS $$
     FROM emu_log(tag) ORDER BY page NULLS FIRST, seq
 $$;
 
+-- the plan of q without what PostgreSQL versions print differently
+-- (ordering, counts)
+CREATE FUNCTION cl_plan(q text, with_analyze bool DEFAULT false)
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  l text;
+BEGIN
+  FOR l IN EXECUTE format('EXPLAIN (COSTS OFF%s) %s',
+                          CASE WHEN with_analyze THEN ', ANALYZE, TIMING OFF, SUMMARY OFF' ELSE '' END, q) LOOP
+    CONTINUE WHEN l ~ '^\s*Window: ';
+    l := regexp_replace(l, ' \(actual rows=[0-9.]+ loops=[0-9]+\)', '');
+    RETURN NEXT regexp_replace(l, '(InitPlan [0-9]+).*', '\1');
+  END LOOP;
+END $$;
+
 -- totals of the emulator's data set for a scenario
 CREATE FUNCTION emu_totals(scenario text DEFAULT '')
 RETURNS jsonb LANGUAGE plpgsql SET client_min_messages = warning AS $$

@@ -76,7 +76,6 @@ class FilterDroppingProxy:
     def __init__(self, drop=DROP, set=None, rewrite=None):
         import http.server
         import urllib.parse
-        import urllib.request
 
         override = dict(set or {})
         rewrite = rewrite or (lambda body: body)
@@ -90,15 +89,7 @@ class FilterDroppingProxy:
                 kept = [(k, override.get(k, v))
                         for k, v in urllib.parse.parse_qsl(q, keep_blank_values=True)
                         if k not in drop]
-                req = urllib.request.Request(
-                    EMU + path + "?" + urllib.parse.urlencode(kept),
-                    headers={h: self.headers[h] for h in ("Org-Handle", "Authorization")
-                             if self.headers[h]})
-                try:
-                    with urllib.request.urlopen(req, timeout=10) as r:
-                        status, body = r.status, r.read()
-                except urllib.error.HTTPError as e:
-                    status, body = e.code, e.read()
+                status, body = emu_forward(self, path, kept)
                 body = rewrite(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

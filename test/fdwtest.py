@@ -16,6 +16,7 @@ import os
 import re
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -96,6 +97,20 @@ def emu_totals(opts, org=None):
 def api_requests(tag):
     """Logged API requests of a tag that reached the emulator."""
     return [e for e in emu_log(tag)]
+
+
+def emu_forward(handler, path, pairs):
+    """Forward a fake API's GET to the emulator: path with the query pairs,
+    the handler's Org-Handle and Authorization headers; (status, body)."""
+    req = urllib.request.Request(
+        EMU + path + "?" + urllib.parse.urlencode(pairs),
+        headers={h: handler.headers[h] for h in ("Org-Handle", "Authorization")
+                 if handler.headers[h]})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
 
 
 def wait_emu_quiet(tag, timeout=3.0):

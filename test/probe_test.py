@@ -30,9 +30,7 @@ import subprocess
 import sys
 import threading
 import unittest
-import urllib.error
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdwtest import *  # noqa: E402,F401,F403
@@ -75,15 +73,7 @@ class ApiProxy:
                     status, body = own[0], json.dumps(own[1]).encode()
                 else:
                     kept = [(k, v) for k, v in params if k not in drop]
-                    req = urllib.request.Request(
-                        EMU + path + "?" + urllib.parse.urlencode(kept),
-                        headers={h: self.headers[h] for h in ("Org-Handle", "Authorization")
-                                 if self.headers[h]})
-                    try:
-                        with urllib.request.urlopen(req, timeout=10) as r:
-                            status, body = r.status, r.read()
-                    except urllib.error.HTTPError as e:
-                        status, body = e.code, e.read()
+                    status, body = emu_forward(self, path, kept)
                     body = body.replace(EMU.encode(), proxy.origin.encode())
                 proxy.log.append((dict(params), status))
                 try:
